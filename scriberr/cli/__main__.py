@@ -1,0 +1,5 @@
+import sys
+
+from scriberr.cli import main
+
+sys.exit(main())

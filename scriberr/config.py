@@ -1,0 +1,195 @@
+"""Configuration: every SCRIBERR_*/SPEECH_ENGINE_*/TRANSCRIPTION_* variable, parsed and validated once.
+
+`load_config(os.environ)` returns an immutable `Config`; an invalid value raises `ConfigError`, whose
+message is one line naming the variable, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+EngineProvider = Literal["auto", "cpu", "cuda"]
+LogFormat = Literal["text", "json"]
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the server cannot start with."""
+
+    def __init__(self, variable: str, value: str, allowed: str) -> None:
+        super().__init__(f"invalid {variable}={value!r}: expected {allowed}")
+        self.variable = variable
+        self.value = value
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    database_url: str
+    host: str
+    port: int
+    secret_key: str | None
+    max_upload_mb: int
+    engine_cache_dir: Path
+    engine_default_model: str
+    engine_provider: EngineProvider
+    engine_threads: int
+    engine_max_loaded: int
+    engine_auto_download: bool
+    workers: int
+    poll_interval_s: float
+    lease_timeout_s: float
+    log_level: str
+    log_format: LogFormat
+
+    @property
+    def database_kind(self) -> str:
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def transcripts_dir(self) -> Path:
+        return self.data_dir / "transcripts"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Per-job scratch space (normalised audio) under the data dir."""
+        return self.data_dir / "jobs"
+
+
+def parse_duration(text: str) -> float:
+    """Parse the compact duration form (`500ms`, `2s`, `10m`, `1h30m`) into seconds."""
+    cleaned = text.strip().lower()
+    position = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(cleaned):
+        if match.start() != position:
+            raise ValueError(text)
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position == 0 or position != len(cleaned):
+        raise ValueError(text)
+    return total
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def raw(self, name: str, default: str) -> str:
+        value = self._env.get(name)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+        value = self.raw(name, str(default))
+        allowed = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(name, value, allowed) from None
+        if number < minimum or (maximum is not None and number > maximum):
+            raise ConfigError(name, value, allowed)
+        return number
+
+    def duration(self, name: str, default: str, minimum_s: float) -> float:
+        value = self.raw(name, default)
+        allowed = "a duration like 500ms, 2s, 10m or 1h30m" + (
+            f" of at least {minimum_s:g}s" if minimum_s > 0 else ""
+        )
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise ConfigError(name, value, allowed) from None
+        if seconds <= 0 or seconds < minimum_s:
+            raise ConfigError(name, value, allowed)
+        return seconds
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name, "true" if default else "false")
+        try:
+            return parse_bool(value)
+        except ValueError:
+            raise ConfigError(name, value, "one of true/false/1/0/yes/no") from None
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(name, default).lower()
+        if value not in choices:
+            raise ConfigError(name, value, "one of " + "/".join(choices))
+        return value
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Read and validate the whole configuration; raises `ConfigError` on the first bad value."""
+    read = _Reader(env)
+    data_dir = Path(read.raw("SCRIBERR_DATA_DIR", "data")).expanduser().absolute()
+    database_url = read.raw("SCRIBERR_DATABASE_URL", f"sqlite:///{data_dir / 'scriberr.db'}")
+    if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ConfigError(
+            "SCRIBERR_DATABASE_URL", database_url, "a sqlite:/// or postgresql:// URL"
+        )
+    provider = read.choice("SPEECH_ENGINE_PROVIDER", "auto", ("auto", "cpu", "cuda"))
+    log_format = read.choice("SCRIBERR_LOG_FORMAT", "text", ("text", "json"))
+    return Config(
+        data_dir=data_dir,
+        database_url=database_url,
+        host=read.raw("SCRIBERR_HOST", "127.0.0.1"),
+        port=read.integer("SCRIBERR_PORT", 8080, minimum=0, maximum=65535),
+        secret_key=env.get("SCRIBERR_SECRET_KEY") or None,
+        max_upload_mb=read.integer("SCRIBERR_MAX_UPLOAD_MB", 2048, minimum=1),
+        engine_cache_dir=Path(
+            read.raw("SPEECH_ENGINE_CACHE_DIR", str(data_dir / "models"))
+        ).expanduser().absolute(),
+        engine_default_model=read.raw("SPEECH_ENGINE_DEFAULT_MODEL", "whisper-tiny.en"),
+        engine_provider=provider,  # type: ignore[arg-type]
+        engine_threads=read.integer("SPEECH_ENGINE_THREADS", 0, minimum=0),
+        engine_max_loaded=read.integer("SPEECH_ENGINE_MAX_LOADED", 2, minimum=1),
+        engine_auto_download=read.boolean("SPEECH_ENGINE_AUTO_DOWNLOAD", True),
+        workers=read.integer("TRANSCRIPTION_WORKERS", 1, minimum=1),
+        poll_interval_s=read.duration("TRANSCRIPTION_QUEUE_POLL_INTERVAL", "2s", minimum_s=0),
+        lease_timeout_s=read.duration("TRANSCRIPTION_LEASE_TIMEOUT", "10m", minimum_s=1),
+        log_level=read.choice("SCRIBERR_LOG_LEVEL", "info", _LOG_LEVELS),
+        log_format=log_format,  # type: ignore[arg-type]
+    )
+
+
+def resolve_secret_key(config: Config) -> str:
+    """The configured secret, or one generated on first start and kept in the data dir."""
+    if config.secret_key:
+        return config.secret_key
+    key_file = config.data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    temporary = key_file.with_suffix(".tmp")
+    temporary.write_text(key)
+    temporary.chmod(0o600)
+    temporary.replace(key_file)
+    return key

@@ -1,0 +1,196 @@
+"""The provider interface every speech engine implements, and the plain types that cross it.
+
+Nothing from a speech library appears here: providers convert their library's results into these
+dataclasses before returning, so engine-library types never leave the engine package.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+Task = Literal["transcribe", "translate"]
+ModelKind = Literal["transcription", "diarization"]
+
+# Called with the fraction (0.0–1.0) of the current step that is done.
+ProgressCallback = Callable[[float], None]
+
+
+class CancelToken:
+    """Set by the worker when a job is canceled; engines check it or watch it to stop work."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def canceled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds; True once canceled."""
+        return self._event.wait(timeout)
+
+    def raise_if_canceled(self) -> None:
+        if self._event.is_set():
+            raise JobCanceled()
+
+
+class JobCanceled(Exception):
+    """Raised by a provider when its work stopped because the job was canceled."""
+
+
+class EngineError(Exception):
+    """A failure whose message is safe to show a user: no paths, tokens or native output.
+
+    `code` is a short machine-readable reason (`model_unavailable`, `audio_decode`, …).
+    """
+
+    code = "engine_error"
+
+    def __init__(self, public_message: str) -> None:
+        super().__init__(public_message)
+        self.public_message = public_message
+
+
+class ModelUnavailableError(EngineError):
+    code = "model_unavailable"
+
+
+class AudioDecodeError(EngineError):
+    code = "audio_decode"
+
+
+class InvalidOptionsError(EngineError):
+    """The request asks for something the model cannot do (e.g. translate on an English-only model)."""
+
+    code = "invalid_options"
+
+
+class EngineCrashedError(EngineError):
+    code = "engine_crashed"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    name: str
+    provider: str
+    kind: ModelKind
+    installed: bool
+    default: bool
+    capabilities: tuple[str, ...]
+    languages: tuple[str, ...]
+    size_mb: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    provider: str
+    device: str
+    transcription_models: tuple[ModelInfo, ...]
+    diarization_models: tuple[ModelInfo, ...]
+
+
+@dataclass(frozen=True)
+class PreparedAudio:
+    """Audio normalised to 16 kHz mono, written once per job for every later step to read."""
+
+    path: Path
+    duration: float
+    sample_rate: int = 16000
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    model: str
+    language: str | None = None  # None = detect
+    task: Task = "transcribe"
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class DiarizationOptions:
+    model: str = "diarization-default"
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class TranscriptionOutput:
+    text: str
+    language: str | None
+    duration: float
+    segments: tuple[Segment, ...] = ()
+    words: tuple[Word, ...] = ()
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass(frozen=True)
+class DiarizationOutput:
+    turns: tuple[SpeakerTurn, ...] = field(default_factory=tuple)
+    model: str = "diarization-default"
+
+
+@runtime_checkable
+class SpeechProvider(Protocol):
+    """What the orchestrator needs from an engine. Implementations must be thread-safe.
+
+    Every long call takes a `progress` callback (fraction of that step) and a `cancel` token; on
+    cancel a provider raises `JobCanceled` promptly (within 2 s). Public failures are `EngineError`.
+    """
+
+    name: str
+
+    def capabilities(self) -> Capabilities: ...
+
+    def prepare_audio(self, source: Path, destination: Path, cancel: CancelToken) -> PreparedAudio:
+        """Decode any accepted input and write it to `destination` as 16 kHz mono audio."""
+        ...
+
+    def transcribe(
+        self,
+        audio: PreparedAudio,
+        options: TranscriptionOptions,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> TranscriptionOutput: ...
+
+    def diarize(
+        self,
+        audio: PreparedAudio,
+        options: DiarizationOptions,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> DiarizationOutput: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,60 @@
+"""Domain errors raised by services; the API maps each to its HTTP status and error code.
+
+Messages are public: never put a path, token or native-library output in one.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "INTERNAL"
+    status = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidRequest(ServiceError):
+    code, status = "INVALID_REQUEST", 400
+
+
+class Unauthorized(ServiceError):
+    code, status = "UNAUTHORIZED", 401
+
+
+class Forbidden(ServiceError):
+    code, status = "FORBIDDEN", 403
+
+
+class NotFound(ServiceError):
+    code, status = "NOT_FOUND", 404
+
+
+class Conflict(ServiceError):
+    code, status = "CONFLICT", 409
+
+
+class PayloadTooLarge(ServiceError):
+    code, status = "PAYLOAD_TOO_LARGE", 413
+
+
+class UnsupportedMediaType(ServiceError):
+    code, status = "UNSUPPORTED_MEDIA_TYPE", 415
+
+
+class RangeNotSatisfiable(ServiceError):
+    code, status = "RANGE_NOT_SATISFIABLE", 416
+
+
+class Unprocessable(ServiceError):
+    code, status = "UNPROCESSABLE", 422
+
+
+class RateLimited(ServiceError):
+    code, status = "RATE_LIMITED", 429
+
+
+class ServiceUnavailable(ServiceError):
+    code, status = "SERVICE_UNAVAILABLE", 503
