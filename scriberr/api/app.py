@@ -1,0 +1,82 @@
+"""The FastAPI application: middleware, the error envelope, and every router.
+
+`create_app(core)` takes the `bootstrap.Core` (everything but HTTP) and keeps it on
+`app.state.core`; it starts nothing — `scriberr serve` (or a test) owns the Core's lifecycle.
+Route modules live in `scriberr/api/routes/`, each exposing `router: APIRouter`; add a new module
+to `_ROUTE_MODULES`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from scriberr import __version__
+from scriberr.api.errors import ERROR_SCHEMA, install_error_handlers
+from scriberr.api.idempotency import IdempotencyStore
+from scriberr.api.middleware import RequestContextMiddleware
+from scriberr.api.routes import (
+    admin,
+    api_keys,
+    auth,
+    events,
+    files,
+    health,
+    models,
+    openai_compat,
+    profiles,
+    settings,
+    transcriptions,
+)
+from scriberr.persistence.idempotency_repository import IdempotencyRepository
+
+_ROUTE_MODULES = (
+    *(health, auth, api_keys, files, settings),
+    *(transcriptions, profiles, models, events, admin, openai_compat),
+)
+
+_DESCRIPTION = """\
+Self-hosted, privacy-first transcription server.
+
+Authenticate with `Authorization: Bearer <access token | API key>` or `X-API-Key: <API key>`.
+SSE and audio routes also accept `?stream_token=` from `POST /api/v1/auth/stream-token`.
+Every error is `{"error": {"code", "message", "field", "request_id"}}`.
+"""
+
+
+def create_app(core: Any) -> FastAPI:
+    app = FastAPI(
+        title="Scriberr",
+        version=__version__,
+        description=_DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.core = core
+    app.state.idempotency = IdempotencyStore(IdempotencyRepository(core.database))
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    for module in _ROUTE_MODULES:
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with FastAPI's validation-error shape replaced by the envelope."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["HTTPValidationError"] = {"title": "ErrorEnvelope", **ERROR_SCHEMA}
+    components.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,195 @@
+"""The error envelope: every error response is `{"error": {code, message, field, request_id}}`.
+
+Installs exception handlers for domain errors (`services.errors.ServiceError`), request validation
+errors, Starlette HTTP errors (404 unknown route, 405, …) and anything unhandled (a sanitised 500).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scriberr.services.errors import RangeNotSatisfiable, ServiceError
+
+logger = logging.getLogger("scriberr.api")
+
+_STATUS_CODES: dict[int, str] = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    411: "INVALID_REQUEST",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
+    422: "UNPROCESSABLE",
+    429: "RATE_LIMITED",
+    500: "INTERNAL",
+    503: "SERVICE_UNAVAILABLE",
+}
+_DEFAULT_MESSAGES: dict[int, str] = {
+    401: "Authentication required.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    500: "Internal server error.",
+}
+
+
+class ApiError(Exception):
+    """An HTTP-level error raised by API code (not a domain error)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+def request_id_of(request: Request) -> str | None:
+    """The request ID assigned by the request-ID middleware (None outside it)."""
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def error_body(
+    code: str, message: str, *, field: str | None = None, request_id: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field, "request_id": request_id}}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = error_body(code, message, field=field, request_id=request_id_of(request))
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def field_path(location: Sequence[Any]) -> str | None:
+    """`("body", "options", "language")` → `options.language`; list indexes become `[0]`."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or None
+
+
+def _validation_message(error: Mapping[str, Any]) -> str:
+    message = str(error.get("msg", "Invalid value."))
+    # Pydantic prefixes custom validator messages; keep them readable.
+    message = message.removeprefix("Value error, ")
+    return message if message.endswith(".") else message + "."
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RangeNotSatisfiable):
+        size = getattr(exc, "size", None)
+        if size is not None:
+            headers["Content-Range"] = f"bytes */{size}"
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.status >= 500:
+        logger.error("service error %s: %s", exc.code, exc.message)
+    return error_response(
+        request, exc.status, exc.code, exc.message, field=exc.field, headers=headers
+    )
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(
+        request, exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    first: Mapping[str, Any] = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return error_response(request, 400, "INVALID_REQUEST", "Malformed JSON body.")
+    location = tuple(first.get("loc", ()))
+    field = field_path(location)
+    if first.get("type") == "missing" and location[:1] == ("body",) and field is None:
+        return error_response(request, 400, "INVALID_REQUEST", "A JSON body is required.")
+    if location[:1] == ("body",) and field is None:
+        return error_response(
+            request, 400, "INVALID_REQUEST", "The request body must be a JSON object."
+        )
+    message = _validation_message(first)
+    if field:
+        message = f"{field}: {message}"
+    return error_response(request, 422, "UNPROCESSABLE", message, field=field)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code = _STATUS_CODES.get(status, "INVALID_REQUEST" if status < 500 else "INTERNAL")
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if status >= 500 or not detail or detail in ("Not Found", "Method Not Allowed"):
+        message = _DEFAULT_MESSAGES.get(status, "Request failed.")
+    else:
+        message = detail
+    return error_response(request, status, code, message, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Unhandled exceptions are turned into the sanitised 500 by `RequestContextMiddleware`, so
+    # that the response still carries `X-Request-ID`.
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "field", "request_id"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+                "request_id": {"type": ["string", "null"]},
+            },
+        }
+    },
+}

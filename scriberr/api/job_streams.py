@@ -1,0 +1,201 @@
+"""Server-sent event streams: one job's progress (ends after its terminal event) and a user's
+global event feed.
+
+Per-job stream: the broker subscription is opened before the job row is read, so no event can
+fall between the snapshot and the live feed. The stream sends the current state first (or the
+terminal event at once when the job already finished), then every `transcription.progress` from
+the broker, then the terminal event, then ends. Jobs run by a separate `scriberr worker` process
+publish into that process's broker, not ours; so whenever no broker event arrives for
+`POLL_INTERVAL_S` the stream reads the job row and emits what changed. Comments (`: keep-alive`)
+go out every `KEEPALIVE_S` of silence so proxies keep the connection open.
+
+Global stream: every event the broker publishes for the user, once each, with the broker's event
+ID as the SSE `id:`. For jobs running in another process the stream reads the user's recently
+changed job rows about once a second and synthesises `transcription.progress` / terminal events
+(SSE ids `db-<n>`) for states it has not delivered yet; jobs running in this process are left to
+the broker, so nothing is delivered twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from scriberr.clock import utcnow
+from scriberr.events.broker import Event, Subscription
+from scriberr.persistence.transcription_repository import TranscriptionRecord
+
+POLL_INTERVAL_S = 1.0
+KEEPALIVE_S = 15.0
+RETRY_MS = 3000
+TERMINAL_EVENTS = {
+    "completed": "transcription.completed",
+    "failed": "transcription.failed",
+    "canceled": "transcription.canceled",
+}
+GLOBAL_EVENT_TYPES = frozenset(
+    {
+        "file.ready",
+        "file.failed",
+        "transcription.queued",
+        "transcription.updated",
+        "transcription.progress",
+        "transcription.completed",
+        "transcription.failed",
+        "transcription.canceled",
+    }
+)
+KEEPALIVE_FRAME = ": keep-alive\n\n"
+_STATE_EVENTS = frozenset({"transcription.progress", *TERMINAL_EVENTS.values()})
+_OVERLAP = timedelta(seconds=2)  # re-read recent changes: commit times and clocks may lag
+
+
+def sse_frame(event_type: str, data: dict[str, Any], event_id: int | str | None = None) -> str:
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"event: {event_type}")
+    lines.append("data: " + json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    return "\n".join(lines) + "\n\n"
+
+
+def job_state(
+    record: TranscriptionRecord, public_error: Callable[[str | None], str | None]
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": record.id,
+        "status": record.status,
+        "progress": round(record.progress, 4),
+        "stage": record.progress_stage,
+    }
+    if record.status == "failed":
+        data["error"] = public_error(record.error)
+    return data
+
+
+def _key(data: dict[str, Any]) -> tuple[Any, ...]:
+    progress = data.get("progress")
+    if isinstance(progress, int | float):
+        progress = round(float(progress), 4)
+    return (data.get("status"), progress, data.get("stage"))
+
+
+async def job_event_stream(
+    request: Request,
+    core: Any,
+    user_id: str,
+    record: TranscriptionRecord,
+    subscription: Subscription,
+) -> AsyncIterator[str]:
+    service = core.transcriptions
+    with subscription:
+        yield f"retry: {RETRY_MS}\n\n"
+        if record.is_terminal:
+            yield sse_frame(TERMINAL_EVENTS[record.status], job_state(record, service.public_error))
+            return
+        current = job_state(record, service.public_error)
+        yield sse_frame("transcription.progress", current)
+        last = _key(current)
+        silent_s = 0.0
+        while True:
+            event = await subscription.next(POLL_INTERVAL_S)
+            if event is not None:
+                frame, last, done = _from_event(event, last)
+                if frame is not None:
+                    silent_s = 0.0
+                    yield frame
+                if done:
+                    return
+                continue
+            if await request.is_disconnected():
+                return
+            latest = await run_in_threadpool(service.find, user_id, record.id)
+            if latest is None:  # deleted meanwhile: nothing more will happen
+                return
+            data = job_state(latest, service.public_error)
+            if latest.is_terminal:
+                yield sse_frame(TERMINAL_EVENTS[latest.status], data)
+                return
+            if _key(data) != last:
+                last = _key(data)
+                silent_s = 0.0
+                yield sse_frame("transcription.progress", data)
+                continue
+            silent_s += POLL_INTERVAL_S
+            if silent_s >= KEEPALIVE_S:
+                silent_s = 0.0
+                yield KEEPALIVE_FRAME
+
+
+def _from_event(event: Event, last: tuple[Any, ...]) -> tuple[str | None, tuple[Any, ...], bool]:
+    """(frame to send or None, new last-state key, whether the stream is done)."""
+    data = {key: event.data.get(key) for key in ("id", "status", "progress", "stage")}
+    if isinstance(data["progress"], int | float):
+        data["progress"] = round(float(data["progress"]), 4)
+    if event.type in TERMINAL_EVENTS.values():
+        if "error" in event.data:
+            data["error"] = event.data["error"]
+        return sse_frame(event.type, data), _key(data), True
+    if event.type == "transcription.progress" and _key(data) != last:
+        return sse_frame(event.type, data), _key(data), False
+    return None, last, False
+
+
+async def user_event_stream(
+    request: Request, core: Any, user_id: str, subscription: Subscription
+) -> AsyncIterator[str]:
+    """Every broker event of the user once, plus events synthesised from the database for jobs
+    that another process runs (their broker is not ours). Job states are tracked per job, so a
+    state seen through the broker is never repeated from the database and vice versa."""
+    service = core.transcriptions
+    known: dict[str, tuple[Any, ...]] = {}
+    synthesised = 0
+    watermark = utcnow() - _OVERLAP
+    with subscription:
+        yield f"retry: {RETRY_MS}\n\n"
+        silent_s = 0.0
+        while True:
+            event = await subscription.next(POLL_INTERVAL_S)
+            if event is not None:
+                if event.type not in GLOBAL_EVENT_TYPES:
+                    continue
+                if event.transcription_id and "status" in event.data:
+                    state = _key(event.data)
+                    repeated = known.get(event.transcription_id) == state
+                    known[event.transcription_id] = state
+                    if repeated and event.type in _STATE_EVENTS:
+                        continue  # already delivered from the database
+                silent_s = 0.0
+                yield sse_frame(event.type, dict(event.data), event.id)
+                continue
+            if await request.is_disconnected():
+                return
+            checked_at = utcnow()
+            changed = await run_in_threadpool(service.changed_since, user_id, watermark)
+            running_here = set(await run_in_threadpool(service.running_here))
+            watermark = checked_at - _OVERLAP
+            for record in changed:
+                if record.id in running_here:
+                    continue  # our broker reports it
+                data = job_state(record, service.public_error)
+                previous = known.get(record.id)
+                if previous == _key(data) or (
+                    previous is not None and previous[0] in TERMINAL_EVENTS
+                ):
+                    continue
+                known[record.id] = _key(data)
+                if previous is None and record.status == "queued":
+                    continue  # created here (announced by the broker) or not started yet
+                event_type = TERMINAL_EVENTS.get(record.status, "transcription.progress")
+                synthesised += 1
+                silent_s = 0.0
+                yield sse_frame(event_type, data, f"db-{synthesised}")
+            silent_s += POLL_INTERVAL_S
+            if silent_s >= KEEPALIVE_S:
+                silent_s = 0.0
+                yield KEEPALIVE_FRAME

@@ -1,0 +1,69 @@
+"""API key routes: list, create (raw key shown once) and delete (revoke)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from scriberr.api.deps import AuthDep, CurrentUser
+from scriberr.api.schemas import ERROR_RESPONSES, StrictModel, UtcDateTime
+from scriberr.services.auth import ApiKeyView
+
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=ERROR_RESPONSES)
+
+
+class ApiKeyIn(StrictModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] = "API key"
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    preview: str = Field(description="Like `sk_...abcd`.")
+    created_at: UtcDateTime
+    last_used_at: UtcDateTime | None
+
+    @classmethod
+    def of(cls, view: ApiKeyView) -> ApiKeyOut:
+        return cls(
+            id=view.id,
+            name=view.name,
+            preview=view.preview,
+            created_at=view.created_at,
+            last_used_at=view.last_used_at,
+        )
+
+
+class CreatedApiKeyOut(ApiKeyOut):
+    key: str = Field(description="The raw key. It is shown only in this response.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+    next_cursor: str | None = None
+
+
+@router.get("", response_model=ApiKeyList)
+async def list_api_keys(user: CurrentUser, auth: AuthDep) -> ApiKeyList:
+    keys = await run_in_threadpool(auth.list_api_keys, user)
+    return ApiKeyList(items=[ApiKeyOut.of(k) for k in keys])
+
+
+@router.post("", response_model=CreatedApiKeyOut, status_code=201)
+async def create_api_key(
+    user: CurrentUser, auth: AuthDep, body: ApiKeyIn | None = None
+) -> CreatedApiKeyOut:
+    created = await run_in_threadpool(auth.create_api_key, user, (body or ApiKeyIn()).name)
+    view = ApiKeyOut.of(created.view)
+    return CreatedApiKeyOut(**view.model_dump(), key=created.key)
+
+
+@router.delete("/{key_id}", status_code=204, response_class=Response)
+async def delete_api_key(
+    key_id: Annotated[str, Path(max_length=100)], user: CurrentUser, auth: AuthDep
+) -> Response:
+    await run_in_threadpool(auth.delete_api_key, user, key_id)
+    return Response(status_code=204)

@@ -1,0 +1,158 @@
+"""Account routes under `/api/v1/auth`: registration, login, refresh, logout, me, password and
+username changes, and stream tokens for SSE/audio routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from scriberr.api.deps import AuthDep, CurrentUser, client_address
+from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
+from scriberr.services.auth import TokenPair, UserView
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
+
+_Password = Annotated[str, Field(min_length=1, max_length=4096)]
+_Username = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class RegistrationStatusOut(BaseModel):
+    registration_enabled: bool
+
+
+class RegisterIn(StrictModel):
+    username: _Username
+    password: _Password
+    confirm_password: _Password
+
+
+class LoginIn(StrictModel):
+    username: _Username
+    password: _Password
+
+
+class RefreshIn(StrictModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class LogoutIn(StrictModel):
+    refresh_token: Annotated[str | None, Field(max_length=512)] = None
+
+
+class ChangePasswordIn(StrictModel):
+    current_password: _Password
+    new_password: _Password
+
+
+class ChangeUsernameIn(StrictModel):
+    new_username: _Username
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    created_at: UtcDateTime
+
+    @classmethod
+    def of(cls, user: UserView) -> UserOut:
+        return cls(id=user.id, username=user.username, created_at=user.created_at)
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="Access token lifetime in seconds.")
+    user: UserOut
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokensOut:
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+            user=UserOut.of(pair.user),
+        )
+
+
+class StreamTokenOut(BaseModel):
+    token: str = Field(description="Pass as `?stream_token=` on SSE and audio routes.")
+    expires_at: UtcDateTime
+
+
+_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorEnvelope, "description": "Too many failed logins"}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorEnvelope, "description": "Conflict"}
+}
+
+
+@router.get("/registration-status", response_model=RegistrationStatusOut)
+async def registration_status(auth: AuthDep) -> RegistrationStatusOut:
+    enabled = await run_in_threadpool(auth.registration_enabled)
+    return RegistrationStatusOut(registration_enabled=enabled)
+
+
+@router.post("/register", response_model=TokensOut, status_code=201, responses=_CONFLICT)
+async def register(body: RegisterIn, auth: AuthDep) -> TokensOut:
+    """Create the first (and only) account; 409 once a user exists."""
+    pair = await run_in_threadpool(
+        auth.register, body.username, body.password, body.confirm_password
+    )
+    return TokensOut.of(pair)
+
+
+@router.post("/login", response_model=TokensOut, responses=_RATE_LIMITED)
+async def login(
+    body: LoginIn, auth: AuthDep, client: Annotated[str, Depends(client_address)]
+) -> TokensOut:
+    """Exchange username and password for tokens; repeated failures → 429."""
+    pair = await run_in_threadpool(auth.login, body.username, body.password, client)
+    return TokensOut.of(pair)
+
+
+@router.post("/refresh", response_model=TokensOut)
+async def refresh(body: RefreshIn, auth: AuthDep) -> TokensOut:
+    """Rotate a refresh token. Each one works once; reusing one revokes its whole family."""
+    pair = await run_in_threadpool(auth.refresh, body.refresh_token)
+    return TokensOut.of(pair)
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+async def logout(user: CurrentUser, auth: AuthDep, body: LogoutIn | None = None) -> Response:
+    """Revoke the given refresh token's session, or every session when none is given."""
+    await run_in_threadpool(auth.logout, user, body.refresh_token if body else None)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserOut)
+async def me(user: CurrentUser, auth: AuthDep) -> UserOut:
+    return UserOut.of(await run_in_threadpool(auth.me, user))
+
+
+@router.post("/change-password", response_model=TokensOut)
+async def change_password(body: ChangePasswordIn, user: CurrentUser, auth: AuthDep) -> TokensOut:
+    """Set a new password. Every existing session and access token stops working; the response
+    carries fresh tokens for this client."""
+    pair = await run_in_threadpool(
+        auth.change_password, user, body.current_password, body.new_password
+    )
+    return TokensOut.of(pair)
+
+
+@router.post("/change-username", response_model=UserOut, responses=_CONFLICT)
+async def change_username(body: ChangeUsernameIn, user: CurrentUser, auth: AuthDep) -> UserOut:
+    return UserOut.of(await run_in_threadpool(auth.change_username, user, body.new_username))
+
+
+@router.post("/stream-token", response_model=StreamTokenOut, status_code=201)
+async def stream_token(user: CurrentUser, auth: AuthDep) -> StreamTokenOut:
+    """Mint a short-lived (5 minute), read-only token for `?stream_token=` on SSE and audio
+    routes, where browsers cannot send an `Authorization` header."""
+    token = await run_in_threadpool(auth.issue_stream_token, user)
+    return StreamTokenOut(token=token.token, expires_at=token.expires_at)

@@ -1,0 +1,217 @@
+"""File routes: upload (streamed multipart), URL/YouTube import, list, get, rename, delete and
+audio streaming with Range support."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from scriberr.api.deps import CurrentUser, StreamReader
+from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
+from scriberr.api.ranges import file_response
+from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
+from scriberr.api.uploads import receive_upload
+from scriberr.services.errors import InvalidRequest
+from scriberr.services.files import FileService, FileView
+
+router = APIRouter(prefix="/api/v1", tags=["files"], responses=ERROR_RESPONSES)
+
+FileId = Annotated[str, Path(max_length=100, description="A `file_…` ID.")]
+
+
+def get_file_service(request: Request) -> FileService:
+    service: FileService = request.app.state.core.files
+    return service
+
+
+FilesDep = Annotated[FileService, Depends(get_file_service)]
+
+
+class FileOut(BaseModel):
+    id: str
+    title: str
+    kind: Literal["audio", "video", "youtube"]
+    status: Literal["uploaded", "processing", "ready", "failed"]
+    mime_type: str | None
+    size_bytes: int | None
+    duration_seconds: float | None
+    error: str | None = Field(None, description="Why an import failed (status `failed`).")
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+    @classmethod
+    def of(cls, view: FileView) -> FileOut:
+        return cls(
+            id=view.id,
+            title=view.title,
+            kind=view.kind,  # type: ignore[arg-type]
+            status=view.status,  # type: ignore[arg-type]
+            mime_type=view.mime_type,
+            size_bytes=view.size_bytes,
+            duration_seconds=view.duration_seconds,
+            error=view.error,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+        )
+
+
+class FileList(BaseModel):
+    items: list[FileOut]
+    next_cursor: str | None
+
+
+class FilePatch(StrictModel):
+    title: Annotated[str | None, Field(max_length=500)] = None
+
+
+class ImportIn(StrictModel):
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    title: Annotated[str | None, Field(max_length=500)] = None
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "title": {"type": "string", "maxLength": 500},
+                    },
+                }
+            }
+        },
+    }
+}
+_UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
+    413: {"model": ErrorEnvelope, "description": "Larger than the upload limit"},
+    415: {"model": ErrorEnvelope, "description": "Not audio or video"},
+}
+_AUDIO_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"audio/*": {}, "video/*": {}}, "description": "The whole file"},
+    206: {"description": "The requested byte range"},
+    409: {"model": ErrorEnvelope, "description": "Not ready"},
+    416: {"model": ErrorEnvelope, "description": "Range not satisfiable"},
+}
+
+
+@router.post(
+    "/files",
+    status_code=201,
+    response_model=FileOut,
+    openapi_extra=_UPLOAD_BODY,
+    responses=_UPLOAD_ERRORS,
+)
+async def upload_file(
+    request: Request,
+    user: CurrentUser,
+    files: FilesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Upload audio or video (multipart `file`, optional `title`). Streamed to disk; 413 over
+    the limit, 415 when the content is not audio/video. A user with auto transcription on gets
+    a transcription started with their default profile."""
+
+    async def produce() -> Response:
+        limit = await run_in_threadpool(files.upload_limit_bytes, user.user_id)
+        upload = await receive_upload(request, limit, files.staging_dir)
+        staged = upload.file
+        if staged is None:
+            raise InvalidRequest("A file is required.", field="file")
+        title = upload.field("title")
+        view = await run_in_threadpool(
+            lambda: files.create_from_upload(
+                user.user_id, staged, title=title, auto_transcribe=True
+            )
+        )
+        return json_response(FileOut.of(view), 201)
+
+    return await run_idempotent(request, user, produce)
+
+
+@router.post("/files:import-youtube", status_code=202, response_model=FileOut)
+async def import_youtube(
+    request: Request,
+    body: ImportIn,
+    user: CurrentUser,
+    files: FilesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Import media from a URL (YouTube or any site yt-dlp supports). Answers 202 with
+    `status: processing`; the file becomes `ready` (`file.ready` event) or `failed`
+    (`file.failed` with a clean message)."""
+
+    async def produce() -> Response:
+        view = await run_in_threadpool(files.import_url, user.user_id, body.url, body.title)
+        return json_response(FileOut.of(view), 202)
+
+    return await run_idempotent(request, user, produce)
+
+
+@router.get("/files", response_model=FileList)
+async def list_files(
+    user: CurrentUser,
+    files: FilesDep,
+    q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
+    kind: Literal["audio", "video", "youtube"] | None = None,
+    status: Literal["uploaded", "processing", "ready", "failed"] | None = None,
+    sort: Literal[
+        "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"
+    ] = "-created_at",
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    limit: Annotated[
+        int, Query(description="Page size; default 50, values above 200 are capped.")
+    ] = 50,
+) -> FileList:
+    page = await run_in_threadpool(
+        lambda: files.list(
+            user.user_id, q=q, kind=kind, status=status, sort=sort, cursor=cursor, limit=limit
+        )
+    )
+    return FileList(items=[FileOut.of(v) for v in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/files/{file_id}", response_model=FileOut)
+async def get_file(file_id: FileId, user: CurrentUser, files: FilesDep) -> FileOut:
+    return FileOut.of(await run_in_threadpool(files.get, user.user_id, file_id))
+
+
+@router.patch("/files/{file_id}", response_model=FileOut)
+async def patch_file(
+    file_id: FileId, body: FilePatch, user: CurrentUser, files: FilesDep
+) -> FileOut:
+    view = await run_in_threadpool(lambda: files.update(user.user_id, file_id, title=body.title))
+    return FileOut.of(view)
+
+
+@router.delete("/files/{file_id}", status_code=204, response_class=Response)
+async def delete_file(file_id: FileId, user: CurrentUser, files: FilesDep) -> Response:
+    """Delete the file, its transcriptions (running jobs are canceled first) and every stored
+    byte."""
+    await run_in_threadpool(files.delete, user.user_id, file_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/files/{file_id}/audio",
+    response_class=Response,
+    responses=_AUDIO_RESPONSES,
+)
+async def file_audio(
+    file_id: FileId,
+    user: StreamReader,
+    files: FilesDep,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    """The stored bytes, whole or one `Range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`).
+    Accepts `?stream_token=` for <audio> elements."""
+    source = await run_in_threadpool(files.audio_source, user.user_id, file_id)
+    return await run_in_threadpool(
+        file_response, source.path, source.mime_type, range_header, filename=source.filename
+    )

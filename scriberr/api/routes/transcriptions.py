@@ -1,0 +1,457 @@
+"""Transcription routes: create/submit, list, get/patch/delete, cancel, retry, transcript and
+exports, audio, per-job SSE, logs and executions.
+
+The transcript of a job that has not completed answers 409 CONFLICT (the job exists, its
+transcript does not yet); an unknown or foreign job is 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from scriberr.api.deps import CoreDep, CurrentUser, StreamReader
+from scriberr.api.idempotency import json_response, run_idempotent
+from scriberr.api.job_schemas import JobOptionsIn
+from scriberr.api.job_streams import job_event_stream
+from scriberr.api.ranges import file_response
+from scriberr.api.submissions import submit_upload
+from scriberr.clock import rfc3339
+from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
+from scriberr.services.errors import NotFound, ServiceError
+from scriberr.services.transcriptions import CreateRequest, Execution, ListParams
+
+router = APIRouter(prefix="/api/v1", tags=["transcriptions"])
+
+TranscriptionId = Annotated[
+    str, Path(description="Transcription ID (`tr_…`).", min_length=1, max_length=64)
+]
+ExportFormat = Literal["txt", "srt", "vtt", "json"]
+_EXPORT_TYPES = {
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "json": "application/json",
+}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class TranscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_id: str = Field(min_length=1, max_length=64)
+    title: str | None = Field(default=None, max_length=500)
+    profile_id: str | None = Field(default=None, max_length=64)
+    options: JobOptionsIn | None = None
+
+
+class TranscriptionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=500)
+
+
+class TranscriptionOut(BaseModel):
+    id: str
+    file_id: str | None
+    title: str | None
+    profile_id: str | None
+    source_transcription_id: str | None
+    options: dict[str, Any]
+    status: str
+    progress: float
+    progress_stage: str
+    language: str | None
+    diarization: bool
+    error: str | None
+    created_at: str
+    updated_at: str
+    queued_at: str | None
+    started_at: str | None
+    completed_at: str | None
+    failed_at: str | None
+    canceled_at: str | None
+
+
+class TranscriptionList(BaseModel):
+    items: list[TranscriptionOut]
+    next_cursor: str | None
+
+
+class CancelOut(BaseModel):
+    id: str
+    status: str
+
+
+class RetryOut(BaseModel):
+    id: str
+    source_transcription_id: str | None
+    status: str
+
+
+class TranscriptOut(BaseModel):
+    transcription_id: str
+    text: str
+    language: str | None
+    duration: float | None = None
+    segments: list[dict[str, Any]]
+    words: list[dict[str, Any]]
+
+
+class ExecutionOut(BaseModel):
+    id: str
+    transcription_id: str
+    status: str
+    provider: str | None
+    model: str | None
+    started_at: str | None
+    completed_at: str | None
+    failed_at: str | None
+    processing_duration_ms: int | None
+    error: str | None
+
+
+class ExecutionList(BaseModel):
+    items: list[ExecutionOut]
+    next_cursor: str | None
+
+
+def transcription_out(core: Any, record: TranscriptionRecord) -> TranscriptionOut:
+    return TranscriptionOut(
+        id=record.id,
+        file_id=record.file_id,
+        title=record.title,
+        profile_id=record.profile_id,
+        source_transcription_id=record.source_transcription_id,
+        options=record.options,
+        status=record.status,
+        progress=round(record.progress, 4),
+        progress_stage=record.progress_stage,
+        language=record.language,
+        diarization=record.diarization,
+        error=core.transcriptions.public_error(record.error),
+        created_at=rfc3339(record.created_at) or "",
+        updated_at=rfc3339(record.updated_at) or "",
+        queued_at=rfc3339(record.queued_at),
+        started_at=rfc3339(record.started_at),
+        completed_at=rfc3339(record.completed_at),
+        failed_at=rfc3339(record.failed_at),
+        canceled_at=rfc3339(record.canceled_at),
+    )
+
+
+def _execution_out(execution: Execution) -> ExecutionOut:
+    return ExecutionOut(
+        id=execution.id,
+        transcription_id=execution.transcription_id,
+        status=execution.status,
+        provider=execution.provider,
+        model=execution.model,
+        started_at=rfc3339(execution.started_at),
+        completed_at=rfc3339(execution.completed_at),
+        failed_at=rfc3339(execution.failed_at),
+        processing_duration_ms=execution.processing_duration_ms,
+        error=execution.error,
+    )
+
+
+async def accepted_or_unavailable(core: Any, produce: Any) -> Response:
+    """Run a create-like service call; a 503 still leaves the queued row behind (SPEC)."""
+    record = await run_in_threadpool(produce)
+    return json_response(transcription_out(core, record), status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/transcriptions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TranscriptionOut,
+    summary="Create a transcription job for an uploaded file",
+    responses={503: {"description": "The server is shutting down; the job stays queued."}},
+)
+async def create_transcription(
+    request: Request, body: TranscriptionIn, core: CoreDep, user: CurrentUser
+) -> Response:
+    create = CreateRequest(
+        file_id=body.file_id,
+        title=body.title,
+        profile_id=body.profile_id,
+        options=body.options.model_dump(exclude_none=True) if body.options else None,
+    )
+
+    async def produce() -> Response:
+        return await accepted_or_unavailable(
+            core, lambda: core.transcriptions.create(user.user_id, create)
+        )
+
+    return await run_idempotent(request, user, produce)
+
+
+@router.post(
+    "/transcriptions:submit",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TranscriptionOut,
+    summary="Upload a file and create its transcription job in one request",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "title": {"type": "string"},
+                            "profile_id": {"type": "string"},
+                            "options": {
+                                "type": "string",
+                                "description": "Job options as a JSON object string.",
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def submit_transcription(request: Request, core: CoreDep, user: CurrentUser) -> Response:
+    async def produce() -> Response:
+        record = await submit_upload(request, core, user.user_id, options_field="options")
+        return json_response(transcription_out(core, record), status.HTTP_202_ACCEPTED)
+
+    return await run_idempotent(request, user, produce)
+
+
+@router.get("/transcriptions", response_model=TranscriptionList, summary="List transcriptions")
+async def list_transcriptions(
+    core: CoreDep,
+    user: CurrentUser,
+    q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
+    status_filter: Annotated[
+        list[str] | None,
+        Query(
+            alias="status",
+            description="queued, processing, completed, failed or canceled (repeat or comma-separate).",
+        ),
+    ] = None,
+    updated_after: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
+    sort: Annotated[
+        str | None,
+        Query(description="created_at, -created_at, updated_at, -updated_at, title, -title"),
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
+) -> TranscriptionList:
+    statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
+    page = await run_in_threadpool(
+        core.transcriptions.list_page,
+        user.user_id,
+        ListParams(
+            q=q,
+            status=statuses,
+            updated_after=updated_after,
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+        ),
+    )
+    return TranscriptionList(
+        items=[transcription_out(core, record) for record in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/transcriptions/{transcription_id}",
+    response_model=TranscriptionOut,
+    summary="Get a transcription",
+)
+async def get_transcription(
+    transcription_id: TranscriptionId, core: CoreDep, user: CurrentUser
+) -> TranscriptionOut:
+    record = await run_in_threadpool(core.transcriptions.get, user.user_id, transcription_id)
+    return transcription_out(core, record)
+
+
+@router.patch(
+    "/transcriptions/{transcription_id}",
+    response_model=TranscriptionOut,
+    summary="Rename a transcription (a running job is canceled first)",
+)
+async def patch_transcription(
+    transcription_id: TranscriptionId,
+    body: TranscriptionPatch,
+    core: CoreDep,
+    user: CurrentUser,
+) -> TranscriptionOut:
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    record = await run_in_threadpool(
+        core.transcriptions.update, user.user_id, transcription_id, changes
+    )
+    return transcription_out(core, record)
+
+
+@router.delete(
+    "/transcriptions/{transcription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a transcription and every stored byte of it",
+)
+async def delete_transcription(
+    transcription_id: TranscriptionId, core: CoreDep, user: CurrentUser
+) -> Response:
+    await run_in_threadpool(core.transcriptions.delete, user.user_id, transcription_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/transcriptions/{transcription_id}:cancel",
+    response_model=CancelOut,
+    summary="Cancel a queued or running job",
+)
+async def cancel_transcription(
+    transcription_id: TranscriptionId, core: CoreDep, user: CurrentUser
+) -> CancelOut:
+    record = await run_in_threadpool(core.transcriptions.cancel, user.user_id, transcription_id)
+    return CancelOut(id=record.id, status=record.status)
+
+
+@router.post(
+    "/transcriptions/{transcription_id}:retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RetryOut,
+    summary="Run a finished job again as a new job",
+)
+async def retry_transcription(
+    request: Request, transcription_id: TranscriptionId, core: CoreDep, user: CurrentUser
+) -> Response:
+    async def produce() -> Response:
+        record = await run_in_threadpool(core.transcriptions.retry, user.user_id, transcription_id)
+        out = RetryOut(
+            id=record.id,
+            source_transcription_id=record.source_transcription_id,
+            status=record.status,
+        )
+        return json_response(out, status.HTTP_202_ACCEPTED)
+
+    return await run_idempotent(request, user, produce)
+
+
+@router.get(
+    "/transcriptions/{transcription_id}/transcript",
+    response_model=TranscriptOut,
+    summary="The transcript (JSON) or an export with ?format=txt|srt|vtt|json",
+    responses={409: {"description": "The job has not completed."}},
+)
+async def get_transcript(
+    transcription_id: TranscriptionId,
+    core: CoreDep,
+    user: CurrentUser,
+    format: Annotated[ExportFormat | None, Query(description="Export format.")] = None,
+) -> Response:
+    if format is not None:
+        text = await run_in_threadpool(
+            core.transcriptions.export, user.user_id, transcription_id, format
+        )
+        return Response(
+            content=text.encode("utf-8"),
+            media_type=_EXPORT_TYPES[format],
+            headers={"Content-Disposition": f'inline; filename="{transcription_id}.{format}"'},
+        )
+    transcript = await run_in_threadpool(
+        core.transcriptions.transcript, user.user_id, transcription_id
+    )
+    out = TranscriptOut(
+        transcription_id=transcription_id,
+        text=str(transcript.get("text") or ""),
+        language=transcript.get("language"),
+        duration=transcript.get("duration"),
+        segments=list(transcript.get("segments") or []),
+        words=list(transcript.get("words") or []),
+    )
+    return JSONResponse(out.model_dump())
+
+
+@router.get(
+    "/transcriptions/{transcription_id}/audio",
+    summary="The job's source audio (supports Range)",
+    response_class=Response,
+    responses={206: {"description": "Partial content"}, 416: {"description": "Bad range"}},
+)
+async def get_transcription_audio(
+    request: Request, transcription_id: TranscriptionId, core: CoreDep, user: StreamReader
+) -> Response:
+    file = await run_in_threadpool(core.transcriptions.audio_file, user.user_id, transcription_id)
+    return await stream_file_audio(request, core, file)
+
+
+@router.get(
+    "/transcriptions/{transcription_id}/events",
+    summary="Server-sent events for one job; ends after its terminal event",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def transcription_events(
+    request: Request, transcription_id: TranscriptionId, core: CoreDep, user: StreamReader
+) -> StreamingResponse:
+    subscription = core.broker.subscribe(user.user_id, transcription_id=transcription_id)
+    try:
+        record = await run_in_threadpool(core.transcriptions.get, user.user_id, transcription_id)
+    except ServiceError:
+        subscription.close()
+        raise
+    return StreamingResponse(
+        job_event_stream(request, core, user.user_id, record, subscription),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+@router.get(
+    "/transcriptions/{transcription_id}/logs",
+    response_class=PlainTextResponse,
+    summary="The job log: one line per event of every attempt",
+)
+async def transcription_logs(
+    transcription_id: TranscriptionId, core: CoreDep, user: CurrentUser
+) -> PlainTextResponse:
+    text = await run_in_threadpool(core.transcriptions.logs, user.user_id, transcription_id)
+    return PlainTextResponse(text)
+
+
+@router.get(
+    "/transcriptions/{transcription_id}/executions",
+    response_model=ExecutionList,
+    summary="Processing attempts of a job",
+)
+async def transcription_executions(
+    transcription_id: TranscriptionId,
+    core: CoreDep,
+    user: CurrentUser,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int | None, Query()] = None,
+) -> ExecutionList:
+    page = await run_in_threadpool(
+        lambda: core.transcriptions.executions(
+            user.user_id, transcription_id, cursor=cursor, limit=limit
+        )
+    )
+    return ExecutionList(
+        items=[_execution_out(e) for e in page.items], next_cursor=page.next_cursor
+    )
+
+
+async def stream_file_audio(request: Request, core: Any, file: FileRef) -> Response:
+    """The file's bytes with C's Range handling (200 whole, 206 one range, 416 bad range)."""
+    if not file.storage_path:
+        raise NotFound("The audio for this item is not available.")
+    return file_response(
+        core.config.data_dir / file.storage_path,
+        file.mime_type,
+        request.headers.get("range"),
+        filename=file.title,
+    )

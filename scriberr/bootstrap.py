@@ -1,0 +1,153 @@
+"""The composition root: builds and wires everything except HTTP, and owns its lifetime.
+
+`build_core(config)` opens the database (running migrations), builds the broker, the engine
+provider registry, the queue repositories, the orchestrator and the worker service — and starts
+nothing. `Core.start()` starts the workers (after recovery); `Core.close()` stops the workers
+(running jobs are interrupted and requeued), closes the providers, then the database.
+This is the only module that holds process-wide objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from scriberr.config import Config
+from scriberr.engine.registry import ProviderRegistry, build_provider_registry
+from scriberr.events.broker import EventBroker
+from scriberr.logging_setup import log_event
+from scriberr.orchestrator import Orchestrator, OrchestratorPaths
+from scriberr.persistence.database import Database
+from scriberr.persistence.job_log_repository import JobLogRepository
+from scriberr.persistence.profile_repository import ProfileRepository
+from scriberr.persistence.queue_repository import QueueRepository
+from scriberr.persistence.settings_repository import SettingsRepository
+from scriberr.persistence.transcription_repository import TranscriptionRepository
+from scriberr.queue.service import WorkerService, WorkerSettings
+from scriberr.services.options import OptionDefaults
+from scriberr.services.profiles import ProfileService
+from scriberr.services.transcriptions import TranscriptionService
+
+_log = logging.getLogger("scriberr")
+
+
+@dataclass
+class Core:
+    """Everything except HTTP. Services are added here by the API work."""
+
+    config: Config
+    database: Database
+    broker: EventBroker
+    providers: ProviderRegistry
+    queue: QueueRepository
+    job_logs: JobLogRepository
+    orchestrator: Orchestrator
+    workers: WorkerService
+    profiles: ProfileService
+    transcriptions: TranscriptionService
+
+    def start(self) -> None:
+        """Start the workers (recovery runs first, before any claim)."""
+        self.workers.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop workers (bounded by `timeout`), close the providers, then the database."""
+        self.workers.stop(timeout)
+        try:
+            self.providers.close()
+        finally:
+            self.database.close()
+            log_event(_log, "shutdown.complete", process_id=self.workers.process_id)
+
+
+def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> Core:
+    """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
+
+    Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA.
+    """
+    registry = providers if providers is not None else build_provider_registry(config)
+    for directory in (config.data_dir, config.jobs_dir, config.transcripts_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    database = Database(config.database_url)
+    database.migrate()
+    broker = EventBroker()
+    queue = QueueRepository(database)
+    job_logs = JobLogRepository(database)
+    orchestrator = Orchestrator(
+        repository=queue,
+        job_logs=job_logs,
+        providers=registry,
+        broker=broker,
+        paths=OrchestratorPaths(config.data_dir, config.jobs_dir, config.transcripts_dir),
+        default_model=registry.default_model,
+    )
+    workers = WorkerService(
+        repository=queue,
+        orchestrator=orchestrator,
+        job_logs=job_logs,
+        broker=broker,
+        settings=WorkerSettings(
+            workers=config.workers,
+            poll_interval_s=config.poll_interval_s,
+            lease_s=config.lease_timeout_s,
+        ),
+    )
+    _log_startup(config, registry, workers)
+    profiles, transcriptions = _build_job_services(
+        config, database, broker, registry, queue, job_logs, workers
+    )
+    return Core(
+        config, database, broker, registry, queue, job_logs, orchestrator, workers,
+        profiles=profiles, transcriptions=transcriptions,
+    )  # fmt: skip
+
+
+def _build_job_services(
+    config: Config,
+    database: Database,
+    broker: EventBroker,
+    registry: ProviderRegistry,
+    queue: QueueRepository,
+    job_logs: JobLogRepository,
+    workers: WorkerService,
+) -> tuple[ProfileService, TranscriptionService]:
+    """Profiles and transcriptions (request > profile > default profile > config defaults)."""
+    defaults = OptionDefaults(model=registry.default_model)
+    profiles = ProfileService(ProfileRepository(database), registry, defaults)
+    transcriptions = TranscriptionService(
+        repository=TranscriptionRepository(database),
+        queue=queue,
+        workers=workers,
+        broker=broker,
+        profiles=profiles,
+        catalog=registry,
+        defaults=defaults,
+        data_dir=config.data_dir,
+        job_logs=job_logs,
+        settings=SettingsRepository(database),
+    )
+    return profiles, transcriptions
+
+
+def _log_startup(config: Config, registry: ProviderRegistry, workers: WorkerService) -> None:
+    resolved = ",".join(
+        f"{provider.name}:{provider.capabilities().device}" for provider in registry.providers
+    )
+    log_event(
+        _log,
+        "startup.config",
+        data_dir=str(config.data_dir),
+        database=config.database_kind,
+        cache_dir=str(config.engine_cache_dir),
+        engine_provider_requested=config.engine_provider,
+        engine_provider_resolved=resolved,
+        engine_threads=config.engine_threads,
+        engine_max_loaded=config.engine_max_loaded,
+        engine_auto_download=config.engine_auto_download,
+        default_model=registry.default_model,
+        workers=config.workers,
+        poll_interval_s=config.poll_interval_s,
+        lease_s=config.lease_timeout_s,
+        heartbeat_interval_s=workers.settings.heartbeat_interval,
+        process_id=workers.process_id,
+    )

@@ -1,0 +1,87 @@
+"""Messages between the server process and an engine process (pickled over a multiprocessing pipe).
+
+Requests go parent → child; the child answers with any number of `Progress`/`LogLine` messages and
+then exactly one `Done`, `Failed` or `Canceled`. Only plain dataclasses from here and `engine.base`
+cross the pipe, never speech-library objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scriberr.engine.base import DiarizationOptions
+from scriberr.engine.catalog import ModelLocation
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Fixed for the life of an engine process."""
+
+    device: str
+    compute_type: str
+    threads: int
+    max_loaded: int
+
+
+@dataclass(frozen=True)
+class PrepareRequest:
+    source: Path
+    destination: Path
+
+
+@dataclass(frozen=True)
+class TranscribeRequest:
+    audio: Path
+    location: ModelLocation
+    language: str | None
+    task: str
+    prompt: str | None
+
+
+@dataclass(frozen=True)
+class DiarizeRequest:
+    audio: Path
+    options: DiarizationOptions
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    """Ask the engine process for its resource use (benchmarks, diagnostics)."""
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    pid: int
+    peak_rss_mb: float
+    loaded_models: tuple[str, ...]
+
+
+Request = PrepareRequest | TranscribeRequest | DiarizeRequest | StatsRequest
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float
+
+
+@dataclass(frozen=True)
+class LogLine:
+    level: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Done:
+    result: object
+
+
+@dataclass(frozen=True)
+class Failed:
+    code: str
+    public_message: str
+
+
+@dataclass(frozen=True)
+class Canceled:
+    pass

@@ -1,0 +1,77 @@
+"""Maps model IDs to the provider that serves them, and lists every provider's models.
+
+The composition root builds one `ProviderRegistry` (`build_provider_registry(config)` for the real
+engine, or the constructor with other providers, e.g. a fake one in tests). Listing models asks each
+provider's `capabilities()`, which only reads the catalog and the filesystem: no engine process is
+started and no model is loaded until a job runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scriberr.config import Config
+from scriberr.engine.base import ModelInfo, SpeechProvider
+
+
+class ProviderRegistry:
+    """The providers available to jobs, in priority order (the first to list a model serves it)."""
+
+    def __init__(self, providers: Sequence[SpeechProvider], default_model: str) -> None:
+        if not providers:
+            raise ValueError("a provider registry needs at least one provider")
+        self._providers = tuple(providers)
+        self._default_model = default_model
+
+    @property
+    def default_model(self) -> str:
+        """The transcription model used when neither the request nor a profile names one."""
+        return self._default_model
+
+    @property
+    def providers(self) -> tuple[SpeechProvider, ...]:
+        return self._providers
+
+    def provider_for(self, model_id: str) -> SpeechProvider:
+        """The provider serving `model_id` (transcription or diarization); KeyError if none does."""
+        for provider in self._providers:
+            capabilities = provider.capabilities()
+            models = capabilities.transcription_models + capabilities.diarization_models
+            if any(model.id == model_id for model in models):
+                return provider
+        raise KeyError(model_id)
+
+    def transcription_models(self) -> list[ModelInfo]:
+        return self._collect(diarization=False)
+
+    def diarization_models(self) -> list[ModelInfo]:
+        return self._collect(diarization=True)
+
+    def _collect(self, *, diarization: bool) -> list[ModelInfo]:
+        seen: set[str] = set()
+        models: list[ModelInfo] = []
+        for provider in self._providers:
+            capabilities = provider.capabilities()
+            listed = (
+                capabilities.diarization_models if diarization else capabilities.transcription_models
+            )
+            for model in listed:
+                if model.id not in seen:
+                    seen.add(model.id)
+                    models.append(model)
+        return models
+
+    def close(self) -> None:
+        """Close every provider (stops engine processes); safe to call more than once."""
+        for provider in self._providers:
+            provider.close()
+
+
+def build_provider_registry(config: Config) -> ProviderRegistry:
+    """The real engine for `config`. Resolves SPEECH_ENGINE_PROVIDER once (raising a one-line
+    `ConfigError` for `cuda` without a CUDA device) but starts no process and loads no model."""
+    from scriberr.engine.local import LocalProvider, resolve_device
+
+    device = resolve_device(config)
+    provider = LocalProvider.from_config(config, device)
+    return ProviderRegistry([provider], default_model=config.engine_default_model)

@@ -1,0 +1,32 @@
+"""`JobHandle`: one claimed job running in this process, with its cancel token and the reason
+it was interrupted (if it was)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+from scriberr.engine.base import CancelToken
+from scriberr.persistence.queue_repository import ClaimedJob
+
+# canceled: a user canceled it (the DB row is already `canceled`);
+# shutdown: this process is stopping (the job goes back to `queued`);
+# lost: this worker no longer owns the row (lease taken over, or canceled by another process).
+InterruptReason = Literal["canceled", "shutdown", "lost"]
+
+
+@dataclass
+class JobHandle:
+    job: ClaimedJob
+    cancel: CancelToken = field(default_factory=CancelToken)
+    reason: InterruptReason | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def interrupt(self, reason: InterruptReason) -> None:
+        """Stop the job's work; the first reason given wins."""
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+        self.cancel.cancel()

@@ -1,0 +1,299 @@
+"""`Orchestrator.run(handle)`: one attempt of one claimed job, start to end state.
+
+Stages (SPEC §3): preparing 0.05 → transcribing 0.20-0.70 → diarizing 0.70-0.85 (when asked) →
+merging 0.85 → saving 0.95 → completed 1.0. The attempt has its own execution row. The transcript
+file is written atomically before the database completion; if the completion is rejected or
+fails, the file is removed again, so the two never disagree. The job's scratch dir is removed at
+the end whatever happened.
+
+End states: `completed`; `failed` (sanitised error on job and execution); `canceled` (a user
+canceled: the worker service already stored it); `requeued` (interrupted by shutdown: back to
+`queued`, stage `recovered`); `lost` (this worker no longer owns the row; nothing is written).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from scriberr.engine.base import (
+    EngineError,
+    JobCanceled,
+    ModelUnavailableError,
+    SpeakerTurn,
+    SpeechProvider,
+)
+from scriberr.events.broker import EventBroker
+from scriberr.logging_setup import log_event
+from scriberr.orchestrator.files import remove_transcript, remove_tree, write_atomic
+from scriberr.orchestrator.handle import JobHandle
+from scriberr.orchestrator.options import JobOptions
+from scriberr.orchestrator.progress import ProgressReporter
+from scriberr.orchestrator.sanitize import public_error, sanitize
+from scriberr.persistence.job_log_repository import JobLogRepository
+from scriberr.persistence.queue_repository import ClaimedJob, QueueRepository
+from scriberr.transcript import build_transcript
+
+Outcome = Literal["completed", "failed", "canceled", "requeued", "lost"]
+SHUTDOWN_NOTE = "interrupted by shutdown"
+
+_log = logging.getLogger("scriberr.orchestrator")
+
+
+class ProviderLookup(Protocol):
+    """The part of `engine.registry.ProviderRegistry` the orchestrator needs."""
+
+    def provider_for(self, model_id: str) -> SpeechProvider: ...
+
+
+@dataclass(frozen=True)
+class OrchestratorPaths:
+    data_dir: Path
+    jobs_dir: Path
+    transcripts_dir: Path
+
+
+class _Stopped(Exception):
+    """The handle was interrupted: leave the pipeline without touching the job as failed."""
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        *,
+        repository: QueueRepository,
+        job_logs: JobLogRepository,
+        providers: ProviderLookup,
+        broker: EventBroker,
+        paths: OrchestratorPaths,
+        default_model: str = "",
+        progress_interval_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._repository = repository
+        self._job_logs = job_logs
+        self._providers = providers
+        self._broker = broker
+        self._paths = paths
+        self._default_model = default_model
+        self._progress_interval_s = progress_interval_s
+        self._clock = clock
+
+    def run(self, handle: JobHandle) -> Outcome:
+        job = handle.job
+        options = JobOptions.from_stored(job.options, self._default_model)
+        provider, lookup_error = self._provider(options.model)
+        execution_id = self._repository.start_execution(
+            job,
+            provider=provider.name if provider is not None else None,
+            model=options.model or None,
+            request_options=job.options,
+        )
+        if execution_id is None:
+            log_event(_log, "job.lost", transcription_id=job.id, worker_id=job.worker_id)
+            return "lost"
+        self._job_log(job, execution_id, f"attempt started (model {options.model})")
+        reporter = ProgressReporter(
+            handle, self._repository, self._broker, min_interval_s=self._progress_interval_s
+        )
+        reporter.publish_current()
+        scratch = self._paths.jobs_dir / job.id
+        started = self._clock()
+        try:
+            if provider is None:
+                raise lookup_error or EngineError("no engine serves this model")
+            transcript = self._pipeline(handle, execution_id, provider, options, reporter, scratch)
+            return self._finish(handle, execution_id, transcript, started)
+        except (JobCanceled, _Stopped) as error:
+            if handle.reason is None:
+                return self._fail(handle, execution_id, error)
+            return self._interrupted(handle, execution_id)
+        except Exception as error:
+            if handle.reason is not None:
+                return self._interrupted(handle, execution_id)
+            return self._fail(handle, execution_id, error)
+        finally:
+            remove_tree(scratch)
+
+    # -- the stages ------------------------------------------------------------------------------
+
+    def _pipeline(
+        self,
+        handle: JobHandle,
+        execution_id: str,
+        provider: SpeechProvider,
+        options: JobOptions,
+        reporter: ProgressReporter,
+        scratch: Path,
+    ) -> dict[str, Any]:
+        job, cancel = handle.job, handle.cancel
+        source = self._source(job)
+        self._job_log(job, execution_id, "preparing audio")
+        audio = provider.prepare_audio(source, scratch / "audio.wav", cancel)
+        self._checkpoint(handle)
+        reporter.enter("transcribing", 0.20)
+        self._job_log(job, execution_id, "transcribing")
+        output = provider.transcribe(
+            audio, options.transcription(), reporter.span("transcribing", 0.20, 0.70), cancel
+        )
+        self._checkpoint(handle)
+        turns: tuple[SpeakerTurn, ...] | None = None
+        engine_info: dict[str, Any] = {
+            "provider": provider.name,
+            "transcription_model": output.model or options.model,
+        }
+        if options.diarization:
+            reporter.enter("diarizing", 0.70)
+            self._job_log(job, execution_id, "identifying speakers")
+            try:
+                diarization = provider.diarize(
+                    audio,
+                    options.diarization_options(),
+                    reporter.span("diarizing", 0.70, 0.85),
+                    cancel,
+                )
+                turns = diarization.turns
+                engine_info["diarization_model"] = diarization.model
+            except ModelUnavailableError as error:
+                self._job_log(
+                    job, execution_id, f"speaker labels skipped: {sanitize(error.public_message)}"
+                )
+            self._checkpoint(handle)
+        reporter.enter("merging", 0.85)
+        transcript = build_transcript(output, turns, engine_info)
+        self._checkpoint(handle)
+        reporter.enter("saving", 0.95)
+        self._checkpoint(handle)
+        return transcript
+
+    def _finish(
+        self, handle: JobHandle, execution_id: str, transcript: dict[str, Any], started: float
+    ) -> Outcome:
+        job = handle.job
+        path = self._paths.transcripts_dir / job.id / "transcript.json"
+        content = json.dumps(transcript, ensure_ascii=False)
+        write_atomic(path, content)
+        try:
+            completed = self._repository.complete(
+                job,
+                execution_id,
+                transcript_json=content,
+                language=transcript.get("language"),
+                output_path=str(path),
+            )
+        except BaseException:
+            remove_transcript(path)
+            raise
+        if not completed:
+            remove_transcript(path)
+            return self._interrupted(handle, execution_id)
+        seconds = round(self._clock() - started, 3)
+        self._job_log(job, execution_id, f"completed in {seconds:.1f} s")
+        self._publish(job, "transcription.completed", "completed", 1.0, "completed")
+        log_event(
+            _log,
+            "job.completed",
+            transcription_id=job.id,
+            user_id=job.user_id,
+            worker_id=job.worker_id,
+            execution_id=execution_id,
+            seconds=seconds,
+        )
+        return "completed"
+
+    def _fail(self, handle: JobHandle, execution_id: str, error: BaseException) -> Outcome:
+        job = handle.job
+        message = (
+            public_error(error)
+            if not isinstance(error, JobCanceled | _Stopped)
+            else ("the engine stopped without a result")
+        )
+        _log.error(
+            "job.failed transcription_id=%s worker_id=%s",
+            job.id,
+            job.worker_id,
+            exc_info=error,
+            extra={"fields": {"event": "job.failed", "error": message}},
+        )
+        if not self._repository.fail(job, execution_id, message):
+            return self._interrupted(handle, execution_id)
+        self._job_log(job, execution_id, f"failed: {message}", level="error")
+        state = self._repository.state(job.id)
+        progress = state.progress if state is not None else 0.0
+        self._publish(job, "transcription.failed", "failed", progress, "failed", error=message)
+        return "failed"
+
+    def _interrupted(self, handle: JobHandle, execution_id: str) -> Outcome:
+        job = handle.job
+        if handle.reason == "shutdown":
+            if self._repository.release(job, execution_id, SHUTDOWN_NOTE):
+                self._job_log(job, execution_id, f"{SHUTDOWN_NOTE}; the job is queued again")
+                self._publish(job, "transcription.progress", "queued", 0.0, "recovered")
+                log_event(_log, "job.requeued", transcription_id=job.id, reason="shutdown")
+                return "requeued"
+            return "lost"
+        if handle.reason == "canceled":
+            log_event(_log, "job.stopped", transcription_id=job.id, reason="canceled")
+            return "canceled"
+        log_event(
+            _log,
+            "job.lost",
+            level=logging.WARNING,
+            transcription_id=job.id,
+            worker_id=job.worker_id,
+        )
+        return "lost"
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _provider(self, model: str) -> tuple[SpeechProvider | None, EngineError | None]:
+        try:
+            return self._providers.provider_for(model), None
+        except KeyError:
+            return None, ModelUnavailableError(f"unknown model {sanitize(model)!r}")
+
+    def _source(self, job: ClaimedJob) -> Path:
+        if not job.source_path:
+            raise EngineError("the job has no audio file")
+        source = self._paths.data_dir / job.source_path
+        if not source.is_file():
+            raise EngineError("the audio file of this job is missing")
+        return source
+
+    @staticmethod
+    def _checkpoint(handle: JobHandle) -> None:
+        if handle.reason is not None or handle.cancel.canceled:
+            raise _Stopped()
+
+    def _publish(
+        self,
+        job: ClaimedJob,
+        event_type: str,
+        status: str,
+        progress: float,
+        stage: str,
+        *,
+        error: str | None = None,
+    ) -> None:
+        data: dict[str, Any] = {
+            "id": job.id,
+            "status": status,
+            "progress": progress,
+            "stage": stage,
+        }
+        if error is not None:
+            data["error"] = error
+        self._broker.publish(event_type, job.user_id, data, transcription_id=job.id)
+
+    def _job_log(
+        self, job: ClaimedJob, execution_id: str | None, message: str, *, level: str = "info"
+    ) -> None:
+        try:
+            self._job_logs.append(job.id, sanitize(message), level=level, execution_id=execution_id)
+        except Exception:
+            _log.warning("job log write failed for %s", job.id, exc_info=True)

@@ -1,0 +1,162 @@
+"""SQL for accounts: users, refresh tokens (hashed, grouped in rotation families) and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from scriberr.clock import as_utc
+from scriberr.persistence.database import Database
+from scriberr.persistence.models import ApiKey, RefreshToken, User
+
+
+class UsernameTaken(Exception):
+    """Another user already has this username."""
+
+
+class UserRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def count(self) -> int:
+        with self._db.session() as session:
+            return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+    def create_first(self, user: User) -> bool:
+        """Insert `user` only if no user exists yet (atomic); False when one already does."""
+        with self._db.write_session() as session:
+            if session.scalar(select(func.count()).select_from(User)):
+                return False
+            session.add(user)
+        return True
+
+    def get(self, user_id: str) -> User | None:
+        with self._db.session() as session:
+            return session.get(User, user_id)
+
+    def by_username(self, username: str) -> User | None:
+        with self._db.session() as session:
+            return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+    def set_password(self, user_id: str, password_hash: str, now: datetime) -> int:
+        """Store a new hash and bump `session_version`; returns the new version."""
+        with self._db.write_session() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise KeyError(user_id)
+            user.password_hash = password_hash
+            user.session_version = (user.session_version or 1) + 1
+            user.updated_at = now
+            return user.session_version
+
+    def set_username(self, user_id: str, username: str, now: datetime) -> User:
+        try:
+            with self._db.write_session() as session:
+                clash = session.scalar(
+                    select(User.id).where(
+                        func.lower(User.username) == username.lower(), User.id != user_id
+                    )
+                )
+                if clash:
+                    raise UsernameTaken(username)
+                user = session.get(User, user_id)
+                if user is None:
+                    raise KeyError(user_id)
+                user.username = username
+                user.updated_at = now
+                session.flush()
+                return user
+        except IntegrityError:
+            raise UsernameTaken(username) from None
+
+
+class RefreshTokenRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(self, token: RefreshToken) -> None:
+        with self._db.write_session() as session:
+            session.add(token)
+
+    def use(self, token_hash: str, now: datetime) -> tuple[str, RefreshToken | None]:
+        """Consume a refresh token for rotation, atomically.
+
+        Returns `("ok", token)` and marks it used; `("reused", token)` when it was already used
+        or revoked (its whole family is revoked then); `("expired", token)`; `("unknown", None)`.
+        """
+        with self._db.write_session() as session:
+            token = session.scalar(
+                select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+            )
+            if token is None:
+                return "unknown", None
+            if token.used_at is not None or token.revoked_at is not None:
+                session.execute(
+                    update(RefreshToken)
+                    .where(RefreshToken.family_id == token.family_id)
+                    .where(RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=now)
+                )
+                return "reused", token
+            if as_utc(token.expires_at) <= now:
+                return "expired", token
+            token.used_at = now
+            return "ok", token
+
+    def find(self, token_hash: str) -> RefreshToken | None:
+        with self._db.session() as session:
+            return session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+    def revoke_family(self, family_id: str, now: datetime) -> None:
+        with self._db.write_session() as session:
+            session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+
+    def revoke_all_for_user(self, user_id: str, now: datetime) -> None:
+        with self._db.write_session() as session:
+            session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+
+
+class ApiKeyRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(self, key: ApiKey) -> None:
+        with self._db.write_session() as session:
+            session.add(key)
+
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        with self._db.session() as session:
+            return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+    def list_active(self, user_id: str) -> list[ApiKey]:
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(ApiKey)
+                .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+                .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+            )
+            return list(rows)
+
+    def revoke(self, user_id: str, key_id: str, now: datetime) -> bool:
+        """Revoke the caller's own key; False when there is no such active key."""
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def touch(self, key_id: str, now: datetime) -> None:
+        with self._db.write_session() as session:
+            session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))

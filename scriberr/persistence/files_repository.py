@@ -1,0 +1,116 @@
+"""SQL for uploaded/imported files: insert, owner-scoped get/list/update/delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+
+from scriberr.persistence.database import Database
+from scriberr.persistence.keyset import keyset_page
+from scriberr.persistence.models import AudioFile
+
+_SORT_COLUMNS = {
+    "created_at": AudioFile.created_at,
+    "updated_at": AudioFile.updated_at,
+    "title": AudioFile.title,
+}
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    user_id: str
+    limit: int
+    sort_field: str = "created_at"
+    descending: bool = True
+    after_value: Any = None
+    after_id: str | None = None
+    q: str | None = None
+    kind: str | None = None
+    status: str | None = None
+
+
+class FileRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(self, row: AudioFile) -> AudioFile:
+        with self._db.write_session() as session:
+            session.add(row)
+        return row
+
+    def get(self, user_id: str, file_id: str) -> AudioFile | None:
+        with self._db.session() as session:
+            return session.scalar(
+                select(AudioFile).where(AudioFile.id == file_id, AudioFile.user_id == user_id)
+            )
+
+    def list(self, query: FileQuery) -> list[AudioFile]:
+        """Up to `limit + 1` rows, so the caller can tell whether there is a next page."""
+        statement = select(AudioFile).where(AudioFile.user_id == query.user_id)
+        if query.kind:
+            statement = statement.where(AudioFile.kind == query.kind)
+        if query.status:
+            statement = statement.where(AudioFile.status == query.status)
+        if query.q:
+            pattern = "%" + _escape_like(query.q.lower()) + "%"
+            statement = statement.where(
+                or_(
+                    func.lower(AudioFile.title).like(pattern, escape="\\"),
+                    func.lower(func.coalesce(AudioFile.original_filename, "")).like(
+                        pattern, escape="\\"
+                    ),
+                )
+            )
+        statement = keyset_page(
+            statement,
+            _SORT_COLUMNS[query.sort_field],
+            AudioFile.id,
+            descending=query.descending,
+            after_value=query.after_value,
+            after_id=query.after_id,
+            limit=query.limit,
+        )
+        with self._db.session() as session:
+            return list(session.scalars(statement))
+
+    def update(
+        self, user_id: str, file_id: str, changes: dict[str, Any], now: datetime
+    ) -> AudioFile | None:
+        with self._db.write_session() as session:
+            row = session.scalar(
+                select(AudioFile).where(AudioFile.id == file_id, AudioFile.user_id == user_id)
+            )
+            if row is None:
+                return None
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            session.flush()
+            return row
+
+    def update_by_id(
+        self, file_id: str, changes: dict[str, Any], now: datetime
+    ) -> AudioFile | None:
+        with self._db.write_session() as session:
+            row = session.get(AudioFile, file_id)
+            if row is None:
+                return None
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            session.flush()
+            return row
+
+    def delete(self, user_id: str, file_id: str) -> bool:
+        with self._db.write_session() as session:
+            result = session.execute(
+                delete(AudioFile).where(AudioFile.id == file_id, AudioFile.user_id == user_id)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

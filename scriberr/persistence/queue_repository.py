@@ -1,0 +1,667 @@
+"""All queue transitions of a transcription job, each one short transaction.
+
+enqueue → claim → (renew | progress)* → complete | fail | cancel | release (shutdown) | recover.
+
+Claim takes the oldest `queued` row by the scheduler policy (FIFO on `queued_at, created_at, id`
+today) and marks it `processing` in the same statement, so two workers never get the same job:
+- SQLite: `Database.write_session()` opens with `BEGIN IMMEDIATE`, which takes the database write
+  lock before the `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …` runs;
+- PostgreSQL: the inner select is `FOR UPDATE SKIP LOCKED`, so concurrent claimers skip rows
+  another transaction is taking instead of waiting for them.
+
+Renew, progress, complete, fail and release succeed only for the worker named in `claimed_by`
+while the row is `processing`; a stale worker gets `False` and must drop its work. Terminal
+updates change the job row and its open execution row in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from scriberr.clock import as_utc, utcnow
+from scriberr.ids import new_id
+from scriberr.persistence.database import Database
+from scriberr.persistence.models import AudioFile, Execution, Transcription, WorkerProcess
+
+TERMINAL = ("completed", "failed", "canceled")
+WORKER_SEPARATOR = "/"
+LOST_WORKER_NOTE = "interrupted: the worker running this attempt stopped; the job was requeued"
+
+_jobs: Table = Transcription.__table__  # type: ignore[assignment]
+_executions: Table = Execution.__table__  # type: ignore[assignment]
+_files: Table = AudioFile.__table__  # type: ignore[assignment]
+_processes: Table = WorkerProcess.__table__  # type: ignore[assignment]
+
+
+def process_of(worker_id: str | None) -> str | None:
+    """The worker process a worker id (`<process id>/<n>`) belongs to."""
+    return worker_id.split(WORKER_SEPARATOR, 1)[0] if worker_id else None
+
+
+class SchedulerPolicy(Protocol):
+    """Decides which queued job is claimed next: the one seam for fairness rules later."""
+
+    def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]: ...
+
+
+class FifoPolicy:
+    """Oldest first by (`queued_at`, `created_at`, `id`) — matches `ix_transcriptions_claim`."""
+
+    def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]:
+        return (jobs.c.queued_at.asc(), jobs.c.created_at.asc(), jobs.c.id.asc())
+
+
+@dataclass(frozen=True)
+class NewJob:
+    user_id: str
+    options: dict[str, Any]
+    file_id: str | None = None
+    title: str | None = None
+    profile_id: str | None = None
+    source_transcription_id: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: str
+    user_id: str
+    file_id: str | None
+    options: dict[str, Any]
+    source_path: str | None  # files.storage_path, relative to the data dir; internal only
+    worker_id: str
+    claim_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    outcome: Literal["canceled", "not_found", "terminal"]
+    previous_status: str | None = None
+    previous_owner: str | None = None
+    progress: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecoveredJob:
+    id: str
+    user_id: str
+    previous_owner: str | None
+    reason: Literal["owner_gone", "lease_expired"]
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    id: str
+    hostname: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    id: str
+    transcription_id: str
+    user_id: str
+    status: str
+    worker_id: str | None
+    provider: str | None
+    model: str | None
+    request_options: dict[str, Any]
+    started_at: datetime
+    completed_at: datetime | None
+    failed_at: datetime | None
+    canceled_at: datetime | None
+    processing_duration_ms: int | None
+    error: str | None
+    output_path: str | None  # internal only
+
+
+@dataclass(frozen=True)
+class JobState:
+    """The queue-relevant columns of one job row (for the worker service and tests)."""
+
+    id: str
+    user_id: str
+    status: str
+    progress: float
+    progress_stage: str
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+    error: str | None
+
+
+def _opt_utc(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
+
+
+class QueueRepository:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        policy: SchedulerPolicy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self._policy = policy or FifoPolicy()
+        self._now = clock
+
+    # -- enqueue ---------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, session: Session | None = None) -> str:
+        """Insert a `queued` job row; pass `session` to make it part of a larger transaction."""
+        job_id = job.id or new_id("tr")
+        now = self._now()
+        values = {
+            "id": job_id,
+            "user_id": job.user_id,
+            "file_id": job.file_id,
+            "title": job.title,
+            "profile_id": job.profile_id,
+            "source_transcription_id": job.source_transcription_id,
+            "options": dict(job.options),
+            "status": "queued",
+            "progress": 0.0,
+            "progress_stage": "queued",
+            "diarization": bool(job.options.get("diarization")),
+            "queued_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._transaction(session) as active:
+            active.execute(insert(_jobs).values(**values))
+        return job_id
+
+    def requeue(self, transcription_id: str, user_id: str) -> bool:
+        """Put a terminal job back to `queued` (same row, new attempt); False unless terminal."""
+        now = self._now()
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(_jobs)
+                .where(
+                    _jobs.c.id == transcription_id,
+                    _jobs.c.user_id == user_id,
+                    _jobs.c.status.in_(TERMINAL),
+                )
+                .values(
+                    status="queued",
+                    progress=0.0,
+                    progress_stage="queued",
+                    error=None,
+                    queued_at=now,
+                    started_at=None,
+                    completed_at=None,
+                    failed_at=None,
+                    canceled_at=None,
+                    claimed_by=None,
+                    claim_expires_at=None,
+                    updated_at=now,
+                )
+            )
+        return _changed(result)
+
+    # -- claim and ownership ----------------------------------------------------------------
+
+    def claim(self, worker_id: str, lease_s: float) -> ClaimedJob | None:
+        """Take the next queued job for `worker_id`, or None when the queue is empty."""
+        now = self._now()
+        expires = now + timedelta(seconds=lease_s)
+        candidate = (
+            select(_jobs.c.id)
+            .where(_jobs.c.status == "queued")
+            .order_by(*self._policy.order_by(_jobs))
+            .limit(1)
+        )
+        if not self._db.is_sqlite:
+            candidate = candidate.with_for_update(skip_locked=True)
+        statement = (
+            update(_jobs)
+            .where(_jobs.c.id == candidate.scalar_subquery(), _jobs.c.status == "queued")
+            .values(
+                status="processing",
+                started_at=now,
+                progress=0.05,
+                progress_stage="preparing",
+                claimed_by=worker_id,
+                claim_expires_at=expires,
+                error=None,
+                updated_at=now,
+            )
+            .returning(_jobs.c.id, _jobs.c.user_id, _jobs.c.file_id, _jobs.c.options)
+        )
+        with self._db.write_session() as session:
+            row = session.execute(statement).first()
+            if row is None:
+                return None
+            source_path = None
+            if row.file_id is not None:
+                source_path = session.execute(
+                    select(_files.c.storage_path).where(_files.c.id == row.file_id)
+                ).scalar()
+        return ClaimedJob(
+            id=row.id,
+            user_id=row.user_id,
+            file_id=row.file_id,
+            options=dict(row.options or {}),
+            source_path=source_path,
+            worker_id=worker_id,
+            claim_expires_at=expires,
+        )
+
+    def renew(self, transcription_id: str, worker_id: str, lease_s: float) -> bool:
+        """Extend the lease; False when `worker_id` no longer owns the job."""
+        expires = self._now() + timedelta(seconds=lease_s)
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(_jobs)
+                .where(*_owned(transcription_id, worker_id))
+                .values(claim_expires_at=expires)
+            )
+        return _changed(result)
+
+    def progress(self, transcription_id: str, worker_id: str, progress: float, stage: str) -> bool:
+        """Store progress and stage; False when `worker_id` no longer owns the job."""
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(_jobs)
+                .where(*_owned(transcription_id, worker_id))
+                .values(progress=progress, progress_stage=stage, updated_at=self._now())
+            )
+        return _changed(result)
+
+    # -- executions ---------------------------------------------------------------------------
+
+    def start_execution(
+        self,
+        job: ClaimedJob,
+        *,
+        provider: str | None,
+        model: str | None,
+        request_options: dict[str, Any],
+    ) -> str | None:
+        """Open the execution row of this attempt; None when the worker lost the job already."""
+        execution_id = new_id("exec")
+        with self._db.write_session() as session:
+            owned = session.execute(
+                select(_jobs.c.id).where(*_owned(job.id, job.worker_id))
+            ).first()
+            if owned is None:
+                return None
+            session.execute(
+                insert(_executions).values(
+                    id=execution_id,
+                    transcription_id=job.id,
+                    user_id=job.user_id,
+                    status="processing",
+                    worker_id=job.worker_id,
+                    provider=provider,
+                    model=model,
+                    request_options=dict(request_options),
+                    started_at=self._now(),
+                )
+            )
+        return execution_id
+
+    def list_executions(self, transcription_id: str, user_id: str) -> list[ExecutionRecord]:
+        """Every attempt of a job, oldest first (scoped by owner)."""
+        with self._db.session() as session:
+            rows = session.execute(
+                select(_executions)
+                .where(
+                    _executions.c.transcription_id == transcription_id,
+                    _executions.c.user_id == user_id,
+                )
+                .order_by(_executions.c.started_at, _executions.c.id)
+            ).all()
+        return [_execution_record(row._mapping) for row in rows]
+
+    # -- terminal transitions ------------------------------------------------------------------
+
+    def complete(
+        self,
+        job: ClaimedJob,
+        execution_id: str | None,
+        *,
+        transcript_json: str,
+        language: str | None,
+        output_path: str | None,
+    ) -> bool:
+        """Mark the job and its execution completed in one transaction; False if not the owner."""
+        now = self._now()
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(_jobs)
+                .where(*_owned(job.id, job.worker_id))
+                .values(
+                    status="completed",
+                    progress=1.0,
+                    progress_stage="completed",
+                    transcript=transcript_json,
+                    language=language,
+                    error=None,
+                    completed_at=now,
+                    claimed_by=None,
+                    claim_expires_at=None,
+                    updated_at=now,
+                )
+            )
+            if not _changed(result):
+                return False
+            _close_execution(
+                session, job.id, execution_id, "completed", now, output_path=output_path
+            )
+        return True
+
+    def fail(self, job: ClaimedJob, execution_id: str | None, error: str) -> bool:
+        """Mark job and execution failed with a (sanitised) error; False if not the owner."""
+        now = self._now()
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(_jobs)
+                .where(*_owned(job.id, job.worker_id))
+                .values(
+                    status="failed",
+                    progress_stage="failed",
+                    error=error,
+                    failed_at=now,
+                    claimed_by=None,
+                    claim_expires_at=None,
+                    updated_at=now,
+                )
+            )
+            if not _changed(result):
+                return False
+            _close_execution(session, job.id, execution_id, "failed", now, error=error)
+        return True
+
+    def release(self, job: ClaimedJob, execution_id: str | None, note: str) -> bool:
+        """Shutdown: put the job back to `queued` (stage `recovered`, keeps its place in line);
+        its execution ends `canceled` with `note`. False if not the owner."""
+        now = self._now()
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(_jobs).where(*_owned(job.id, job.worker_id)).values(**_requeued(now))
+            )
+            if not _changed(result):
+                return False
+            _close_execution(session, job.id, execution_id, "canceled", now, error=note)
+        return True
+
+    def cancel(self, transcription_id: str, user_id: str) -> CancelResult:
+        """Cancel a queued or processing job of `user_id` (claim cleared, open execution
+        canceled) in one transaction. Terminal jobs and other users' jobs are left alone."""
+        now = self._now()
+        with self._db.write_session() as session:
+            current = session.execute(
+                select(_jobs.c.status, _jobs.c.claimed_by, _jobs.c.progress).where(
+                    _jobs.c.id == transcription_id, _jobs.c.user_id == user_id
+                )
+            ).first()
+            if current is None:
+                return CancelResult("not_found")
+            if current.status in TERMINAL:
+                return CancelResult("terminal", current.status, current.claimed_by)
+            session.execute(
+                update(_jobs)
+                .where(_jobs.c.id == transcription_id)
+                .values(
+                    status="canceled",
+                    progress_stage="canceled",
+                    canceled_at=now,
+                    claimed_by=None,
+                    claim_expires_at=None,
+                    updated_at=now,
+                )
+            )
+            _close_execution(session, transcription_id, None, "canceled", now, error="canceled")
+        return CancelResult(
+            "canceled", current.status, current.claimed_by, float(current.progress or 0.0)
+        )
+
+    # -- recovery --------------------------------------------------------------------------------
+
+    def recover(self, is_alive: Callable[[ProcessRecord], bool]) -> list[RecoveredJob]:
+        """Requeue (stage `recovered`) every `processing` row whose lease expired or whose owner
+        process is gone (no heartbeat row, or `is_alive` says no). Compare-and-set per row, so a
+        job its owner renewed in the meantime is left alone."""
+        now = self._now()
+        recovered: list[RecoveredJob] = []
+        with self._db.write_session() as session:
+            # Rows first, processes second: a claim we can see was made by a registered process.
+            rows = session.execute(
+                select(
+                    _jobs.c.id, _jobs.c.user_id, _jobs.c.claimed_by, _jobs.c.claim_expires_at
+                ).where(_jobs.c.status == "processing")
+            ).all()
+            if not rows:
+                return []
+            processes = {p.id: p for p in _process_records(session)}
+            for row in rows:
+                reason = _orphan_reason(row, processes, is_alive, now)
+                if reason is None:
+                    continue
+                result = session.execute(
+                    update(_jobs)
+                    .where(
+                        _jobs.c.id == row.id,
+                        _jobs.c.status == "processing",
+                        _same(_jobs.c.claimed_by, row.claimed_by),
+                        _same(_jobs.c.claim_expires_at, row.claim_expires_at),
+                    )
+                    .values(**_requeued(now))
+                )
+                if _changed(result):
+                    _close_execution(session, row.id, None, "failed", now, error=LOST_WORKER_NOTE)
+                    recovered.append(RecoveredJob(row.id, row.user_id, row.claimed_by, reason))
+        return recovered
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def stats(self, user_id: str) -> dict[str, int]:
+        """Job counts per status for one user (all statuses present, zero when none)."""
+        counts = dict.fromkeys(("queued", "processing", *TERMINAL), 0)
+        with self._db.session() as session:
+            rows = session.execute(
+                select(_jobs.c.status, func.count())
+                .where(_jobs.c.user_id == user_id)
+                .group_by(_jobs.c.status)
+            ).all()
+        for status, count in rows:
+            counts[status] = int(count)
+        return counts
+
+    def state(self, transcription_id: str) -> JobState | None:
+        with self._db.session() as session:
+            row = session.execute(
+                select(
+                    _jobs.c.id,
+                    _jobs.c.user_id,
+                    _jobs.c.status,
+                    _jobs.c.progress,
+                    _jobs.c.progress_stage,
+                    _jobs.c.claimed_by,
+                    _jobs.c.claim_expires_at,
+                    _jobs.c.error,
+                ).where(_jobs.c.id == transcription_id)
+            ).first()
+        if row is None:
+            return None
+        return JobState(
+            id=row.id,
+            user_id=row.user_id,
+            status=row.status,
+            progress=float(row.progress or 0.0),
+            progress_stage=row.progress_stage,
+            claimed_by=row.claimed_by,
+            claim_expires_at=_opt_utc(row.claim_expires_at),
+            error=row.error,
+        )
+
+    # -- worker process heartbeats ------------------------------------------------------------
+
+    def register_process(self, process_id: str, hostname: str, pid: int) -> None:
+        now = self._now()
+        with self._db.write_session() as session:
+            session.execute(delete(_processes).where(_processes.c.id == process_id))
+            session.execute(
+                insert(_processes).values(
+                    id=process_id, hostname=hostname, pid=pid, started_at=now, heartbeat_at=now
+                )
+            )
+
+    def heartbeat(self, process_id: str) -> bool:
+        """Refresh this process's heartbeat; False when its row is gone (re-register then)."""
+        with self._db.write_session() as session:
+            result = session.execute(
+                update(_processes)
+                .where(_processes.c.id == process_id)
+                .values(heartbeat_at=self._now())
+            )
+        return _changed(result)
+
+    def unregister_process(self, process_id: str) -> None:
+        with self._db.write_session() as session:
+            session.execute(delete(_processes).where(_processes.c.id == process_id))
+
+    def prune_processes(self, is_alive: Callable[[ProcessRecord], bool]) -> int:
+        """Delete rows of dead processes that no longer hold any job."""
+        with self._db.write_session() as session:
+            holders = {
+                process_of(owner)
+                for owner in session.execute(
+                    select(_jobs.c.claimed_by).where(_jobs.c.status == "processing")
+                ).scalars()
+            }
+            dead = [
+                p.id for p in _process_records(session) if not is_alive(p) and p.id not in holders
+            ]
+            if dead:
+                session.execute(delete(_processes).where(_processes.c.id.in_(dead)))
+        return len(dead)
+
+    def processes(self) -> list[ProcessRecord]:
+        with self._db.session() as session:
+            return _process_records(session)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _transaction(self, session: Session | None) -> AbstractContextManager[Session]:
+        return nullcontext(session) if session is not None else self._db.write_session()
+
+
+def _owned(transcription_id: str, worker_id: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        _jobs.c.id == transcription_id,
+        _jobs.c.status == "processing",
+        _jobs.c.claimed_by == worker_id,
+    )
+
+
+def _same(column: Any, value: Any) -> ColumnElement[bool]:
+    result: ColumnElement[bool] = column.is_(None) if value is None else column == value
+    return result
+
+
+def _changed(result: Any) -> bool:
+    return bool(result.rowcount == 1)
+
+
+def _requeued(now: datetime) -> dict[str, Any]:
+    return {
+        "status": "queued",
+        "progress": 0.0,
+        "progress_stage": "recovered",
+        "started_at": None,
+        "claimed_by": None,
+        "claim_expires_at": None,
+        "updated_at": now,
+    }
+
+
+def _close_execution(
+    session: Session,
+    transcription_id: str,
+    execution_id: str | None,
+    status: str,
+    now: datetime,
+    *,
+    error: str | None = None,
+    output_path: str | None = None,
+) -> None:
+    """End the open (`processing`) execution of a job: the given one, or any open one."""
+    condition = [
+        _executions.c.transcription_id == transcription_id,
+        _executions.c.status == "processing",
+    ]
+    if execution_id is not None:
+        condition.append(_executions.c.id == execution_id)
+    open_rows = session.execute(
+        select(_executions.c.id, _executions.c.started_at).where(*condition)
+    ).all()
+    for row in open_rows:
+        duration_ms = max(0, int((now - as_utc(row.started_at)).total_seconds() * 1000))
+        values: dict[str, Any] = {
+            "status": status,
+            f"{status}_at": now,
+            "processing_duration_ms": duration_ms,
+            "error": error,
+        }
+        if output_path is not None:
+            values["output_path"] = output_path
+        session.execute(update(_executions).where(_executions.c.id == row.id).values(**values))
+
+
+def _orphan_reason(
+    row: Any,
+    processes: dict[str, ProcessRecord],
+    is_alive: Callable[[ProcessRecord], bool],
+    now: datetime,
+) -> Literal["owner_gone", "lease_expired"] | None:
+    owner = processes.get(process_of(row.claimed_by) or "")
+    if owner is None or not is_alive(owner):
+        return "owner_gone"
+    if row.claim_expires_at is None or as_utc(row.claim_expires_at) <= now:
+        return "lease_expired"
+    return None
+
+
+def _process_records(session: Session) -> list[ProcessRecord]:
+    rows = session.execute(select(_processes)).all()
+    return [
+        ProcessRecord(
+            id=row.id,
+            hostname=row.hostname,
+            pid=int(row.pid),
+            started_at=as_utc(row.started_at),
+            heartbeat_at=as_utc(row.heartbeat_at),
+        )
+        for row in rows
+    ]
+
+
+def _execution_record(row: Any) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=row["id"],
+        transcription_id=row["transcription_id"],
+        user_id=row["user_id"],
+        status=row["status"],
+        worker_id=row["worker_id"],
+        provider=row["provider"],
+        model=row["model"],
+        request_options=dict(row["request_options"] or {}),
+        started_at=as_utc(row["started_at"]),
+        completed_at=_opt_utc(row["completed_at"]),
+        failed_at=_opt_utc(row["failed_at"]),
+        canceled_at=_opt_utc(row["canceled_at"]),
+        processing_duration_ms=row["processing_duration_ms"],
+        error=row["error"],
+        output_path=row["output_path"],
+    )

@@ -1,0 +1,337 @@
+"""`WorkerService`: this process's workers on the durable queue.
+
+- `start()` registers the process heartbeat, runs recovery (before the first claim), then starts
+  `workers` claim threads and one heartbeat thread.
+- Claim threads sleep until `notify()` (an enqueue in this process) or the poll interval, claim
+  the oldest queued job and hand it to the orchestrator.
+- The heartbeat thread, every `heartbeat_interval_s` (lease/4, between 0.2 s and 15 s): refreshes
+  the process heartbeat, renews the lease of every job running here (a rejected renewal means the
+  job was taken away, so its work is stopped), and requeues orphans: `processing` rows whose lease
+  expired or whose owner process is gone (see `liveness`).
+- `cancel()` applies the SPEC rules; `stop()` interrupts running jobs, which go back to `queued`
+  (stage `recovered`) so the next start finishes them, and returns within its timeout.
+
+In-memory state is only: wake events, the handles of jobs running here, and the stopping flag.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from scriberr.ids import new_id
+from scriberr.logging_setup import log_event
+from scriberr.orchestrator import JobHandle, Outcome
+from scriberr.orchestrator.runner import SHUTDOWN_NOTE
+from scriberr.persistence.job_log_repository import JobLogRepository
+from scriberr.persistence.queue_repository import WORKER_SEPARATOR, QueueRepository
+from scriberr.queue.liveness import LivenessJudge, host_identity
+from scriberr.services.errors import Conflict, NotFound
+
+_log = logging.getLogger("scriberr.queue")
+
+
+class JobRunner(Protocol):
+    def run(self, handle: JobHandle) -> Outcome: ...
+
+
+class EventSink(Protocol):
+    def publish(
+        self, type: str, user_id: str, data: dict[str, Any], transcription_id: str | None = None
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    workers: int = 1
+    poll_interval_s: float = 2.0
+    lease_s: float = 600.0
+    heartbeat_interval_s: float | None = None  # default: lease/4 within [0.2 s, 15 s]
+    heartbeat_timeout_s: float | None = None  # default: max(3 heartbeats, 30 s)
+
+    @property
+    def heartbeat_interval(self) -> float:
+        if self.heartbeat_interval_s is not None:
+            return self.heartbeat_interval_s
+        return min(15.0, max(0.2, self.lease_s / 4))
+
+    @property
+    def heartbeat_timeout(self) -> float:
+        if self.heartbeat_timeout_s is not None:
+            return self.heartbeat_timeout_s
+        return max(3 * self.heartbeat_interval, 30.0)
+
+
+class WorkerService:
+    def __init__(
+        self,
+        *,
+        repository: QueueRepository,
+        orchestrator: JobRunner,
+        job_logs: JobLogRepository,
+        broker: EventSink,
+        settings: WorkerSettings,
+        process_id: str | None = None,
+    ) -> None:
+        self._repository = repository
+        self._orchestrator = orchestrator
+        self._job_logs = job_logs
+        self._broker = broker
+        self.settings = settings
+        self.process_id = process_id or new_id("worker")
+        self._host = host_identity()
+        self._alive = LivenessJudge(
+            own_process_id=self.process_id,
+            heartbeat_timeout_s=settings.heartbeat_timeout,
+            host=self._host,
+        )
+        self._lock = threading.Lock()
+        self._running: dict[str, JobHandle] = {}
+        self._wakes = [threading.Event() for _ in range(settings.workers)]
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        """False once `stop()` began: new jobs are not accepted (their rows stay queued)."""
+        return not self._stopping.is_set()
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def start(self) -> None:
+        """Register the heartbeat, recover orphans, then start claiming."""
+        if self._started:
+            return
+        self._started = True
+        self._repository.register_process(self.process_id, self._host, os.getpid())
+        self.recover()
+        threads = [threading.Thread(target=self._heartbeat_loop, name="scriberr-heartbeat")]
+        threads += [
+            threading.Thread(target=self._work_loop, args=(i,), name=f"scriberr-worker-{i}")
+            for i in range(self.settings.workers)
+        ]
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
+        self._threads = threads
+        log_event(
+            _log,
+            "workers.started",
+            process_id=self.process_id,
+            workers=self.settings.workers,
+            poll_interval_s=self.settings.poll_interval_s,
+            lease_s=self.settings.lease_s,
+            heartbeat_interval_s=self.settings.heartbeat_interval,
+        )
+
+    def notify(self) -> None:
+        """Wake every idle worker now (call after an enqueue)."""
+        for wake in self._wakes:
+            wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, interrupt running jobs (they go back to `queued`), and return within
+        about `timeout` seconds whatever the engines do."""
+        if self._stopping.is_set():
+            return
+        deadline = time.monotonic() + max(0.0, timeout)
+        self._stopping.set()
+        self.notify()
+        handles = self._handles()
+        for handle in handles:
+            handle.interrupt("shutdown")
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stragglers = self._handles()
+        for handle in stragglers:  # the engine ignored the cancel: release the row ourselves
+            self._safely(self._repository.release, handle.job, None, SHUTDOWN_NOTE)
+        if self._started:
+            self._safely(self._repository.unregister_process, self.process_id)
+        log_event(
+            _log,
+            "workers.stopped",
+            process_id=self.process_id,
+            interrupted=len(handles),
+            forced=len(stragglers),
+        )
+
+    # -- cancel and stats ---------------------------------------------------------------------------
+
+    def cancel(self, transcription_id: str, user_id: str) -> dict[str, str]:
+        """SPEC cancel rules. Raises `NotFound` (unknown or another user's job) and `Conflict`
+        (already completed, failed or canceled)."""
+        result = self._repository.cancel(transcription_id, user_id)
+        if result.outcome == "not_found":
+            raise NotFound("transcription not found")
+        if result.outcome == "terminal":
+            raise Conflict(f"transcription is already {result.previous_status}")
+        with self._lock:
+            handle = self._running.get(transcription_id)
+        if handle is not None:
+            handle.interrupt("canceled")
+        where = "running here" if handle else result.previous_status
+        self._safely(self._job_logs.append, transcription_id, "canceled on request")
+        self._broker.publish(
+            "transcription.canceled",
+            user_id,
+            {
+                "id": transcription_id,
+                "status": "canceled",
+                "progress": result.progress,
+                "stage": "canceled",
+            },
+            transcription_id=transcription_id,
+        )
+        log_event(
+            _log,
+            "job.canceled",
+            transcription_id=transcription_id,
+            user_id=user_id,
+            previous_status=result.previous_status,
+            previous_owner=result.previous_owner,
+            where=where,
+        )
+        return {"id": transcription_id, "status": "canceled"}
+
+    def stats(self, user_id: str) -> dict[str, int]:
+        """`queued, processing, completed, failed, canceled` from the database, plus `running`:
+        this user's jobs running in this process right now."""
+        counts = self._repository.stats(user_id)
+        with self._lock:
+            counts["running"] = sum(1 for h in self._running.values() if h.job.user_id == user_id)
+        return counts
+
+    def running_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no job runs here (tests and graceful tooling); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running_ids():
+                return True
+            time.sleep(0.01)
+        return not self.running_ids()
+
+    # -- recovery ------------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Requeue orphaned `processing` rows (dead owner or expired lease); returns how many."""
+        recovered = self._repository.recover(self._alive)
+        for job in recovered:
+            self._safely(
+                self._job_logs.append,
+                job.id,
+                "the worker running this job stopped; the job is queued again",
+                level="warning",
+            )
+            self._broker.publish(
+                "transcription.progress",
+                job.user_id,
+                {"id": job.id, "status": "queued", "progress": 0.0, "stage": "recovered"},
+                transcription_id=job.id,
+            )
+            log_event(
+                _log,
+                "job.recovered",
+                level=logging.WARNING,
+                transcription_id=job.id,
+                user_id=job.user_id,
+                previous_owner=job.previous_owner,
+                reason=job.reason,
+                by=self.process_id,
+            )
+        if recovered:
+            self.notify()
+        return len(recovered)
+
+    # -- threads ---------------------------------------------------------------------------------------
+
+    def _work_loop(self, index: int) -> None:
+        worker_id = f"{self.process_id}{WORKER_SEPARATOR}{index}"
+        wake = self._wakes[index]
+        while not self._stopping.is_set():
+            wake.clear()
+            try:
+                job = self._repository.claim(worker_id, self.settings.lease_s)
+            except Exception:
+                _log.exception("claim failed", extra={"fields": {"event": "claim.error"}})
+                job = None
+            if job is None:
+                wake.wait(self.settings.poll_interval_s)
+                continue
+            self._run(JobHandle(job))
+
+    def _run(self, handle: JobHandle) -> None:
+        job = handle.job
+        with self._lock:
+            self._running[job.id] = handle
+        log_event(
+            _log,
+            "job.claimed",
+            level=logging.DEBUG,
+            transcription_id=job.id,
+            user_id=job.user_id,
+            worker_id=job.worker_id,
+            lease_until=job.claim_expires_at.isoformat(),
+        )
+        if self._stopping.is_set():
+            handle.interrupt("shutdown")
+        try:
+            self._orchestrator.run(handle)
+        except Exception:
+            _log.exception(
+                "job crashed the worker loop", extra={"fields": {"transcription_id": job.id}}
+            )
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+            handle.done.set()
+
+    def _heartbeat_loop(self) -> None:
+        interval = self.settings.heartbeat_interval
+        while not self._stopping.wait(interval):
+            self._safely(self._beat)
+            self._safely(self._renew_leases)
+            self._safely(self.recover)
+
+    def _beat(self) -> None:
+        if not self._repository.heartbeat(self.process_id):
+            self._repository.register_process(self.process_id, self._host, os.getpid())
+
+    def _renew_leases(self) -> None:
+        for handle in self._handles():
+            job = handle.job
+            if self._repository.renew(job.id, job.worker_id, self.settings.lease_s):
+                log_event(_log, "lease.renewed", level=logging.DEBUG, transcription_id=job.id)
+            elif not handle.done.is_set():
+                handle.interrupt("lost")
+                log_event(
+                    _log,
+                    "lease.lost",
+                    level=logging.WARNING,
+                    transcription_id=job.id,
+                    worker_id=job.worker_id,
+                )
+
+    def _handles(self) -> list[JobHandle]:
+        with self._lock:
+            return list(self._running.values())
+
+    @staticmethod
+    def _safely(function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            _log.exception("queue housekeeping failed", extra={"fields": {"event": "queue.error"}})
+            return None

@@ -1,0 +1,499 @@
+"""Transcriptions: create (option resolution + enqueue), read, list, rename, cancel, retry, delete,
+transcript and exports, executions, logs — the use cases behind `/api/v1/transcriptions`.
+
+Rules kept here:
+- Options resolve request > named profile > the user's default profile > config defaults, and are
+  validated against the model catalog before any row is written (see `services.options`).
+- A create/retry that arrives while the worker service is stopping still writes its `queued` row
+  (it runs on the next start) and then raises `ServiceUnavailable` (503).
+- Deleting a transcription (or every transcription of a file) cancels a running job first, waits
+  for it to stop, then removes the rows and every stored byte (`transcripts/<id>/`, `jobs/<id>/`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from scriberr.clock import rfc3339
+from scriberr.persistence.job_log_repository import JobLogRepository
+from scriberr.persistence.queue_repository import ExecutionRecord, NewJob, QueueRepository
+from scriberr.persistence.transcription_repository import (
+    SORTS,
+    FileRef,
+    ListQuery,
+    TranscriptionRecord,
+    TranscriptionRepository,
+    sort_value,
+)
+from scriberr.services import options as opts
+from scriberr.services.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
+from scriberr.services.pagination import (
+    Cursor,
+    Page,
+    clamp_limit,
+    decode_cursor,
+    encode_cursor,
+    parse_sort,
+)
+from scriberr.services.profiles import ProfileService
+from scriberr.transcript import FORMATS, parse_stored, render
+
+STATUSES = ("queued", "processing", "completed", "failed", "canceled")
+_STOP_WAIT_S = 15.0
+_STOP_POLL_S = 0.05
+_SORT_FIELDS = tuple(sort for sort in SORTS if not sort.startswith("-"))
+_PATHLIKE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/:'\"]+){2,}[\\/]?")
+
+
+class Workers(Protocol):
+    """The part of `queue.service.WorkerService` used here."""
+
+    @property
+    def accepting(self) -> bool: ...
+
+    def notify(self) -> None: ...
+
+    def cancel(self, transcription_id: str, user_id: str) -> Any: ...
+
+    def running_ids(self) -> list[str]: ...
+
+
+class Publisher(Protocol):
+    def publish(
+        self,
+        type: str,
+        user_id: str,
+        data: dict[str, Any],
+        transcription_id: str | None = None,
+    ) -> Any: ...
+
+
+class SettingsReader(Protocol):
+    def get(self, user_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    file_id: str
+    title: str | None = None
+    profile_id: str | None = None
+    options: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated create: everything needed to write the row except the file (for :submit)."""
+
+    title: str | None
+    profile_id: str | None
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ListParams:
+    q: str | None = None
+    status: Sequence[str] = ()
+    updated_after: datetime | None = None
+    sort: str | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    id: str
+    transcription_id: str
+    status: str
+    provider: str | None
+    model: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    failed_at: datetime | None
+    processing_duration_ms: int | None
+    error: str | None
+
+
+class TranscriptionService:
+    def __init__(
+        self,
+        *,
+        repository: TranscriptionRepository,
+        queue: QueueRepository,
+        workers: Workers,
+        broker: Publisher,
+        profiles: ProfileService,
+        catalog: opts.ModelCatalog,
+        defaults: opts.OptionDefaults,
+        data_dir: Path,
+        job_logs: JobLogRepository,
+        settings: SettingsReader | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._repo = repository
+        self._queue = queue
+        self._workers = workers
+        self._broker = broker
+        self._profiles = profiles
+        self._catalog = catalog
+        self._defaults = defaults
+        self._data_dir = data_dir
+        self._settings = settings
+        self._job_logs = job_logs
+        self._sleep = sleep
+
+    # ----------------------------------------------------------------- create
+
+    def plan(
+        self,
+        user_id: str,
+        *,
+        title: str | None,
+        profile_id: str | None,
+        options: Mapping[str, Any] | None,
+        request_prefix: str = "options",
+    ) -> Plan:
+        """Validate a create before anything is written: profile, options, title."""
+        request_options = opts.clean_partial(options, prefix=request_prefix)
+        layers: list[Mapping[str, Any]] = []
+        default = self._profiles.default_for(user_id)
+        if default is not None:
+            layers.append(default.options)
+        applied = default.id if default is not None else None
+        if profile_id is not None:
+            profile = self._profiles.find(user_id, profile_id)
+            if profile is None:
+                raise Unprocessable("profile not found", field="profile_id")
+            layers.append(profile.options)
+            applied = profile.id
+        layers.append(request_options)
+        resolved = opts.resolve(layers, self._defaults)
+        opts.validate_resolved(resolved, self._catalog, prefix=request_prefix)
+        return Plan(title=_clean_title(title), profile_id=applied, options=resolved)
+
+    def create(self, user_id: str, request: CreateRequest) -> TranscriptionRecord:
+        """Validate, write the queued row, announce it and wake a worker.
+
+        Raises `NotFound` for an unknown file, `Unprocessable`/`InvalidRequest` for bad
+        options, `ServiceUnavailable` (after writing the row) while the workers are stopping."""
+        file = self._require_file(user_id, request.file_id)
+        plan = self.plan(
+            user_id, title=request.title, profile_id=request.profile_id, options=request.options
+        )
+        return self.create_planned(user_id, file, plan)
+
+    def create_planned(self, user_id: str, file: FileRef, plan: Plan) -> TranscriptionRecord:
+        if file.status == "failed" or not file.storage_path:
+            raise Conflict("the file has no usable audio", field="file_id")
+        record = self._enqueue(
+            user_id,
+            file_id=file.id,
+            title=plan.title or file.title,
+            profile_id=plan.profile_id,
+            options=plan.options,
+            source_transcription_id=None,
+        )
+        return self._announce(record)
+
+    def file_for(self, user_id: str, file_id: str) -> FileRef:
+        return self._require_file(user_id, file_id)
+
+    def on_file_ready(self, user_id: str, file_id: str) -> None:
+        """Auto transcription: start a job with the default profile when the user enabled it."""
+        settings = self._settings.get(user_id) if self._settings is not None else None
+        if settings is None or not getattr(settings, "auto_transcription_enabled", False):
+            return
+        file = self._repo.file_ref(user_id, file_id)
+        if file is None:
+            return
+        try:
+            plan = self.plan(user_id, title=None, profile_id=None, options=None)
+            self.create_planned(user_id, file, plan)
+        except ServiceUnavailable:
+            pass  # the row stays queued for the next start
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, user_id: str, transcription_id: str) -> TranscriptionRecord:
+        record = self._repo.get(user_id, transcription_id)
+        if record is None:
+            raise NotFound("transcription not found")
+        return record
+
+    def find(self, user_id: str, transcription_id: str) -> TranscriptionRecord | None:
+        return self._repo.get(user_id, transcription_id)
+
+    def list_page(self, user_id: str, params: ListParams) -> Page[TranscriptionRecord]:
+        limit = clamp_limit(params.limit)
+        sort = parse_sort(params.sort, _SORT_FIELDS, "-created_at")
+        after = decode_cursor(params.cursor, sort)
+        statuses = tuple(params.status)
+        for status in statuses:
+            if status not in STATUSES:
+                raise InvalidRequest(
+                    "status must be one of: " + ", ".join(STATUSES), field="status"
+                )
+        rows = self._repo.list_page(
+            ListQuery(
+                user_id=user_id,
+                q=(params.q or "").strip() or None,
+                statuses=statuses,
+                updated_after=params.updated_after,
+                sort=sort.name,  # type: ignore[arg-type]
+                after=(after.value, after.id) if after is not None else None,
+                limit=limit,
+            )
+        )
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit and items:
+            last = items[-1]
+            next_cursor = encode_cursor(
+                Cursor(sort=sort.name, value=sort_value(last, sort.name), id=last.id)
+            )
+        return Page(items=items, next_cursor=next_cursor)
+
+    def changed_since(self, user_id: str, since: datetime) -> list[TranscriptionRecord]:
+        """Up to 200 of the user's jobs updated after `since`, oldest change first (used by
+        the global event stream to notice jobs run by other processes)."""
+        return self._repo.list_page(
+            ListQuery(user_id=user_id, updated_after=since, sort="updated_at", limit=200)
+        )[:200]
+
+    def running_here(self) -> list[str]:
+        return self._workers.running_ids()
+
+    def public_error(self, error: str | None) -> str | None:
+        """Errors are sanitised when stored; this is a last guard against paths leaking."""
+        if not error:
+            return error
+        text = error.replace(str(self._data_dir), "<data>")
+        return _PATHLIKE.sub("<path>", text)
+
+    # ---------------------------------------------------------------- updates
+
+    def update(
+        self, user_id: str, transcription_id: str, changes: Mapping[str, Any]
+    ) -> TranscriptionRecord:
+        """Rename (`title`). A running (`processing`) job is canceled first, as the SPEC asks;
+        a queued one just gets its new title."""
+        record = self.get(user_id, transcription_id)
+        if record.status == "processing":
+            self._cancel_quietly(user_id, transcription_id)
+            self._wait_stopped(user_id, transcription_id)
+        if "title" in changes:
+            updated = self._repo.set_title(
+                user_id, transcription_id, _clean_title(changes["title"])
+            )
+            if updated is None:
+                raise NotFound("transcription not found")
+            record = updated
+        else:
+            record = self.get(user_id, transcription_id)
+        self._publish(record, "transcription.updated")
+        return record
+
+    def cancel(self, user_id: str, transcription_id: str) -> TranscriptionRecord:
+        record = self.get(user_id, transcription_id)
+        if record.is_terminal:
+            raise Conflict(f"transcription is already {record.status}")
+        self._workers.cancel(transcription_id, user_id)
+        return self.get(user_id, transcription_id)
+
+    def retry(self, user_id: str, transcription_id: str) -> TranscriptionRecord:
+        source = self.get(user_id, transcription_id)
+        if not source.is_terminal:
+            raise Conflict(f"transcription is {source.status}; only finished jobs can be retried")
+        if source.file_id is None:
+            raise Conflict("the source file is gone")
+        file = self._require_file(user_id, source.file_id)
+        if not file.storage_path:
+            raise Conflict("the file has no usable audio", field="file_id")
+        record = self._enqueue(
+            user_id,
+            file_id=source.file_id,
+            title=source.title,
+            profile_id=source.profile_id,
+            options=dict(source.options),
+            source_transcription_id=source.id,
+        )
+        return self._announce(record)
+
+    def delete(self, user_id: str, transcription_id: str) -> None:
+        self.get(user_id, transcription_id)
+        self._remove(user_id, transcription_id)
+
+    def delete_all_for_file(self, user_id: str, file_id: str) -> None:
+        """Cancel and delete every transcription of a file (used by the file service)."""
+        for transcription_id in self._repo.ids_for_file(user_id, file_id):
+            self._remove(user_id, transcription_id)
+
+    # ------------------------------------------------------------- transcript
+
+    def transcript(self, user_id: str, transcription_id: str) -> dict[str, Any]:
+        """The canonical transcript of a completed job; `Conflict` (409) before completion."""
+        record = self.get(user_id, transcription_id)
+        if record.status != "completed":
+            raise Conflict(f"transcription is {record.status}; the transcript is not available")
+        transcript = parse_stored(self._repo.transcript_json(user_id, transcription_id))
+        if transcript.get("language") is None and record.language:
+            transcript["language"] = record.language
+        return transcript
+
+    def export(self, user_id: str, transcription_id: str, fmt: str) -> str:
+        if fmt not in FORMATS:
+            raise InvalidRequest("format must be one of: " + ", ".join(FORMATS), field="format")
+        return render(self.transcript(user_id, transcription_id), fmt)
+
+    def audio_file(self, user_id: str, transcription_id: str) -> FileRef:
+        record = self.get(user_id, transcription_id)
+        if record.file_id is None:
+            raise NotFound("audio not found")
+        file = self._repo.file_ref(user_id, record.file_id)
+        if file is None or not file.storage_path:
+            raise NotFound("audio not found")
+        return file
+
+    # -------------------------------------------------------- history / logs
+
+    def executions(
+        self, user_id: str, transcription_id: str, *, cursor: str | None, limit: int | None
+    ) -> Page[Execution]:
+        self.get(user_id, transcription_id)
+        size = clamp_limit(limit)
+        offset = _decode_offset(cursor)
+        rows = [
+            self._execution(row) for row in self._queue.list_executions(transcription_id, user_id)
+        ]
+        items = rows[offset : offset + size]
+        more = len(rows) > offset + size
+        return Page(items=items, next_cursor=_encode_offset(offset + size) if more else None)
+
+    def logs(self, user_id: str, transcription_id: str) -> str:
+        """The job log as text: one `<time> <LEVEL> <message>` line per event, every attempt."""
+        self.get(user_id, transcription_id)
+        lines = []
+        for line in self._job_logs.list_for(transcription_id):
+            clean = self.public_error(" ".join(str(line.message).split())) or ""
+            lines.append(f"{rfc3339(line.created_at)} {str(line.level).upper()} {clean}")
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    # ---------------------------------------------------------------- helpers
+
+    def _require_file(self, user_id: str, file_id: str) -> FileRef:
+        file = self._repo.file_ref(user_id, file_id)
+        if file is None:
+            raise NotFound("file not found", field="file_id")
+        return file
+
+    def _enqueue(self, user_id: str, **fields: Any) -> TranscriptionRecord:
+        transcription_id = self._queue.enqueue(NewJob(user_id=user_id, **fields))
+        record = self._repo.get(user_id, transcription_id)
+        if record is None:  # pragma: no cover - enqueue just wrote it
+            raise NotFound("transcription not found")
+        return record
+
+    def _announce(self, record: TranscriptionRecord) -> TranscriptionRecord:
+        self._publish(record, "transcription.queued")
+        self._publish(record, "transcription.updated")
+        if not self._workers.accepting:
+            raise ServiceUnavailable(
+                "the server is shutting down; the transcription stays queued for the next start"
+            )
+        self._workers.notify()
+        return record
+
+    def _publish(self, record: TranscriptionRecord, event_type: str) -> None:
+        self._broker.publish(
+            event_type,
+            record.user_id,
+            {
+                "id": record.id,
+                "status": record.status,
+                "progress": record.progress,
+                "stage": record.progress_stage,
+            },
+            transcription_id=record.id,
+        )
+
+    def _remove(self, user_id: str, transcription_id: str) -> None:
+        record = self._repo.get(user_id, transcription_id)
+        if record is None:
+            return
+        if not record.is_terminal:
+            self._cancel_quietly(user_id, transcription_id)
+            self._wait_stopped(user_id, transcription_id)
+        self._repo.delete(user_id, transcription_id)
+        for directory in (
+            self._data_dir / "transcripts" / transcription_id,
+            self._data_dir / "jobs" / transcription_id,
+        ):
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def _cancel_quietly(self, user_id: str, transcription_id: str) -> None:
+        with contextlib.suppress(Conflict, NotFound):
+            self._workers.cancel(transcription_id, user_id)
+
+    def _wait_stopped(self, user_id: str, transcription_id: str) -> None:
+        """After a cancel, wait (bounded) until the job is terminal and no longer running here."""
+        deadline = time.monotonic() + _STOP_WAIT_S
+        while time.monotonic() < deadline:
+            record = self._repo.get(user_id, transcription_id)
+            if record is None:
+                return
+            if record.is_terminal and not self._running_here(transcription_id):
+                return
+            self._sleep(_STOP_POLL_S)
+
+    def _running_here(self, transcription_id: str) -> bool:
+        return transcription_id in self._workers.running_ids()
+
+    def _execution(self, row: ExecutionRecord) -> Execution:
+        return Execution(
+            id=row.id,
+            transcription_id=row.transcription_id,
+            status=row.status,
+            provider=row.provider,
+            model=row.model,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+            failed_at=row.failed_at,
+            processing_duration_ms=row.processing_duration_ms,
+            error=self.public_error(row.error),
+        )
+
+
+def _clean_title(title: Any) -> str | None:
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise InvalidRequest("title must be a string", field="title")
+    cleaned = " ".join(title.split())
+    if len(cleaned) > 500:
+        raise Unprocessable("title is longer than 500 characters", field="title")
+    return cleaned or None
+
+
+def _decode_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.startswith("o") or not cursor[1:].isdigit():
+        raise InvalidRequest("cursor is not valid.", field="cursor")
+    return int(cursor[1:])
+
+
+def _encode_offset(offset: int) -> str:
+    return f"o{offset}"

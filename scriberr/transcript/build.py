@@ -1,0 +1,119 @@
+"""Build the canonical transcript dict (SPEC §4) from engine output and diarization turns.
+
+Shape: `{text, language, duration, segments, words, engine}`; `segments` and `words` are always
+lists. Segment ids are `seg_000001`, `seg_000002`, … in order. Times are rounded to milliseconds
+and always come from the engine: when the engine gave words but no segments, segments are grouped
+from the words (a segment ends at sentence punctuation, at a pause of `PAUSE_SPLIT_S` or more, or
+when the speaker changes) and take their first word's start and last word's end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scriberr.engine.base import Segment, SpeakerTurn, TranscriptionOutput, Word
+from scriberr.transcript.speakers import assign_speakers
+
+PAUSE_SPLIT_S = 1.0
+_SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
+
+
+def segment_id(index: int) -> str:
+    """`seg_000001` for index 0."""
+    return f"seg_{index + 1:06d}"
+
+
+def _time(value: float) -> float:
+    return round(float(value), 3)
+
+
+def _word_dict(word: Word) -> dict[str, Any]:
+    return {"start": _time(word.start), "end": _time(word.end), "word": word.word.strip()}
+
+
+def _engine_words(output: TranscriptionOutput) -> list[Word]:
+    if output.words:
+        return list(output.words)
+    return [word for segment in output.segments for word in segment.words]
+
+
+def _join_words(raw: Sequence[str]) -> str:
+    """Whisper-style words carry their own leading space; others are joined with one."""
+    if any(text[:1].isspace() for text in raw):
+        return "".join(raw).strip()
+    return " ".join(text.strip() for text in raw if text.strip())
+
+
+def _segment_dict(segment: Segment) -> dict[str, Any]:
+    return {"start": _time(segment.start), "end": _time(segment.end), "text": segment.text.strip()}
+
+
+def _segments_from_words(
+    words: Sequence[Word], word_dicts: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    groups: list[list[int]] = []
+    for index in range(len(words)):
+        if not groups or _starts_new_group(words, word_dicts, groups[-1][-1], index):
+            groups.append([])
+        groups[-1].append(index)
+    return [
+        {
+            "start": word_dicts[group[0]]["start"],
+            "end": word_dicts[group[-1]]["end"],
+            "text": _join_words([words[i].word for i in group]),
+        }
+        for group in groups
+    ]
+
+
+def _starts_new_group(
+    words: Sequence[Word], word_dicts: Sequence[Mapping[str, Any]], previous: int, current: int
+) -> bool:
+    if words[previous].word.strip().endswith(_SENTENCE_END):
+        return True
+    if words[current].start - words[previous].end >= PAUSE_SPLIT_S:
+        return True
+    return word_dicts[previous].get("speaker") != word_dicts[current].get("speaker")
+
+
+def _ordered_segment(index: int, segment: Mapping[str, Any]) -> dict[str, Any]:
+    ordered: dict[str, Any] = {
+        "id": segment_id(index),
+        "start": segment["start"],
+        "end": segment["end"],
+    }
+    if "speaker" in segment:
+        ordered["speaker"] = segment["speaker"]
+    ordered["text"] = segment["text"]
+    return ordered
+
+
+def build_transcript(
+    output: TranscriptionOutput,
+    turns: Sequence[SpeakerTurn] | None,
+    engine_info: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The SPEC §4 transcript. `turns` is None (or empty) without diarization: then no item has a
+    `speaker` key. `engine_info` is copied into `engine` as given (provider, models)."""
+    engine_words = _engine_words(output)
+    words = [_word_dict(word) for word in engine_words]
+    diarized = bool(turns)
+    if diarized and turns is not None:
+        assign_speakers(words, [], turns)
+    if output.segments:
+        segments = [_segment_dict(segment) for segment in output.segments]
+    else:
+        segments = _segments_from_words(engine_words, words)
+    if diarized and turns is not None:
+        assign_speakers(words, segments, turns)
+    segments = [_ordered_segment(index, segment) for index, segment in enumerate(segments)]
+    text = output.text.strip() or " ".join(s["text"] for s in segments if s["text"]).strip()
+    return {
+        "text": text,
+        "language": output.language,
+        "duration": _time(output.duration),
+        "segments": segments,
+        "words": words,
+        "engine": dict(engine_info),
+    }

@@ -1,0 +1,209 @@
+"""Accounts: registration, login throttling, refresh rotation and reuse, sessions, API keys and
+stream tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import PASSWORD, SAMPLE, Account, create_api_key, login, register, upload
+
+
+def test_first_user_registers_then_registration_closes(client: Any) -> None:
+    account = register(client)
+    assert account.user_id.startswith("user_")
+    assert client.get("/api/v1/auth/registration-status").json() == {"registration_enabled": False}
+    again = client.post(
+        "/api/v1/auth/register",
+        json={"username": "bob", "password": PASSWORD, "confirm_password": PASSWORD},
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "CONFLICT"
+
+
+def test_register_validates_input(client: Any) -> None:
+    mismatch = client.post(
+        "/api/v1/auth/register",
+        json={"username": "alice", "password": PASSWORD, "confirm_password": "different!!"},
+    )
+    assert mismatch.status_code == 400
+    assert mismatch.json()["error"]["field"] == "confirm_password"
+    short = client.post(
+        "/api/v1/auth/register",
+        json={"username": "alice", "password": "short", "confirm_password": "short"},
+    )
+    assert short.json()["error"]["field"] == "password"
+    bad_name = client.post(
+        "/api/v1/auth/register",
+        json={"username": "../etc", "password": PASSWORD, "confirm_password": PASSWORD},
+    )
+    assert bad_name.json()["error"]["field"] == "username"
+    assert client.get("/api/v1/auth/registration-status").json()["registration_enabled"]
+
+
+def test_login_me_and_wrong_password(client: Any, user: Account) -> None:
+    session = login(client, "alice")
+    me = client.get("/api/v1/auth/me", headers=session.headers).json()
+    assert me["username"] == "alice" and me["id"] == user.user_id
+    assert me["created_at"].endswith("Z")
+    wrong = client.post("/api/v1/auth/login", json={"username": "alice", "password": "nope"})
+    assert wrong.status_code == 401
+    unknown = client.post("/api/v1/auth/login", json={"username": "ghost", "password": "nope"})
+    assert unknown.status_code == 401
+    assert wrong.json()["error"]["message"] == unknown.json()["error"]["message"]
+
+
+def test_repeated_failed_logins_are_throttled(client: Any, user: Account) -> None:
+    for _ in range(5):
+        response = client.post("/api/v1/auth/login", json={"username": "alice", "password": "x"})
+        assert response.status_code == 401
+    limited = client.post("/api/v1/auth/login", json={"username": "alice", "password": "x"})
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "RATE_LIMITED"
+    assert int(limited.headers["Retry-After"]) > 0
+    # Even the right password waits out the lockout for this username and client...
+    blocked = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert blocked.status_code == 429
+    # ...while existing sessions keep working.
+    assert client.get("/api/v1/auth/me", headers=user.headers).status_code == 200
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(client: Any, user: Account) -> None:
+    first = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert first.status_code == 200
+    rotated = first.json()["refresh_token"]
+    assert rotated != user.refresh_token
+    assert (
+        client.get(
+            "/api/v1/auth/me", headers={"Authorization": f"Bearer {first.json()['access_token']}"}
+        ).status_code
+        == 200
+    )
+    reused = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert reused.status_code == 401
+    assert reused.json()["error"]["code"] == "UNAUTHORIZED"
+    # The reuse revoked the whole family, including the token that replaced it.
+    after = client.post("/api/v1/auth/refresh", json={"refresh_token": rotated})
+    assert after.status_code == 401
+    garbage = client.post("/api/v1/auth/refresh", json={"refresh_token": "rt_garbage"})
+    assert garbage.status_code == 401
+
+
+def test_refresh_tokens_are_stored_hashed(client: Any, core: Any, user: Account) -> None:
+    from sqlalchemy import select
+
+    from scriberr.persistence.models import ApiKey, RefreshToken
+
+    key = create_api_key(client, user)["key"]
+    with core.database.session() as session:
+        hashes = list(session.scalars(select(RefreshToken.token_hash)))
+        key_hashes = list(session.scalars(select(ApiKey.key_hash)))
+    assert hashes and user.refresh_token not in hashes
+    assert key_hashes and key not in key_hashes
+
+
+def test_logout_revokes_the_session(client: Any, user: Account) -> None:
+    response = client.post(
+        "/api/v1/auth/logout", json={"refresh_token": user.refresh_token}, headers=user.headers
+    )
+    assert response.status_code == 204
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert refreshed.status_code == 401
+
+
+def test_change_password_ends_other_sessions(client: Any, user: Account) -> None:
+    other = login(client, "alice")
+    response = client.post(
+        "/api/v1/auth/change-password",
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        headers=user.headers,
+    )
+    assert response.status_code == 200, response.text
+    fresh = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=fresh).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=other.headers).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=user.headers).status_code == 401
+    stale = client.post("/api/v1/auth/refresh", json={"refresh_token": other.refresh_token})
+    assert stale.status_code == 401
+    old_login = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert old_login.status_code == 401
+    login(client, "alice", "a brand new passphrase")
+
+
+def test_change_password_needs_the_current_one(client: Any, user: Account) -> None:
+    response = client.post(
+        "/api/v1/auth/change-password",
+        json={"current_password": "wrong password", "new_password": "a brand new passphrase"},
+        headers=user.headers,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "current_password"
+
+
+def test_change_username(client: Any, user: Account, other_user: Account) -> None:
+    taken = client.post(
+        "/api/v1/auth/change-username", json={"new_username": "Mallory"}, headers=user.headers
+    )
+    assert taken.status_code == 409
+    renamed = client.post(
+        "/api/v1/auth/change-username", json={"new_username": "alicia"}, headers=user.headers
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["username"] == "alicia"
+    assert client.get("/api/v1/auth/me", headers=user.headers).json()["username"] == "alicia"
+    login(client, "alicia")
+
+
+def test_api_keys_lifecycle(client: Any, user: Account) -> None:
+    created = create_api_key(client, user, "laptop")
+    raw = created["key"]
+    assert raw.startswith("sk_")
+    assert created["preview"] == f"sk_...{raw[-4:]}"
+    assert created["id"].startswith("key_")
+    assert created["last_used_at"] is None
+    listed = client.get("/api/v1/api-keys", headers=user.headers).json()["items"]
+    assert [k["id"] for k in listed] == [created["id"]]
+    assert "key" not in listed[0] and raw not in str(listed)
+
+    bearer = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {raw}"})
+    assert bearer.status_code == 200 and bearer.json()["id"] == user.user_id
+    header = client.get("/api/v1/files", headers={"X-API-Key": raw})
+    assert header.status_code == 200
+    used = client.get("/api/v1/api-keys", headers=user.headers).json()["items"][0]
+    assert used["last_used_at"] is not None
+
+    deleted = client.delete(f"/api/v1/api-keys/{created['id']}", headers=user.headers)
+    assert deleted.status_code == 204
+    revoked = client.get("/api/v1/files", headers={"Authorization": f"Bearer {raw}"})
+    assert revoked.status_code == 401
+    assert client.get("/api/v1/files", headers={"X-API-Key": raw}).status_code == 401
+    assert client.get("/api/v1/api-keys", headers=user.headers).json()["items"] == []
+    again = client.delete(f"/api/v1/api-keys/{created['id']}", headers=user.headers)
+    assert again.status_code == 404
+
+
+def test_api_keys_are_private_to_their_owner(
+    client: Any, user: Account, other_user: Account
+) -> None:
+    created = create_api_key(client, user)
+    assert client.get("/api/v1/api-keys", headers=other_user.headers).json()["items"] == []
+    stolen = client.delete(f"/api/v1/api-keys/{created['id']}", headers=other_user.headers)
+    assert stolen.status_code == 404
+    assert client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]}).status_code == 200
+
+
+def test_stream_token_reads_audio_but_nothing_else(client: Any, user: Account) -> None:
+    file_id = upload(client, user.headers, SAMPLE).json()["id"]
+    minted = client.post("/api/v1/auth/stream-token", headers=user.headers)
+    assert minted.status_code == 201
+    token = minted.json()["token"]
+    assert minted.json()["expires_at"].endswith("Z")
+    audio = client.get(f"/api/v1/files/{file_id}/audio?stream_token={token}")
+    assert audio.status_code == 200
+    assert audio.content == SAMPLE.read_bytes()
+    # Not a general credential: neither as a query parameter elsewhere nor as a Bearer token.
+    assert client.get(f"/api/v1/files?stream_token={token}").status_code == 401
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/files", headers=bearer).status_code == 401
+    # And an access token is not accepted as a stream token.
+    sneaky = client.get(f"/api/v1/files/{file_id}/audio?stream_token={user.access_token}")
+    assert sneaky.status_code == 401

@@ -1,0 +1,273 @@
+"""End to end against a real `scriberr serve` process on a free port with the real speech engine
+(the bundled whisper-tiny.en) and the real JFK recording; plus the official `openai` package
+pointed at the same server.
+
+No response body anywhere in this test may contain the data directory path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+JFK = (
+    Path(__file__).resolve().parent
+    / ".."
+    / ".."
+    / ".."
+    / "shared"
+    / "fixtures"
+    / "audio"
+    / "jfk.flac"
+).resolve()
+PASSWORD = "correct horse battery staple"
+KEY_PHRASE = "ask not what your country can do for you"
+
+
+@dataclass
+class Server:
+    base_url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    bodies: list[str] = field(default_factory=list)
+
+    def record(self, response: httpx.Response) -> httpx.Response:
+        self.bodies.append(response.text)
+        return response
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SCRIBERR_DATA_DIR": str(data_dir),
+        "SCRIBERR_HOST": "127.0.0.1",
+        "SCRIBERR_PORT": str(port),
+        "SPEECH_ENGINE_AUTO_DOWNLOAD": "false",
+        "SPEECH_ENGINE_PROVIDER": "cpu",
+        "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
+        "SCRIBERR_LOG_LEVEL": "warning",
+    }
+    log_path = data_dir.parent / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scriberr.cli", "serve"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail("scriberr serve exited early:\n" + log_path.read_text(errors="replace"))
+        try:
+            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("scriberr serve did not answer /health")
+    running = Server(base_url, data_dir, process)
+    try:
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        for body in running.bodies:
+            assert str(data_dir) not in body
+
+
+@pytest.fixture(scope="module")
+def api_key(server: Server) -> str:
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        registered = server.record(
+            http.post(
+                "/api/v1/auth/register",
+                json={"username": "jfk", "password": PASSWORD, "confirm_password": PASSWORD},
+            )
+        )
+        assert registered.status_code == 201, registered.text
+        token = registered.json()["access_token"]
+        created = server.record(
+            http.post(
+                "/api/v1/api-keys",
+                json={"name": "e2e"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        )
+        assert created.status_code == 201, created.text
+        key: str = created.json()["key"]
+        assert key.startswith("sk_")
+        return key
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z ]", " ", text.lower()).split())
+
+
+def _follow(
+    server: Server, http: httpx.Client, transcription_id: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Read the job's SSE stream until it ends; returns (event, data) pairs."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    raw: list[str] = []
+    with http.stream(
+        "GET", f"/api/v1/transcriptions/{transcription_id}/events", timeout=httpx.Timeout(300)
+    ) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name: str | None = None
+        for line in stream.iter_lines():
+            raw.append(line)
+            if line.startswith("event: "):
+                name = line[len("event: ") :]
+            elif line.startswith("data: ") and name is not None:
+                events.append((name, json.loads(line[len("data: ") :])))
+                name = None
+    server.bodies.append("\n".join(raw))
+    return events
+
+
+def test_full_job_lifecycle_against_a_real_server(server: Server, api_key: str) -> None:
+    audio = JFK.read_bytes()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as http:
+        uploaded = server.record(
+            http.post("/api/v1/files", files={"file": ("jfk.flac", audio, "audio/flac")})
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        file_id = uploaded.json()["id"]
+
+        created = server.record(
+            http.post("/api/v1/transcriptions", json={"file_id": file_id, "title": "JFK"})
+        )
+        assert created.status_code == 202, created.text
+        job = created.json()
+        assert job["status"] == "queued" and job["options"]["model"] == "whisper-tiny.en"
+
+        events = _follow(server, http, job["id"])
+        names = [name for name, _ in events]
+        assert names[-1] == "transcription.completed", events
+        assert names.count("transcription.completed") == 1
+        assert set(names[:-1]) <= {"transcription.progress"}
+        stages = [data["stage"] for name, data in events if name == "transcription.progress"]
+        assert "transcribing" in stages or "saving" in stages
+
+        finished = server.record(http.get(f"/api/v1/transcriptions/{job['id']}")).json()
+        assert finished["status"] == "completed" and finished["progress"] == 1.0
+
+        transcript = server.record(http.get(f"/api/v1/transcriptions/{job['id']}/transcript"))
+        body = transcript.json()
+        assert KEY_PHRASE in _words(body["text"])
+        assert body["language"] == "en"
+        assert body["segments"] and body["words"]
+        assert all(w["end"] >= w["start"] for w in body["words"])
+
+        exports = {}
+        for fmt in ("txt", "srt", "vtt", "json"):
+            response = server.record(
+                http.get(f"/api/v1/transcriptions/{job['id']}/transcript", params={"format": fmt})
+            )
+            assert response.status_code == 200, (fmt, response.text)
+            exports[fmt] = response.text
+        assert KEY_PHRASE in _words(exports["txt"])
+        assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n", exports["srt"])
+        assert exports["vtt"].startswith("WEBVTT\n")
+        assert re.search(r"\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}", exports["vtt"])
+        assert KEY_PHRASE in _words(json.loads(exports["json"])["text"])
+
+        ranged = http.get(
+            f"/api/v1/transcriptions/{job['id']}/audio", headers={"Range": "bytes=100-1123"}
+        )
+        assert ranged.status_code == 206
+        assert ranged.content == audio[100:1124]
+        assert ranged.headers["content-range"] == f"bytes 100-1123/{len(audio)}"
+        assert ranged.headers["accept-ranges"] == "bytes"
+
+        retried = server.record(http.post(f"/api/v1/transcriptions/{job['id']}:retry"))
+        assert retried.status_code == 202, retried.text
+        again = retried.json()
+        assert again["source_transcription_id"] == job["id"] and again["status"] == "queued"
+        assert _follow(server, http, again["id"])[-1][0] == "transcription.completed"
+
+        executions = server.record(http.get(f"/api/v1/transcriptions/{job['id']}/executions"))
+        assert [e["status"] for e in executions.json()["items"]] == ["completed"]
+        assert executions.json()["items"][0]["provider"] == "local"
+        logs = server.record(http.get(f"/api/v1/transcriptions/{job['id']}/logs"))
+        assert logs.status_code == 200 and logs.text.strip()
+
+        for transcription_id in (job["id"], again["id"]):
+            deleted = http.delete(f"/api/v1/transcriptions/{transcription_id}")
+            assert deleted.status_code == 204
+            assert not (server.data_dir / "transcripts" / transcription_id).exists()
+            assert not (server.data_dir / "jobs" / transcription_id).exists()
+            gone = server.record(http.get(f"/api/v1/transcriptions/{transcription_id}"))
+            assert gone.status_code == 404
+
+
+def test_openai_sdk_transcribes_jfk(server: Server, api_key: str) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server.base_url}/v1", api_key=api_key, timeout=300, max_retries=0)
+
+    with JFK.open("rb") as audio:
+        as_json = client.audio.transcriptions.create(model="whisper-1", file=audio)
+    assert KEY_PHRASE in _words(as_json.text)
+
+    with JFK.open("rb") as audio:
+        as_text = client.audio.transcriptions.create(
+            model="whisper-1", file=audio, response_format="text"
+        )
+    assert isinstance(as_text, str) and KEY_PHRASE in _words(as_text)
+
+    with JFK.open("rb") as audio:
+        as_srt = client.audio.transcriptions.create(
+            model="whisper-tiny.en", file=audio, response_format="srt"
+        )
+    assert isinstance(as_srt, str)
+    assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> ", as_srt)
+
+    with JFK.open("rb") as audio:
+        verbose = client.audio.transcriptions.create(
+            model="whisper-1",
+            file=audio,
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+            language="en",
+        )
+    assert KEY_PHRASE in _words(verbose.text)
+    assert verbose.language == "en" and verbose.duration > 10
+    assert verbose.segments and verbose.segments[0].end > verbose.segments[0].start
+    assert verbose.words and {"ask", "country"} <= {_words(w.word) for w in verbose.words}
+    server.bodies += [as_json.text, as_text, as_srt, verbose.model_dump_json()]

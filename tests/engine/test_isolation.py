@@ -1,0 +1,97 @@
+"""Inference runs in an engine process: cancel stops it within 2 s, a crash fails one call only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+import jiwer
+import pytest
+
+from scriberr.engine.base import (
+    CancelToken,
+    EngineCrashedError,
+    JobCanceled,
+    PreparedAudio,
+    TranscriptionOptions,
+)
+from scriberr.engine.local import LocalProvider
+
+from .conftest import JFK_REFERENCE
+from .test_transcription import normalise
+
+pytestmark = pytest.mark.engine
+
+TINY = TranscriptionOptions(model="whisper-tiny.en")
+
+
+class _Run:
+    """A transcription running in a worker thread, the way the queue's workers call providers."""
+
+    def __init__(self, provider: LocalProvider, audio: PreparedAudio, cancel: CancelToken) -> None:
+        self.error: BaseException | None = None
+        self.finished_at: float | None = None
+        self.progress: list[float] = []
+        self._thread = threading.Thread(target=self._run, args=(provider, audio, cancel))
+        self._thread.start()
+
+    def _run(self, provider: LocalProvider, audio: PreparedAudio, cancel: CancelToken) -> None:
+        try:
+            provider.transcribe(audio, TINY, self.progress.append, cancel)
+        except BaseException as error:
+            self.error = error
+        finally:
+            self.finished_at = time.monotonic()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the call did not return"
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "engine did not start working"
+        time.sleep(0.05)
+
+
+def _assert_next_call_works(provider: LocalProvider, jfk_audio: PreparedAudio) -> None:
+    output = provider.transcribe(jfk_audio, TINY, lambda _f: None, CancelToken())
+    assert jiwer.wer(normalise(JFK_REFERENCE), normalise(output.text)) <= 0.10
+
+
+def test_cancel_stops_a_long_transcription_within_two_seconds(
+    provider: LocalProvider, three_minutes: PreparedAudio, jfk_audio: PreparedAudio
+) -> None:
+    provider.transcribe(jfk_audio, TINY, lambda _f: None, CancelToken())  # model resident
+    cancel = CancelToken()
+    run = _Run(provider, three_minutes, cancel)
+    time.sleep(1.5)  # well inside the 3 minutes of decoding
+    assert run.finished_at is None
+    canceled_at = time.monotonic()
+    cancel.cancel()
+    run.join(timeout=10)
+
+    assert isinstance(run.error, JobCanceled)
+    assert run.finished_at is not None and run.finished_at - canceled_at < 2.0
+    _assert_next_call_works(provider, jfk_audio)
+
+
+def test_a_crash_in_the_engine_fails_only_that_call(
+    provider: LocalProvider, three_minutes: PreparedAudio, jfk_audio: PreparedAudio
+) -> None:
+    provider.transcribe(jfk_audio, TINY, lambda _f: None, CancelToken())
+    _wait_until(lambda: len(provider.engine_pids()) == 1, timeout=5)
+    (pid,) = provider.engine_pids()
+    run = _Run(provider, three_minutes, CancelToken())
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer does
+    run.join(timeout=10)
+
+    assert isinstance(run.error, EngineCrashedError)
+    assert "/" not in run.error.public_message and str(pid) not in run.error.public_message
+    _assert_next_call_works(provider, jfk_audio)
+    assert provider.engine_pids() != [pid]

@@ -1,0 +1,60 @@
+"""Start a throwaway PostgreSQL server from the installed binaries (initdb, pg_ctl).
+
+The server runs as the `postgres` OS user (the binaries refuse root) in a fresh temp dir, listens
+only on a unix socket inside that dir, and is stopped and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PORT = 54329
+
+
+def unavailable_reason() -> str | None:
+    for binary in ("initdb", "pg_ctl"):
+        if shutil.which(binary) is None:
+            return f"{binary} is not installed"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no postgres OS user to run the server"
+    return None
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return command
+    runner = shutil.which("runuser")
+    return [runner, "-u", "postgres", "--", *command] if runner else ["su", "postgres", "-c", " ".join(command)]
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yield a SQLAlchemy URL of a fresh, empty database served over a unix socket."""
+    root = Path(tempfile.mkdtemp(prefix="scrpg", dir="/tmp"))
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("postgres")
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    data = root / "data"
+    run = lambda command: subprocess.run(  # noqa: E731
+        _as_server_user(command), check=True, capture_output=True, timeout=120
+    )
+    try:
+        run(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+        options = f"-k {root} -p {PORT} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        run(["pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"])
+        try:
+            yield f"postgresql://postgres@/postgres?host={root}&port={PORT}"
+        finally:
+            run(["pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,232 @@
+"""Queue transitions in `queue_repository`: claim order, ownership, leases, cancel, recovery."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from scriberr.persistence.database import Database
+from scriberr.persistence.job_log_repository import JobLogRepository
+from scriberr.persistence.queue_repository import NewJob, ProcessRecord, QueueRepository
+from scriberr.queue.liveness import LivenessJudge
+from tests.queue.helpers import FAKE_OPTIONS, enqueue, seed_file, seed_user
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def _always_alive(_record: ProcessRecord) -> bool:
+    return True
+
+
+def test_claim_is_fifo_by_queued_at_then_created_at_then_id(database: Database) -> None:
+    clock = Clock()
+    queue = QueueRepository(database, clock=clock)
+    user = seed_user(database)
+    ids = []
+    for index in range(4):
+        clock.advance(1)
+        ids.append(queue.enqueue(NewJob(user, FAKE_OPTIONS, id=f"tr_{9 - index}")))
+    clock.advance(1)
+    same_time = [queue.enqueue(NewJob(user, FAKE_OPTIONS, id=f"tr_same_{c}")) for c in "ba"]
+    claimed = [queue.claim("p/0", 60) for _ in range(7)]
+    assert [job.id if job else None for job in claimed] == [*ids, "tr_same_a", "tr_same_b", None]
+
+
+def test_claim_marks_the_row_and_joins_the_file_path(database: Database, data_dir: Path) -> None:
+    clock = Clock()
+    queue = QueueRepository(database, clock=clock)
+    user = seed_user(database)
+    file_id = seed_file(database, data_dir, user)
+    with_file = enqueue(queue, user, file_id)
+    without = enqueue(queue, user, None)
+    job = queue.claim("proc/0", 30)
+    assert job is not None and job.id == with_file
+    assert job.user_id == user and job.file_id == file_id
+    assert job.source_path == f"uploads/{file_id}/audio.json"
+    assert job.options == FAKE_OPTIONS
+    state = queue.state(with_file)
+    assert state is not None
+    assert (state.status, state.progress_stage, state.progress) == ("processing", "preparing", 0.05)
+    assert state.claimed_by == "proc/0"
+    assert state.claim_expires_at == clock.now + timedelta(seconds=30)
+    second = queue.claim("proc/1", 30)
+    assert second is not None and second.id == without and second.source_path is None
+
+
+def test_threads_never_claim_the_same_job(database: Database) -> None:
+    queue = QueueRepository(database)
+    user = seed_user(database)
+    jobs = {enqueue(queue, user, None) for _ in range(120)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        while (job := queue.claim(f"p/{index}", 60)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(jobs)
+
+
+def test_only_the_owner_can_renew_progress_complete_or_fail(database: Database) -> None:
+    queue = QueueRepository(database)
+    user = seed_user(database)
+    enqueue(queue, user, None)
+    job = queue.claim("a/0", 60)
+    assert job is not None
+    stranger = type(job)(**{**job.__dict__, "worker_id": "b/0"})
+    assert not queue.renew(job.id, "b/0", 60)
+    assert not queue.progress(job.id, "b/0", 0.5, "transcribing")
+    assert not queue.complete(stranger, None, transcript_json="{}", language=None, output_path=None)
+    assert not queue.fail(stranger, None, "nope")
+    assert queue.renew(job.id, "a/0", 60)
+    assert queue.progress(job.id, "a/0", 0.5, "transcribing")
+    execution = queue.start_execution(job, provider="fake", model="fake-model", request_options={})
+    assert queue.complete(job, execution, transcript_json='{"text": ""}', language="en", output_path="x")
+    state = queue.state(job.id)
+    assert state is not None and (state.status, state.progress, state.claimed_by) == ("completed", 1.0, None)
+    [record] = queue.list_executions(job.id, user)
+    assert record.status == "completed" and record.completed_at is not None
+    assert record.output_path == "x" and record.provider == "fake"
+
+
+def test_expired_lease_is_taken_over_and_the_stale_worker_is_locked_out(database: Database) -> None:
+    clock = Clock()
+    queue = QueueRepository(database, clock=clock)
+    user = seed_user(database)
+    queue.register_process("a", "host", 1)
+    queue.register_process("b", "host", 2)
+    enqueue(queue, user, None)
+    stale = queue.claim("a/0", 10)
+    assert stale is not None
+    stale_execution = queue.start_execution(stale, provider="fake", model="m", request_options={})
+    assert queue.recover(_always_alive) == []  # lease still valid: nothing to do
+    clock.advance(11)  # "a" stopped renewing
+    [recovered] = queue.recover(_always_alive)
+    assert (recovered.id, recovered.reason, recovered.previous_owner) == (stale.id, "lease_expired", "a/0")
+    state = queue.state(stale.id)
+    assert state is not None and (state.status, state.progress_stage, state.progress) == ("queued", "recovered", 0.0)
+    fresh = queue.claim("b/0", 10)
+    assert fresh is not None and fresh.id == stale.id
+    # the stale worker can no longer touch the job
+    assert not queue.renew(stale.id, "a/0", 10)
+    assert not queue.progress(stale.id, "a/0", 0.6, "transcribing")
+    assert not queue.complete(stale, stale_execution, transcript_json="{}", language=None, output_path=None)
+    assert not queue.fail(stale, stale_execution, "late")
+    assert queue.start_execution(stale, provider="fake", model="m", request_options={}) is None
+    first = queue.list_executions(stale.id, user)[0]
+    assert first.status == "failed" and "requeued" in (first.error or "")
+
+
+def test_recover_requeues_rows_of_gone_processes_only(database: Database) -> None:
+    clock = Clock()
+    queue = QueueRepository(database, clock=clock)
+    user = seed_user(database)
+    queue.register_process("alive", "host-a", 1)
+    queue.register_process("dead", "host-b", 2)
+    for _ in range(3):
+        enqueue(queue, user, None)
+    alive_job = queue.claim("alive/0", 600)
+    dead_job = queue.claim("dead/0", 600)
+    ghost_job = queue.claim("never-registered/0", 600)
+    assert alive_job and dead_job and ghost_job
+    recovered = queue.recover(lambda record: record.id == "alive")
+    assert {(r.id, r.reason) for r in recovered} == {
+        (dead_job.id, "owner_gone"),
+        (ghost_job.id, "owner_gone"),
+    }
+    assert queue.state(alive_job.id).status == "processing"  # type: ignore[union-attr]
+    assert queue.prune_processes(lambda record: record.id == "alive") == 1
+    assert [p.id for p in queue.processes()] == ["alive"]
+
+
+def test_liveness_uses_heartbeat_age_and_pid_on_the_same_host() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    judge = LivenessJudge(
+        own_process_id="me",
+        heartbeat_timeout_s=30,
+        host="h#ns",
+        clock=lambda: now,
+        pid_check=lambda pid: pid == 42,
+    )
+
+    def record(pid: int, host: str, age: float, id: str = "other") -> ProcessRecord:
+        beat = now - timedelta(seconds=age)
+        return ProcessRecord(id, host, pid, beat, beat)
+
+    assert judge(record(42, "h#ns", 1))
+    assert not judge(record(43, "h#ns", 1))  # same host, pid gone: dead at once
+    assert judge(record(43, "other#ns", 1))  # other host: only the heartbeat counts
+    assert not judge(record(42, "h#ns", 31))  # heartbeat lapsed
+    assert judge(record(43, "h#ns", 999, id="me"))
+
+
+def test_cancel_rules_in_the_repository(database: Database) -> None:
+    queue = QueueRepository(database)
+    user, other = seed_user(database), seed_user(database)
+    queued = enqueue(queue, user, None)
+    result = queue.cancel(queued, user)
+    assert (result.outcome, result.previous_status) == ("canceled", "queued")
+    assert queue.cancel(queued, user).outcome == "terminal"
+    running = enqueue(queue, user, None)
+    job = queue.claim("x/0", 60)
+    assert job is not None and job.id == running
+    queue.start_execution(job, provider="fake", model="m", request_options={})
+    assert queue.cancel(running, other).outcome == "not_found"
+    result = queue.cancel(running, user)
+    assert (result.outcome, result.previous_status, result.previous_owner) == ("canceled", "processing", "x/0")
+    state = queue.state(running)
+    assert state is not None and (state.status, state.claimed_by, state.claim_expires_at) == ("canceled", None, None)
+    assert [e.status for e in queue.list_executions(running, user)] == ["canceled"]
+    assert queue.cancel("tr_missing", user).outcome == "not_found"
+
+
+def test_stats_are_per_user(database: Database) -> None:
+    queue = QueueRepository(database)
+    user, other = seed_user(database), seed_user(database)
+    for _ in range(3):
+        enqueue(queue, user, None)
+    enqueue(queue, other, None)
+    queue.claim("p/0", 60)
+    job = queue.claim("p/1", 60)
+    assert job is not None
+    queue.fail(job, None, "boom")
+    assert queue.stats(user) == {"queued": 1, "processing": 1, "completed": 0, "failed": 1, "canceled": 0}
+    assert queue.stats(other)["queued"] == 1
+
+
+def test_release_puts_a_job_back_in_line_and_job_log_lists_lines(database: Database) -> None:
+    queue = QueueRepository(database)
+    logs = JobLogRepository(database)
+    user = seed_user(database)
+    first = enqueue(queue, user, None)
+    enqueue(queue, user, None)
+    job = queue.claim("p/0", 60)
+    assert job is not None and job.id == first
+    execution = queue.start_execution(job, provider="fake", model="m", request_options={})
+    assert queue.release(job, execution, "interrupted by shutdown")
+    again = queue.claim("p/1", 60)
+    assert again is not None and again.id == first  # kept its place at the head of the queue
+    [record] = queue.list_executions(first, user)
+    assert (record.status, record.error) == ("canceled", "interrupted by shutdown")
+    logs.append(first, "one")
+    logs.append(first, "two", level="warning", execution_id=execution)
+    assert [(line.message, line.level) for line in logs.list_for(first)] == [
+        ("one", "info"),
+        ("two", "warning"),
+    ]
