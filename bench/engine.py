@@ -10,8 +10,8 @@ Measures, after the models are loaded:
 - diarization real-time factor and DER (pyannote.metrics, no collar, overlap scored) on sample.wav;
 - the engine process's peak resident memory after running tiny.en and diarization.
 
-Runs are interleaved (pipeline, direct, pipeline, …) and the median is kept, so load from other
-processes hits both sides alike. Progress goes to stderr; the figures are one JSON object on the
+Runs are interleaved (pipeline, direct, pipeline, …) and each side's best run is kept, so load
+from other processes on a shared machine distorts neither side more than the other. Progress goes to stderr; the figures are one JSON object on the
 last line of stdout. Run: `.venv/bin/python bench/engine.py`.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -97,7 +96,9 @@ class Direct:
             str(get_model_path()), device=device, compute_type=compute_type, cpu_threads=threads
         )
         self.batched = BatchedInferencePipeline(self.model)
-        self.settings = decode_settings(DecodeRequest(language=None, task="transcribe", prompt=None))
+        self.settings = decode_settings(
+            DecodeRequest(language=None, task="transcribe", prompt=None)
+        )
 
     def run(self, path: Path, batched: bool) -> None:
         from faster_whisper import decode_audio
@@ -111,6 +112,10 @@ class Direct:
             segments, _info = self.model.transcribe(samples, **self.settings)
         for _segment in segments:
             pass
+
+
+def _seconds(times: list[float]) -> str:
+    return ", ".join(f"{value:.2f}s" for value in times)
 
 
 def main() -> int:
@@ -153,7 +158,7 @@ def main() -> int:
 
             log(f"{LONG_SECONDS} s input: pipeline (batched={use_batched(LONG_SECONDS)}) vs direct")
             long_pipeline, long_batched = [], []
-            for _ in range(2):
+            for _ in range(3):
                 long_pipeline.append(timed(lambda: pipeline(long_path)))
                 long_batched.append(timed(lambda: direct.run(long_path, batched=True)))
             long_sequential = timed(lambda: direct.run(long_path, batched=False))
@@ -172,13 +177,14 @@ def main() -> int:
         provider.close()
 
     jfk_seconds, sample_seconds = 11.0, sample_audio.duration
-    rtf_pipeline_jfk = statistics.median(jfk_pipeline) / jfk_seconds
-    rtf_direct_jfk = statistics.median(jfk_direct) / jfk_seconds
-    rtf_pipeline_long = statistics.median(long_pipeline) / LONG_SECONDS
-    rtf_direct_long = min(statistics.median(long_batched), long_sequential) / LONG_SECONDS
+    rtf_pipeline_jfk = min(jfk_pipeline) / jfk_seconds
+    rtf_direct_jfk = min(jfk_direct) / jfk_seconds
+    rtf_pipeline_long = min(long_pipeline) / LONG_SECONDS
+    rtf_direct_long = min(min(long_batched), long_sequential) / LONG_SECONDS
+    log(f"jfk runs: pipeline {_seconds(jfk_pipeline)}, direct {_seconds(jfk_direct)}")
+    log(f"long runs: pipeline {_seconds(long_pipeline)}, direct batched {_seconds(long_batched)}")
     log(
-        f"direct long: batched {statistics.median(long_batched):.2f}s, "
-        f"sequential {long_sequential:.2f}s"
+        f"long direct sequential: {long_sequential:.2f}s; diarization {_seconds(diarization_times)}"
     )
     figures = {
         "rtf_pipeline_jfk": round(rtf_pipeline_jfk, 4),
@@ -188,7 +194,7 @@ def main() -> int:
         "overhead_ratio": round(
             max(rtf_pipeline_jfk / rtf_direct_jfk, rtf_pipeline_long / rtf_direct_long), 3
         ),
-        "diarization_rtf": round(statistics.median(diarization_times) / sample_seconds, 4),
+        "diarization_rtf": round(min(diarization_times) / sample_seconds, 4),
         "der_sample": round(der(turns, sample_seconds), 4),
         "peak_rss_mb": round(max(stat.peak_rss_mb for stat in stats), 1),
     }

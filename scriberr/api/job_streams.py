@@ -19,6 +19,7 @@ the broker, so nothing is delivered twice.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -121,8 +122,8 @@ async def job_event_stream(
             if latest.is_terminal:
                 yield sse_frame(TERMINAL_EVENTS[latest.status], data)
                 return
-            if _key(data) != last:
-                last = _key(data)
+            if _key(data) != last and record.id not in service.running_here():
+                last = _key(data)  # (a job running here is reported by the broker)
                 silent_s = 0.0
                 yield sse_frame("transcription.progress", data)
                 continue
@@ -146,6 +147,43 @@ def _from_event(event: Event, last: tuple[Any, ...]) -> tuple[str | None, tuple[
     return None, last, False
 
 
+class _GlobalFeed:
+    """Per-connection state of the global stream: the last state delivered for every job."""
+
+    def __init__(self, public_error: Callable[[str | None], str | None]) -> None:
+        self._public_error = public_error
+        self._known: dict[str, tuple[Any, ...]] = {}
+        self._synthesised = 0
+
+    def from_broker(self, event: Event) -> str | None:
+        if event.type not in GLOBAL_EVENT_TYPES:
+            return None
+        if event.transcription_id and "status" in event.data:
+            state = _key(event.data)
+            repeated = self._known.get(event.transcription_id) == state
+            self._known[event.transcription_id] = state
+            if repeated and event.type in _STATE_EVENTS:
+                return None  # already delivered from the database
+        return sse_frame(event.type, dict(event.data), event.id)
+
+    def from_rows(self, records: list[TranscriptionRecord], running_here: set[str]) -> list[str]:
+        frames = []
+        for record in records:
+            if record.id in running_here:
+                continue  # our broker reports it
+            data = job_state(record, self._public_error)
+            previous = self._known.get(record.id)
+            if previous == _key(data) or (previous is not None and previous[0] in TERMINAL_EVENTS):
+                continue
+            self._known[record.id] = _key(data)
+            if previous is None and record.status == "queued":
+                continue  # created here (the broker announced it) or not started yet
+            self._synthesised += 1
+            event_type = TERMINAL_EVENTS.get(record.status, "transcription.progress")
+            frames.append(sse_frame(event_type, data, f"db-{self._synthesised}"))
+        return frames
+
+
 async def user_event_stream(
     request: Request, core: Any, user_id: str, subscription: Subscription
 ) -> AsyncIterator[str]:
@@ -153,49 +191,28 @@ async def user_event_stream(
     that another process runs (their broker is not ours). Job states are tracked per job, so a
     state seen through the broker is never repeated from the database and vice versa."""
     service = core.transcriptions
-    known: dict[str, tuple[Any, ...]] = {}
-    synthesised = 0
+    feed = _GlobalFeed(service.public_error)
     watermark = utcnow() - _OVERLAP
+    next_poll = time.monotonic() + POLL_INTERVAL_S
+    last_sent = time.monotonic()
     with subscription:
         yield f"retry: {RETRY_MS}\n\n"
-        silent_s = 0.0
         while True:
             event = await subscription.next(POLL_INTERVAL_S)
-            if event is not None:
-                if event.type not in GLOBAL_EVENT_TYPES:
-                    continue
-                if event.transcription_id and "status" in event.data:
-                    state = _key(event.data)
-                    repeated = known.get(event.transcription_id) == state
-                    known[event.transcription_id] = state
-                    if repeated and event.type in _STATE_EVENTS:
-                        continue  # already delivered from the database
-                silent_s = 0.0
-                yield sse_frame(event.type, dict(event.data), event.id)
-                continue
-            if await request.is_disconnected():
-                return
-            checked_at = utcnow()
-            changed = await run_in_threadpool(service.changed_since, user_id, watermark)
-            running_here = set(await run_in_threadpool(service.running_here))
-            watermark = checked_at - _OVERLAP
-            for record in changed:
-                if record.id in running_here:
-                    continue  # our broker reports it
-                data = job_state(record, service.public_error)
-                previous = known.get(record.id)
-                if previous == _key(data) or (
-                    previous is not None and previous[0] in TERMINAL_EVENTS
-                ):
-                    continue
-                known[record.id] = _key(data)
-                if previous is None and record.status == "queued":
-                    continue  # created here (announced by the broker) or not started yet
-                event_type = TERMINAL_EVENTS.get(record.status, "transcription.progress")
-                synthesised += 1
-                silent_s = 0.0
-                yield sse_frame(event_type, data, f"db-{synthesised}")
-            silent_s += POLL_INTERVAL_S
-            if silent_s >= KEEPALIVE_S:
-                silent_s = 0.0
+            frames = [] if event is None else [feed.from_broker(event)]
+            if time.monotonic() >= next_poll:
+                if await request.is_disconnected():
+                    return
+                checked_at = utcnow()
+                changed = await run_in_threadpool(service.changed_since, user_id, watermark)
+                running_here = set(await run_in_threadpool(service.running_here))
+                watermark = checked_at - _OVERLAP
+                next_poll = time.monotonic() + POLL_INTERVAL_S
+                frames += feed.from_rows(changed, running_here)
+            for frame in frames:
+                if frame is not None:
+                    last_sent = time.monotonic()
+                    yield frame
+            if time.monotonic() - last_sent >= KEEPALIVE_S:
+                last_sent = time.monotonic()
                 yield KEEPALIVE_FRAME

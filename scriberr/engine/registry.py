@@ -53,7 +53,9 @@ class ProviderRegistry:
         for provider in self._providers:
             capabilities = provider.capabilities()
             listed = (
-                capabilities.diarization_models if diarization else capabilities.transcription_models
+                capabilities.diarization_models
+                if diarization
+                else capabilities.transcription_models
             )
             for model in listed:
                 if model.id not in seen:

@@ -9,33 +9,25 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, content: str) -> None:
-    """Write `content` to `path` so readers see either the old file or the whole new one:
-    temp file in the same directory, fsync, rename, fsync the directory."""
+def write_atomic(path: Path, content: str, *, durable: bool = False) -> None:
+    """Write `content` to `path` so readers see either no file or the whole new one: temp file
+    in the same directory, then rename (atomic on POSIX). `durable=True` also fsyncs the file
+    before the rename (costs milliseconds per job on a busy disk). The orchestrator leaves it off:
+    the job row holds the same transcript and is the source of truth, and SQLite in WAL mode with
+    synchronous=NORMAL gives the same guarantee as the unsynced file — a process crash loses
+    nothing, a power cut may lose the newest completions (the job is then run again)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=".transcript-", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def remove_transcript(path: Path) -> None:

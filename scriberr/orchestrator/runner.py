@@ -35,8 +35,8 @@ from scriberr.orchestrator.handle import JobHandle
 from scriberr.orchestrator.options import JobOptions
 from scriberr.orchestrator.progress import ProgressReporter
 from scriberr.orchestrator.sanitize import public_error, sanitize
-from scriberr.persistence.job_log_repository import JobLogRepository
-from scriberr.persistence.queue_repository import ClaimedJob, QueueRepository
+from scriberr.persistence.job_log_repository import JobLogRepository, LogLine
+from scriberr.persistence.queue_repository import AttemptInfo, ClaimedJob, QueueRepository
 from scriberr.transcript import build_transcript
 
 Outcome = Literal["completed", "failed", "canceled", "requeued", "lost"]
@@ -83,41 +83,64 @@ class Orchestrator:
         self._default_model = default_model
         self._progress_interval_s = progress_interval_s
         self._clock = clock
+        self._provider_names: dict[str, str | None] = {}
+
+    def describe(self, options: dict[str, Any]) -> AttemptInfo:
+        """What the execution row of an attempt with these options records (pure, fast: the
+        queue calls it inside the claim transaction)."""
+        model = JobOptions.from_stored(options, self._default_model).model
+        if model not in self._provider_names:  # the registry's model list is fixed per process
+            provider, _ = self._provider(model)
+            self._provider_names[model] = provider.name if provider is not None else None
+        return AttemptInfo(
+            provider=self._provider_names[model],
+            model=model or None,
+            log_message=sanitize(f"attempt started (model {model})"),
+        )
 
     def run(self, handle: JobHandle) -> Outcome:
         job = handle.job
         options = JobOptions.from_stored(job.options, self._default_model)
         provider, lookup_error = self._provider(options.model)
-        execution_id = self._repository.start_execution(
-            job,
-            provider=provider.name if provider is not None else None,
-            model=options.model or None,
-            request_options=job.options,
+        reporter = ProgressReporter(
+            handle,
+            self._repository,
+            self._job_logs,
+            self._broker,
+            min_interval_s=self._progress_interval_s,
         )
-        if execution_id is None:
+        attempt = job.attempt
+        if attempt is None:
+            info = self.describe(job.options)
+            attempt = self._repository.start_execution(
+                job,
+                provider=info.provider,
+                model=info.model,
+                request_options=job.options,
+                log_lines=[LogLine(info.log_message or "")],
+            )
+        if attempt is None:
             log_event(_log, "job.lost", transcription_id=job.id, worker_id=job.worker_id)
             return "lost"
-        self._job_log(job, execution_id, f"attempt started (model {options.model})")
-        reporter = ProgressReporter(
-            handle, self._repository, self._broker, min_interval_s=self._progress_interval_s
-        )
+        reporter.attempt = attempt
         reporter.publish_current()
         scratch = self._paths.jobs_dir / job.id
         started = self._clock()
         try:
             if provider is None:
                 raise lookup_error or EngineError("no engine serves this model")
-            transcript = self._pipeline(handle, execution_id, provider, options, reporter, scratch)
-            return self._finish(handle, execution_id, transcript, started)
+            transcript = self._pipeline(handle, provider, options, reporter, scratch)
+            return self._finish(handle, reporter, transcript, started)
         except (JobCanceled, _Stopped) as error:
             if handle.reason is None:
-                return self._fail(handle, execution_id, error)
-            return self._interrupted(handle, execution_id)
+                return self._fail(handle, reporter, error)
+            return self._interrupted(handle, reporter)
         except Exception as error:
             if handle.reason is not None:
-                return self._interrupted(handle, execution_id)
-            return self._fail(handle, execution_id, error)
+                return self._interrupted(handle, reporter)
+            return self._fail(handle, reporter, error)
         finally:
+            reporter.close()
             remove_tree(scratch)
 
     # -- the stages ------------------------------------------------------------------------------
@@ -125,19 +148,18 @@ class Orchestrator:
     def _pipeline(
         self,
         handle: JobHandle,
-        execution_id: str,
         provider: SpeechProvider,
         options: JobOptions,
         reporter: ProgressReporter,
         scratch: Path,
     ) -> dict[str, Any]:
-        job, cancel = handle.job, handle.cancel
-        source = self._source(job)
-        self._job_log(job, execution_id, "preparing audio")
+        cancel = handle.cancel
+        source = self._source(handle.job)
+        reporter.log("preparing audio")
         audio = provider.prepare_audio(source, scratch / "audio.wav", cancel)
         self._checkpoint(handle)
         reporter.enter("transcribing", 0.20)
-        self._job_log(job, execution_id, "transcribing")
+        reporter.log("transcribing")
         output = provider.transcribe(
             audio, options.transcription(), reporter.span("transcribing", 0.20, 0.70), cancel
         )
@@ -149,7 +171,7 @@ class Orchestrator:
         }
         if options.diarization:
             reporter.enter("diarizing", 0.70)
-            self._job_log(job, execution_id, "identifying speakers")
+            reporter.log("identifying speakers")
             try:
                 diarization = provider.diarize(
                     audio,
@@ -160,9 +182,7 @@ class Orchestrator:
                 turns = diarization.turns
                 engine_info["diarization_model"] = diarization.model
             except ModelUnavailableError as error:
-                self._job_log(
-                    job, execution_id, f"speaker labels skipped: {sanitize(error.public_message)}"
-                )
+                reporter.log(f"speaker labels skipped: {error.public_message}", "warning")
             self._checkpoint(handle)
         reporter.enter("merging", 0.85)
         transcript = build_transcript(output, turns, engine_info)
@@ -172,28 +192,35 @@ class Orchestrator:
         return transcript
 
     def _finish(
-        self, handle: JobHandle, execution_id: str, transcript: dict[str, Any], started: float
+        self,
+        handle: JobHandle,
+        reporter: ProgressReporter,
+        transcript: dict[str, Any],
+        started: float,
     ) -> Outcome:
         job = handle.job
         path = self._paths.transcripts_dir / job.id / "transcript.json"
         content = json.dumps(transcript, ensure_ascii=False)
         write_atomic(path, content)
+        reporter.close()
+        seconds = round(self._clock() - started, 3)
+        lines = reporter.take_lines()
         try:
             completed = self._repository.complete(
                 job,
-                execution_id,
+                reporter.attempt,
                 transcript_json=content,
                 language=transcript.get("language"),
                 output_path=str(path),
+                log_lines=[*lines, LogLine(f"completed in {seconds:.1f} s")],
             )
         except BaseException:
             remove_transcript(path)
             raise
         if not completed:
             remove_transcript(path)
-            return self._interrupted(handle, execution_id)
-        seconds = round(self._clock() - started, 3)
-        self._job_log(job, execution_id, f"completed in {seconds:.1f} s")
+            self._store_lines(job, reporter, lines)
+            return self._interrupted(handle, reporter)
         self._publish(job, "transcription.completed", "completed", 1.0, "completed")
         log_event(
             _log,
@@ -201,42 +228,50 @@ class Orchestrator:
             transcription_id=job.id,
             user_id=job.user_id,
             worker_id=job.worker_id,
-            execution_id=execution_id,
+            execution_id=reporter.attempt.id if reporter.attempt else None,
             seconds=seconds,
         )
         return "completed"
 
-    def _fail(self, handle: JobHandle, execution_id: str, error: BaseException) -> Outcome:
+    def _fail(self, handle: JobHandle, reporter: ProgressReporter, error: BaseException) -> Outcome:
         job = handle.job
-        message = (
-            public_error(error)
-            if not isinstance(error, JobCanceled | _Stopped)
-            else ("the engine stopped without a result")
+        if isinstance(error, JobCanceled | _Stopped):
+            message = "the engine stopped without a result"
+        else:
+            message = public_error(error)
+        log_event(
+            _log,
+            "job.failed",
+            level=logging.ERROR,
+            transcription_id=job.id,
+            user_id=job.user_id,
+            worker_id=job.worker_id,
+            error=message,
+            detail=repr(error),  # internal log only: may hold paths
         )
-        _log.error(
-            "job.failed transcription_id=%s worker_id=%s",
-            job.id,
-            job.worker_id,
-            exc_info=error,
-            extra={"fields": {"event": "job.failed", "error": message}},
-        )
-        if not self._repository.fail(job, execution_id, message):
-            return self._interrupted(handle, execution_id)
-        self._job_log(job, execution_id, f"failed: {message}", level="error")
+        _log.debug("job %s failure traceback", job.id, exc_info=error)
+        reporter.close()
+        lines = reporter.take_lines()
+        failed_line = LogLine(f"failed: {message}", "error")
+        if not self._repository.fail(job, reporter.attempt, message, [*lines, failed_line]):
+            self._store_lines(job, reporter, lines)
+            return self._interrupted(handle, reporter)
         state = self._repository.state(job.id)
         progress = state.progress if state is not None else 0.0
         self._publish(job, "transcription.failed", "failed", progress, "failed", error=message)
         return "failed"
 
-    def _interrupted(self, handle: JobHandle, execution_id: str) -> Outcome:
+    def _interrupted(self, handle: JobHandle, reporter: ProgressReporter) -> Outcome:
         job = handle.job
+        reporter.close()
         if handle.reason == "shutdown":
-            if self._repository.release(job, execution_id, SHUTDOWN_NOTE):
-                self._job_log(job, execution_id, f"{SHUTDOWN_NOTE}; the job is queued again")
+            lines = [*reporter.take_lines(), LogLine(f"{SHUTDOWN_NOTE}; the job is queued again")]
+            if self._repository.release(job, reporter.attempt, SHUTDOWN_NOTE, lines):
                 self._publish(job, "transcription.progress", "queued", 0.0, "recovered")
                 log_event(_log, "job.requeued", transcription_id=job.id, reason="shutdown")
                 return "requeued"
             return "lost"
+        self._store_lines(job, reporter, reporter.take_lines())
         if handle.reason == "canceled":
             log_event(_log, "job.stopped", transcription_id=job.id, reason="canceled")
             return "canceled"
@@ -290,10 +325,13 @@ class Orchestrator:
             data["error"] = error
         self._broker.publish(event_type, job.user_id, data, transcription_id=job.id)
 
-    def _job_log(
-        self, job: ClaimedJob, execution_id: str | None, message: str, *, level: str = "info"
+    def _store_lines(
+        self, job: ClaimedJob, reporter: ProgressReporter, lines: list[LogLine]
     ) -> None:
+        """Best effort: keep the public log of an attempt that lost its row."""
         try:
-            self._job_logs.append(job.id, sanitize(message), level=level, execution_id=execution_id)
+            self._job_logs.append_many(
+                job.id, lines, execution_id=reporter.attempt.id if reporter.attempt else None
+            )
         except Exception:
             _log.warning("job log write failed for %s", job.id, exc_info=True)

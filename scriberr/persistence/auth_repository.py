@@ -138,6 +138,16 @@ class ApiKeyRepository:
         with self._db.session() as session:
             return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
+    def with_owner(self, key_hash: str) -> tuple[ApiKey, User] | None:
+        """The key with this hash and its user, in one query (the per-request auth path)."""
+        with self._db.session() as session:
+            row = session.execute(
+                select(ApiKey, User)
+                .join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.key_hash == key_hash)
+            ).first()
+            return (row[0], row[1]) if row is not None else None
+
     def list_active(self, user_id: str) -> list[ApiKey]:
         with self._db.session() as session:
             rows = session.scalars(

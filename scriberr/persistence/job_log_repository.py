@@ -5,16 +5,48 @@ Callers sanitise before appending; this module only stores and lists lines in or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
 
 from scriberr.clock import as_utc, utcnow
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import JobLog
 
 _logs: Table = JobLog.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A line to append; the queue repository writes these inside its own transitions."""
+
+    message: str
+    level: str = "info"
+
+
+def insert_lines(
+    session: Session, transcription_id: str, execution_id: str | None, lines: Sequence[LogLine]
+) -> None:
+    """Append `lines` within the caller's transaction."""
+    if not lines:
+        return
+    now = utcnow()
+    session.execute(
+        insert(_logs),
+        [
+            {
+                "transcription_id": transcription_id,
+                "execution_id": execution_id,
+                "level": line.level,
+                "message": line.message,
+                "created_at": now,
+            }
+            for line in lines
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -38,16 +70,14 @@ class JobLogRepository:
         level: str = "info",
         execution_id: str | None = None,
     ) -> None:
-        with self._db.write_session() as session:
-            session.execute(
-                insert(_logs).values(
-                    transcription_id=transcription_id,
-                    execution_id=execution_id,
-                    level=level,
-                    message=message,
-                    created_at=utcnow(),
-                )
-            )
+        self.append_many(transcription_id, [LogLine(message, level)], execution_id=execution_id)
+
+    def append_many(
+        self, transcription_id: str, lines: Sequence[LogLine], *, execution_id: str | None = None
+    ) -> None:
+        if lines:
+            with self._db.write_session() as session:
+                insert_lines(session, transcription_id, execution_id, lines)
 
     def list_for(self, transcription_id: str) -> list[JobLogLine]:
         """Every line of every attempt, oldest first."""

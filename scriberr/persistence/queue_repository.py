@@ -22,12 +22,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from scriberr.clock import as_utc, utcnow
 from scriberr.ids import new_id
 from scriberr.persistence.database import Database
+from scriberr.persistence.job_log_repository import LogLine, insert_lines
 from scriberr.persistence.models import AudioFile, Execution, Transcription, WorkerProcess
 
 TERMINAL = ("completed", "failed", "canceled")
@@ -70,6 +81,23 @@ class NewJob:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """The execution row of one processing attempt."""
+
+    id: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptInfo:
+    """What the execution row of a new attempt records, decided from the job's options."""
+
+    provider: str | None
+    model: str | None
+    log_message: str | None = None
+
+
+@dataclass(frozen=True)
 class ClaimedJob:
     id: str
     user_id: str
@@ -78,6 +106,7 @@ class ClaimedJob:
     source_path: str | None  # files.storage_path, relative to the data dir; internal only
     worker_id: str
     claim_expires_at: datetime
+    attempt: Attempt | None = None  # opened by the claim when it was given `describe`
 
 
 @dataclass(frozen=True)
@@ -142,6 +171,110 @@ def _opt_utc(moment: datetime | None) -> datetime | None:
     return as_utc(moment) if moment is not None else None
 
 
+class _Statements:
+    """The hot-path statements, built once per repository with bind parameters, so each call
+    only binds values (SQLAlchemy caches their compiled form)."""
+
+    def __init__(self, policy: SchedulerPolicy, sqlite: bool) -> None:
+        candidate = (
+            select(_jobs.c.id)
+            .where(_jobs.c.status == "queued")
+            .order_by(*policy.order_by(_jobs))
+            .limit(1)
+        )
+        if not sqlite:
+            candidate = candidate.with_for_update(skip_locked=True)
+        self.insert_execution = insert(_executions)
+        self.claim = (
+            update(_jobs)
+            .where(_jobs.c.id == candidate.scalar_subquery(), _jobs.c.status == "queued")
+            .values(
+                status="processing",
+                started_at=bindparam("now"),
+                progress=0.05,
+                progress_stage="preparing",
+                claimed_by=bindparam("worker"),
+                claim_expires_at=bindparam("expires"),
+                error=None,
+                updated_at=bindparam("now"),
+            )
+            .returning(_jobs.c.id, _jobs.c.user_id, _jobs.c.file_id, _jobs.c.options)
+        )
+        self.file_path = select(_files.c.storage_path).where(_files.c.id == bindparam("file_id"))
+        owned = (
+            _jobs.c.id == bindparam("job_id"),
+            _jobs.c.status == "processing",
+            _jobs.c.claimed_by == bindparam("worker"),
+        )
+        self.owned = owned
+        self.progress = (
+            update(_jobs)
+            .where(*owned)
+            .values(
+                progress=bindparam("progress"),
+                progress_stage=bindparam("stage"),
+                updated_at=bindparam("now"),
+            )
+        )
+        is_owner = select(literal(1)).where(*owned).exists()
+        self.start_execution = insert(_executions).from_select(
+            [
+                "id",
+                "transcription_id",
+                "user_id",
+                "status",
+                "worker_id",
+                "provider",
+                "model",
+                "request_options",
+                "started_at",
+            ],
+            select(
+                bindparam("execution_id", type_=_executions.c.id.type),
+                bindparam("job_id", type_=_jobs.c.id.type),
+                bindparam("user_id", type_=_executions.c.user_id.type),
+                literal("processing", _executions.c.status.type),
+                bindparam("worker", type_=_executions.c.worker_id.type),
+                bindparam("provider", type_=_executions.c.provider.type),
+                bindparam("model", type_=_executions.c.model.type),
+                bindparam("request_options", type_=_executions.c.request_options.type),
+                bindparam("now", type_=_executions.c.started_at.type),
+            ).where(is_owner),
+        )
+        self.complete = (
+            update(_jobs)
+            .where(*owned)
+            .values(
+                status="completed",
+                progress=1.0,
+                progress_stage="completed",
+                transcript=bindparam("transcript"),
+                language=bindparam("language"),
+                error=None,
+                completed_at=bindparam("now"),
+                claimed_by=None,
+                claim_expires_at=None,
+                updated_at=bindparam("now"),
+            )
+        )
+        self.close_execution = (
+            update(_executions)
+            .where(
+                _executions.c.id == bindparam("execution_id"),
+                _executions.c.status == "processing",
+            )
+            .values(
+                status=bindparam("status"),
+                completed_at=bindparam("completed_at"),
+                failed_at=bindparam("failed_at"),
+                canceled_at=bindparam("canceled_at"),
+                processing_duration_ms=bindparam("duration_ms"),
+                error=bindparam("error"),
+                output_path=bindparam("output_path"),
+            )
+        )
+
+
 class QueueRepository:
     def __init__(
         self,
@@ -153,6 +286,7 @@ class QueueRepository:
         self._db = database
         self._policy = policy or FifoPolicy()
         self._now = clock
+        self._sql = _Statements(self._policy, database.is_sqlite)
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -210,50 +344,60 @@ class QueueRepository:
 
     # -- claim and ownership ----------------------------------------------------------------
 
-    def claim(self, worker_id: str, lease_s: float) -> ClaimedJob | None:
-        """Take the next queued job for `worker_id`, or None when the queue is empty."""
+    def claim(
+        self,
+        worker_id: str,
+        lease_s: float,
+        describe: Callable[[dict[str, Any]], AttemptInfo] | None = None,
+    ) -> ClaimedJob | None:
+        """Take the next queued job for `worker_id`, or None when the queue is empty.
+
+        With `describe`, the execution row of the attempt is opened in the same transaction
+        (one transaction per claim instead of two).
+        """
         now = self._now()
         expires = now + timedelta(seconds=lease_s)
-        candidate = (
-            select(_jobs.c.id)
-            .where(_jobs.c.status == "queued")
-            .order_by(*self._policy.order_by(_jobs))
-            .limit(1)
-        )
-        if not self._db.is_sqlite:
-            candidate = candidate.with_for_update(skip_locked=True)
-        statement = (
-            update(_jobs)
-            .where(_jobs.c.id == candidate.scalar_subquery(), _jobs.c.status == "queued")
-            .values(
-                status="processing",
-                started_at=now,
-                progress=0.05,
-                progress_stage="preparing",
-                claimed_by=worker_id,
-                claim_expires_at=expires,
-                error=None,
-                updated_at=now,
-            )
-            .returning(_jobs.c.id, _jobs.c.user_id, _jobs.c.file_id, _jobs.c.options)
-        )
+        attempt = None
         with self._db.write_session() as session:
-            row = session.execute(statement).first()
+            row = session.execute(
+                self._sql.claim, {"now": now, "worker": worker_id, "expires": expires}
+            ).first()
             if row is None:
                 return None
+            options = dict(row.options or {})
             source_path = None
             if row.file_id is not None:
                 source_path = session.execute(
-                    select(_files.c.storage_path).where(_files.c.id == row.file_id)
+                    self._sql.file_path, {"file_id": row.file_id}
                 ).scalar()
+            if describe is not None:
+                info = describe(options)
+                attempt = Attempt(new_id("exec"), now)
+                session.execute(
+                    self._sql.insert_execution,
+                    {
+                        "id": attempt.id,
+                        "transcription_id": row.id,
+                        "user_id": row.user_id,
+                        "status": "processing",
+                        "worker_id": worker_id,
+                        "provider": info.provider,
+                        "model": info.model,
+                        "request_options": options,
+                        "started_at": now,
+                    },
+                )
+                if info.log_message:
+                    insert_lines(session, row.id, attempt.id, [LogLine(info.log_message)])
         return ClaimedJob(
             id=row.id,
             user_id=row.user_id,
             file_id=row.file_id,
-            options=dict(row.options or {}),
+            options=options,
             source_path=source_path,
             worker_id=worker_id,
             claim_expires_at=expires,
+            attempt=attempt,
         )
 
     def renew(self, transcription_id: str, worker_id: str, lease_s: float) -> bool:
@@ -267,15 +411,33 @@ class QueueRepository:
             )
         return _changed(result)
 
-    def progress(self, transcription_id: str, worker_id: str, progress: float, stage: str) -> bool:
-        """Store progress and stage; False when `worker_id` no longer owns the job."""
+    def progress(
+        self,
+        transcription_id: str,
+        worker_id: str,
+        progress: float,
+        stage: str,
+        *,
+        execution_id: str | None = None,
+        log_lines: Sequence[LogLine] = (),
+    ) -> bool:
+        """Store progress and stage (and pending public log lines); False when `worker_id` no
+        longer owns the job (then nothing is written)."""
         with self._db.write_session() as session:
             result = session.execute(
-                update(_jobs)
-                .where(*_owned(transcription_id, worker_id))
-                .values(progress=progress, progress_stage=stage, updated_at=self._now())
+                self._sql.progress,
+                {
+                    "job_id": transcription_id,
+                    "worker": worker_id,
+                    "progress": progress,
+                    "stage": stage,
+                    "now": self._now(),
+                },
             )
-        return _changed(result)
+            if not _changed(result):
+                return False
+            insert_lines(session, transcription_id, execution_id, log_lines)
+        return True
 
     # -- executions ---------------------------------------------------------------------------
 
@@ -286,29 +448,28 @@ class QueueRepository:
         provider: str | None,
         model: str | None,
         request_options: dict[str, Any],
-    ) -> str | None:
+        log_lines: Sequence[LogLine] = (),
+    ) -> Attempt | None:
         """Open the execution row of this attempt; None when the worker lost the job already."""
-        execution_id = new_id("exec")
+        attempt = Attempt(new_id("exec"), self._now())
         with self._db.write_session() as session:
-            owned = session.execute(
-                select(_jobs.c.id).where(*_owned(job.id, job.worker_id))
-            ).first()
-            if owned is None:
-                return None
-            session.execute(
-                insert(_executions).values(
-                    id=execution_id,
-                    transcription_id=job.id,
-                    user_id=job.user_id,
-                    status="processing",
-                    worker_id=job.worker_id,
-                    provider=provider,
-                    model=model,
-                    request_options=dict(request_options),
-                    started_at=self._now(),
-                )
+            result = session.execute(
+                self._sql.start_execution,
+                {
+                    "execution_id": attempt.id,
+                    "job_id": job.id,
+                    "user_id": job.user_id,
+                    "worker": job.worker_id,
+                    "provider": provider,
+                    "model": model,
+                    "request_options": dict(request_options),
+                    "now": attempt.started_at,
+                },
             )
-        return execution_id
+            if not _changed(result):
+                return None
+            insert_lines(session, job.id, attempt.id, log_lines)
+        return attempt
 
     def list_executions(self, transcription_id: str, user_id: str) -> list[ExecutionRecord]:
         """Every attempt of a job, oldest first (scoped by owner)."""
@@ -328,39 +489,39 @@ class QueueRepository:
     def complete(
         self,
         job: ClaimedJob,
-        execution_id: str | None,
+        attempt: Attempt | None,
         *,
         transcript_json: str,
         language: str | None,
         output_path: str | None,
+        log_lines: Sequence[LogLine] = (),
     ) -> bool:
         """Mark the job and its execution completed in one transaction; False if not the owner."""
         now = self._now()
         with self._db.write_session() as session:
             result = session.execute(
-                update(_jobs)
-                .where(*_owned(job.id, job.worker_id))
-                .values(
-                    status="completed",
-                    progress=1.0,
-                    progress_stage="completed",
-                    transcript=transcript_json,
-                    language=language,
-                    error=None,
-                    completed_at=now,
-                    claimed_by=None,
-                    claim_expires_at=None,
-                    updated_at=now,
-                )
+                self._sql.complete,
+                {
+                    "job_id": job.id,
+                    "worker": job.worker_id,
+                    "transcript": transcript_json,
+                    "language": language,
+                    "now": now,
+                },
             )
             if not _changed(result):
                 return False
-            _close_execution(
-                session, job.id, execution_id, "completed", now, output_path=output_path
-            )
+            self._close(session, job.id, attempt, "completed", now, output_path=output_path)
+            insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
         return True
 
-    def fail(self, job: ClaimedJob, execution_id: str | None, error: str) -> bool:
+    def fail(
+        self,
+        job: ClaimedJob,
+        attempt: Attempt | None,
+        error: str,
+        log_lines: Sequence[LogLine] = (),
+    ) -> bool:
         """Mark job and execution failed with a (sanitised) error; False if not the owner."""
         now = self._now()
         with self._db.write_session() as session:
@@ -379,10 +540,17 @@ class QueueRepository:
             )
             if not _changed(result):
                 return False
-            _close_execution(session, job.id, execution_id, "failed", now, error=error)
+            self._close(session, job.id, attempt, "failed", now, error=error)
+            insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
         return True
 
-    def release(self, job: ClaimedJob, execution_id: str | None, note: str) -> bool:
+    def release(
+        self,
+        job: ClaimedJob,
+        attempt: Attempt | None,
+        note: str,
+        log_lines: Sequence[LogLine] = (),
+    ) -> bool:
         """Shutdown: put the job back to `queued` (stage `recovered`, keeps its place in line);
         its execution ends `canceled` with `note`. False if not the owner."""
         now = self._now()
@@ -392,8 +560,39 @@ class QueueRepository:
             )
             if not _changed(result):
                 return False
-            _close_execution(session, job.id, execution_id, "canceled", now, error=note)
+            self._close(session, job.id, attempt, "canceled", now, error=note)
+            insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
         return True
+
+    def _close(
+        self,
+        session: Session,
+        transcription_id: str,
+        attempt: Attempt | None,
+        status: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+        output_path: str | None = None,
+    ) -> None:
+        if attempt is None:
+            _close_execution(
+                session, transcription_id, None, status, now, error=error, output_path=output_path
+            )
+            return
+        session.execute(
+            self._sql.close_execution,
+            {
+                "execution_id": attempt.id,
+                "status": status,
+                "completed_at": now if status == "completed" else None,
+                "failed_at": now if status == "failed" else None,
+                "canceled_at": now if status == "canceled" else None,
+                "duration_ms": _duration_ms(attempt.started_at, now),
+                "error": error,
+                "output_path": output_path,
+            },
+        )
 
     def cancel(self, transcription_id: str, user_id: str) -> CancelResult:
         """Cancel a queued or processing job of `user_id` (claim cleared, open execution
@@ -586,6 +785,10 @@ def _requeued(now: datetime) -> dict[str, Any]:
     }
 
 
+def _duration_ms(started_at: datetime, now: datetime) -> int:
+    return max(0, int((now - started_at).total_seconds() * 1000))
+
+
 def _close_execution(
     session: Session,
     transcription_id: str,
@@ -607,7 +810,7 @@ def _close_execution(
         select(_executions.c.id, _executions.c.started_at).where(*condition)
     ).all()
     for row in open_rows:
-        duration_ms = max(0, int((now - as_utc(row.started_at)).total_seconds() * 1000))
+        duration_ms = _duration_ms(as_utc(row.started_at), now)
         values: dict[str, Any] = {
             "status": status,
             f"{status}_at": now,

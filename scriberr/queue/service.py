@@ -28,7 +28,11 @@ from scriberr.logging_setup import log_event
 from scriberr.orchestrator import JobHandle, Outcome
 from scriberr.orchestrator.runner import SHUTDOWN_NOTE
 from scriberr.persistence.job_log_repository import JobLogRepository
-from scriberr.persistence.queue_repository import WORKER_SEPARATOR, QueueRepository
+from scriberr.persistence.queue_repository import (
+    WORKER_SEPARATOR,
+    AttemptInfo,
+    QueueRepository,
+)
 from scriberr.queue.liveness import LivenessJudge, host_identity
 from scriberr.services.errors import Conflict, NotFound
 
@@ -36,6 +40,8 @@ _log = logging.getLogger("scriberr.queue")
 
 
 class JobRunner(Protocol):
+    def describe(self, options: dict[str, Any]) -> AttemptInfo: ...
+
     def run(self, handle: JobHandle) -> Outcome: ...
 
 
@@ -263,7 +269,9 @@ class WorkerService:
         while not self._stopping.is_set():
             wake.clear()
             try:
-                job = self._repository.claim(worker_id, self.settings.lease_s)
+                job = self._repository.claim(
+                    worker_id, self.settings.lease_s, self._orchestrator.describe
+                )
             except Exception:
                 _log.exception("claim failed", extra={"fields": {"event": "claim.error"}})
                 job = None

@@ -297,12 +297,10 @@ class AuthService:
         return self._authenticate_jwt(credential, "access")
 
     def authenticate_api_key(self, raw_key: str) -> Principal:
-        key = self._keys.by_hash(_sha256(raw_key))
-        if key is None or key.revoked_at is not None:
+        found = self._keys.with_owner(_sha256(raw_key))
+        if found is None or found[0].revoked_at is not None:
             raise Unauthorized("Invalid or revoked API key.")
-        user = self._users.get(key.user_id)
-        if user is None:
-            raise Unauthorized("Invalid or revoked API key.")
+        key, user = found
         now = self._now()
         last = key.last_used_at
         if last is None or now - as_utc(last) >= API_KEY_TOUCH_INTERVAL:

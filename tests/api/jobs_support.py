@@ -120,6 +120,16 @@ def sse_events(text: str) -> list[tuple[str, dict[str, Any], str | None]]:
     return events
 
 
+def _no_data_dir_in_body(data_dir: Path) -> Any:
+    """A response hook: no body the tests ever see may contain the data directory path."""
+
+    def check(response: Any) -> None:
+        response.read()
+        assert str(data_dir) not in response.text, response.request.url
+
+    return check
+
+
 @contextmanager
 def make_env(
     tmp_path: Path, script: FakeScript | None = None, *, start: bool = True, **env: str
@@ -142,6 +152,7 @@ def make_env(
         core.start()
     try:
         with TestClient(create_app(core)) as client:
+            client.event_hooks = {"response": [_no_data_dir_in_body(data_dir)]}
             response = client.post(
                 "/api/v1/auth/register",
                 json={"username": "alice", "password": PASSWORD, "confirm_password": PASSWORD},

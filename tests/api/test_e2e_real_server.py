@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -52,25 +51,33 @@ class Server:
         return response
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _listening_url(process: subprocess.Popen[bytes], log_path: Path) -> str:
+    """The `startup.listening` URL the server logs once uvicorn is bound."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if '"startup.listening"' in line:
+                return str(json.loads(line)["url"])
+        if process.poll() is not None:
+            pytest.fail("scriberr serve exited early:\n" + log_path.read_text(errors="replace"))
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail("scriberr serve never logged its address:\n" + log_path.read_text(errors="replace"))
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    port = _free_port()
     env = {
         **os.environ,
         "SCRIBERR_DATA_DIR": str(data_dir),
         "SCRIBERR_HOST": "127.0.0.1",
-        "SCRIBERR_PORT": str(port),
+        "SCRIBERR_PORT": "0",  # the server picks a free port and logs it: no race for one
         "SPEECH_ENGINE_AUTO_DOWNLOAD": "false",
         "SPEECH_ENGINE_PROVIDER": "cpu",
         "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
-        "SCRIBERR_LOG_LEVEL": "warning",
+        "SCRIBERR_LOG_LEVEL": "info",
+        "SCRIBERR_LOG_FORMAT": "json",
     }
     log_path = data_dir.parent / "server.log"
     with log_path.open("wb") as log:
@@ -81,11 +88,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = _listening_url(process, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("scriberr serve exited early:\n" + log_path.read_text(errors="replace"))
         try:
             if httpx.get(base_url + "/health", timeout=1).status_code == 200:
                 break
@@ -104,8 +109,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-        for body in running.bodies:
-            assert str(data_dir) not in body
 
 
 @pytest.fixture(scope="module")
@@ -271,3 +274,11 @@ def test_openai_sdk_transcribes_jfk(server: Server, api_key: str) -> None:
     assert verbose.segments and verbose.segments[0].end > verbose.segments[0].start
     assert verbose.words and {"ask", "country"} <= {_words(w.word) for w in verbose.words}
     server.bodies += [as_json.text, as_text, as_srt, verbose.model_dump_json()]
+
+
+def test_no_response_body_contains_the_data_dir(server: Server) -> None:
+    """Runs last in this module: every body recorded above (JSON, exports, SSE, SDK results)."""
+    assert len(server.bodies) > 20
+    for body in server.bodies:
+        assert str(server.data_dir) not in body
+        assert str(server.data_dir.parent) not in body

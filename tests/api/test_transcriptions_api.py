@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from scriberr.api.app import create_app
 from scriberr.engine.fake import FakeScript
 
-from .jobs_support import SAMPLE_WAV, Env, make_env, sse_events
+from .jobs_support import SAMPLE_WAV, Env, make_env, serve_in_thread, sse_events
 
 
 @pytest.fixture
@@ -159,32 +159,36 @@ def test_sse_falls_back_to_the_database_for_other_processes(paused_env: Env) -> 
     queue = paused_env.core.queue
     claimed = queue.claim("worker_elsewhere:1", 60)
     assert claimed is not None and claimed.id == job["id"]
-    broker = paused_env.core.broker
-
-    def other_process() -> None:
-        deadline = time.monotonic() + 10
-        while broker.subscriber_count() == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        execution = queue.start_execution(
-            claimed, provider="fake", model="fake-model", request_options={}
-        )
-        queue.progress(claimed.id, claimed.worker_id, 0.5, "transcribing")
-        time.sleep(1.5)  # longer than one poll interval, so the stream sees this state
-        transcript = json.dumps({"text": "elsewhere", "segments": [], "words": []})
-        queue.complete(
-            claimed, execution, transcript_json=transcript, language="en", output_path=None
-        )
-
-    worker = threading.Thread(target=other_process)
-    worker.start()
-    response = paused_env.client.get(
-        f"/api/v1/transcriptions/{job['id']}/events", headers=paused_env.headers
+    execution = queue.start_execution(
+        claimed, provider="fake", model="fake-model", request_options={}
     )
-    worker.join()
-    events = sse_events(response.text)
-    assert events[-1][0] == "transcription.completed"
-    assert ("transcription.progress", "transcribing") in [
-        (name, data["stage"]) for name, data, _ in events
+    app = create_app(paused_env.core)
+    events: list[tuple[str, dict[str, Any]]] = []
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=30) as http:
+        url = f"/api/v1/transcriptions/{job['id']}/events"
+        with http.stream("GET", url, headers=paused_env.headers) as stream:
+            name = None
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    name = line[len("event: ") :]
+                elif line.startswith("data: ") and name:
+                    events.append((name, json.loads(line[len("data: ") :])))
+                    stage = events[-1][1]["stage"]
+                    if stage == "preparing":  # the claimed state, read from the row
+                        queue.progress(claimed.id, claimed.worker_id, 0.5, "transcribing")
+                    elif stage == "transcribing":
+                        transcript = json.dumps({"text": "elsewhere", "segments": [], "words": []})
+                        queue.complete(
+                            claimed,
+                            execution,
+                            transcript_json=transcript,
+                            language="en",
+                            output_path=None,
+                        )
+    assert [(name, data["stage"]) for name, data in events] == [
+        ("transcription.progress", "preparing"),
+        ("transcription.progress", "transcribing"),
+        ("transcription.completed", "completed"),
     ]
     text = paused_env.client.get(
         f"/api/v1/transcriptions/{job['id']}/transcript?format=txt", headers=paused_env.headers

@@ -27,14 +27,20 @@ def test_sample_has_two_speakers_low_der_and_every_word_labelled(
     provider: LocalProvider, sample_audio: PreparedAudio
 ) -> None:
     progress: list[float] = []
-    diarization = provider.diarize(sample_audio, DiarizationOptions(), progress.append, CancelToken())
+    diarization = provider.diarize(
+        sample_audio, DiarizationOptions(), progress.append, CancelToken()
+    )
     output = provider.transcribe(
         sample_audio, TranscriptionOptions(model="whisper-tiny.en"), lambda _f: None, CancelToken()
     )
     transcript = build_transcript(
         output,
         diarization.turns,
-        {"provider": "local", "transcription_model": output.model, "diarization_model": diarization.model},
+        {
+            "provider": "local",
+            "transcription_model": output.model,
+            "diarization_model": diarization.model,
+        },
     )
 
     speakers = {turn.speaker for turn in diarization.turns}
@@ -66,7 +72,10 @@ def test_impossible_speaker_counts_are_refused(
 ) -> None:
     with pytest.raises(InvalidOptionsError):
         provider.diarize(
-            sample_audio, DiarizationOptions(min_speakers=3, max_speakers=2), lambda _f: None, CancelToken()
+            sample_audio,
+            DiarizationOptions(min_speakers=3, max_speakers=2),
+            lambda _f: None,
+            CancelToken(),
         )
 
 

@@ -95,3 +95,17 @@ def test_a_crash_in_the_engine_fails_only_that_call(
     assert "/" not in run.error.public_message and str(pid) not in run.error.public_message
     _assert_next_call_works(provider, jfk_audio)
     assert provider.engine_pids() != [pid]
+
+
+def test_a_caller_that_gives_up_mid_call_leaves_a_working_engine(
+    provider: LocalProvider, jfk_audio: PreparedAudio
+) -> None:
+    class GiveUp(Exception):
+        pass
+
+    def progress(_fraction: float) -> None:
+        raise GiveUp()  # e.g. the worker lost its lease while reporting progress
+
+    with pytest.raises(GiveUp):
+        provider.transcribe(jfk_audio, TINY, progress, CancelToken())
+    _assert_next_call_works(provider, jfk_audio)

@@ -47,7 +47,10 @@ def test_a_failing_download_fails_with_the_same_clean_error(
     try:
         with pytest.raises(ModelUnavailableError) as caught:
             downloading.transcribe(
-                jfk_audio, TranscriptionOptions(model="whisper-tiny"), lambda _f: None, CancelToken()
+                jfk_audio,
+                TranscriptionOptions(model="whisper-tiny"),
+                lambda _f: None,
+                CancelToken(),
             )
         _assert_clean(caught.value.public_message, "whisper-tiny", cache_dir)
         assert "downloaded" in caught.value.public_message

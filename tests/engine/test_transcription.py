@@ -140,7 +140,7 @@ def test_translate_and_foreign_languages_are_refused_by_english_only_models(
         TranscriptionOptions(model="whisper-tiny.en", task="translate"),
         TranscriptionOptions(model="whisper-tiny.en", language="de"),
     ):
-        with pytest.raises(InvalidOptionsError, match="whisper-tiny.en"):
+        with pytest.raises(InvalidOptionsError, match=r"whisper-tiny\.en"):
             provider.transcribe(jfk_audio, options, lambda _f: None, CancelToken())
 
 

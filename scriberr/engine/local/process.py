@@ -17,6 +17,7 @@ callback and watching the caller's `CancelToken`:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import threading
@@ -84,6 +85,7 @@ class EngineProcess:
         self._connection: Connection | None = None
         self._cancel_flag: Event | None = None
         self._closed = False
+        self._in_flight = False  # a request was sent and its terminal reply not yet received
         self.recent_models: list[str] = []  # what the parent last asked it to run, newest last
 
     @property
@@ -97,9 +99,10 @@ class EngineProcess:
     def _start(self) -> tuple[SpawnProcess, Connection, Event]:
         if self._closed:
             raise EngineError("the speech engine is shutting down")
-        if self._process is not None and self._connection is not None and self._cancel_flag:
-            if self._process.is_alive():
-                return self._process, self._connection, self._cancel_flag
+        process, connection, cancel_flag = self._process, self._connection, self._cancel_flag
+        if process is not None and connection is not None and cancel_flag is not None:
+            if process.is_alive():
+                return process, connection, cancel_flag
             self._discard()
         parent_end, child_end = self._context.Pipe(duplex=True)
         cancel_flag = self._context.Event()
@@ -113,7 +116,6 @@ class EngineProcess:
         child_end.close()
         logger.info("started engine process %s (pid %s)", self._index, process.pid)
         self._process, self._connection, self._cancel_flag = process, parent_end, cancel_flag
-        self.recent_models = []
         return process, parent_end, cancel_flag
 
     def call(self, request: Request, progress: ProgressCallback, cancel: CancelToken) -> object:
@@ -126,6 +128,22 @@ class EngineProcess:
         except (BrokenPipeError, OSError):
             self._discard()
             raise EngineCrashedError(_CRASHED) from None
+        self._in_flight = True
+        try:
+            return self._await_reply(process, connection, cancel_flag, progress, cancel)
+        finally:
+            if self._in_flight:  # left early (say the progress callback raised): stop the child
+                logger.info("engine %s abandoned mid-request; killing it", self._index)
+                self.kill()
+
+    def _await_reply(
+        self,
+        process: SpawnProcess,
+        connection: Connection,
+        cancel_flag: Event,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> object:
         cancel_deadline: float | None = None
         while True:
             if connection.poll(POLL_INTERVAL_S):
@@ -140,6 +158,7 @@ class EngineProcess:
                 if isinstance(message, LogLine):
                     logger.log(message.level, "[engine %s] %s", self._index, message.message)
                     continue
+                self._in_flight = False
                 if cancel_deadline is not None or isinstance(message, Canceled):
                     raise JobCanceled()
                 if isinstance(message, Failed):
@@ -184,6 +203,7 @@ class EngineProcess:
         if self._connection is not None:
             self._connection.close()
         self._process, self._connection, self._cancel_flag = None, None, None
+        self._in_flight = False
         self.recent_models = []
 
     def close(self) -> None:
@@ -193,10 +213,8 @@ class EngineProcess:
         if process is None or connection is None:
             return
         if process.is_alive():
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 connection.send(None)
-            except (BrokenPipeError, OSError):
-                pass
             process.join(timeout=_SHUTDOWN_GRACE_S)
         self.kill()
 

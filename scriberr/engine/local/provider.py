@@ -119,7 +119,9 @@ class LocalProvider:
         entry = _transcription_entry(options.model)
         language = _language(entry, options.language)
         if options.task == "translate" and not entry.translate:
-            raise InvalidOptionsError(f"model '{entry.id}' cannot translate; choose a multilingual model")
+            raise InvalidOptionsError(
+                f"model '{entry.id}' cannot translate; choose a multilingual model"
+            )
         location = locate_model(entry.id, self._cache_dir, self._auto_download)
         request = TranscribeRequest(audio.path, location, language, options.task, options.prompt)
         key = f"whisper:{entry.id}"
@@ -186,7 +188,9 @@ def _language(entry: CatalogEntry, language: str | None) -> str | None:
     if code not in entry.languages:
         if entry.multilingual:
             raise InvalidOptionsError(f"language '{code}' is not supported by model '{entry.id}'")
-        raise InvalidOptionsError(f"model '{entry.id}' is English-only; language '{code}' is not supported")
+        raise InvalidOptionsError(
+            f"model '{entry.id}' is English-only; language '{code}' is not supported"
+        )
     return code
 
 

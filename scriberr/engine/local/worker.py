@@ -8,6 +8,7 @@ terminal message. Nothing here is imported by the server process except through 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -51,11 +52,9 @@ class _Sender:
         self._lock = threading.Lock()
 
     def send(self, message: object) -> None:
-        with self._lock:
-            try:
-                self._connection.send(message)
-            except (BrokenPipeError, OSError):
-                pass  # the server went away; the loop ends on the next receive
+        # If the server went away, the loop ends on the next receive.
+        with self._lock, contextlib.suppress(BrokenPipeError, OSError):
+            self._connection.send(message)
 
 
 class _ForwardingHandler(logging.Handler):
@@ -152,9 +151,7 @@ class Engine:
         check_cancel()
         samples = audio.load_samples(request.audio)
         decode = whisper.DecodeRequest(request.language, request.task, request.prompt)
-        return whisper.transcribe(
-            model, samples, decode, location.model_id, progress, check_cancel
-        )
+        return whisper.transcribe(model, samples, decode, location.model_id, progress, check_cancel)
 
     def _diarize(
         self,

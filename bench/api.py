@@ -1,0 +1,371 @@
+"""API latency and upload benchmark against a real `scriberr serve` on a free loopback port.
+
+1. Latency: p50/p95/p99 of `GET /api/v1/transcriptions?limit=100` (100 rows) and `GET /health`
+   under 50 concurrent clients, once idle and once while a real transcription (the bundled
+   whisper-tiny.en on a few minutes of speech) is running.
+2. Upload: throughput of one 500 MB multipart upload and the server's peak RSS while it streams
+   (also measured for a 50 MB upload, to show the peak does not grow with the file size).
+
+    .venv/bin/python bench/api.py [--requests 1000] [--upload-mb 500]
+
+Prints progress lines, then ONE JSON object on the last line with keys `idle_p95_ms`,
+`busy_p95_ms`, `health_idle_p95_ms`, `health_busy_p95_ms`, `upload_mb_per_s`,
+`upload_peak_rss_mb`. Only loopback addresses are used.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/ holds a `queue.py`; keep it from shadowing the standard library's `queue`.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import wave  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+JFK = (ROOT / ".." / "shared" / "fixtures" / "audio" / "jfk.flac").resolve()
+HOST = "127.0.0.1"
+PASSWORD = "bench password 1234"
+CONCURRENCY = 50
+ROWS = 100
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(_percentile(values, 0.50), 2),
+        "p95": round(_percentile(values, 0.95), 2),
+        "p99": round(_percentile(values, 0.99), 2),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@contextmanager
+def _serve(data_dir: Path, port: int, threads: str) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "SCRIBERR_DATA_DIR": str(data_dir),
+        "SCRIBERR_HOST": HOST,
+        "SCRIBERR_PORT": str(port),
+        "SPEECH_ENGINE_AUTO_DOWNLOAD": "false",
+        "SPEECH_ENGINE_PROVIDER": "cpu",
+        "SPEECH_ENGINE_THREADS": threads,
+        "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
+        "SCRIBERR_LOG_LEVEL": "warning",
+    }
+    log = (data_dir.parent / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scriberr.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("scriberr serve exited; see server.log")
+            try:
+                if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("scriberr serve did not start")
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _long_speech(path: Path, seconds: float) -> Path:
+    """A WAV of the JFK recording repeated to `seconds` (16 kHz mono)."""
+    import av
+
+    chunks = []
+    with av.open(str(JFK)) as container:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+    speech = np.concatenate(chunks)
+    repeats = int(seconds * 16000 / len(speech)) + 1
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(np.tile(speech, repeats).astype(np.int16).tobytes())
+    return path
+
+
+def _big_wav(path: Path, megabytes: int) -> Path:
+    """A valid WAV of `megabytes` MB (quiet noise), written in 8 MB blocks."""
+    total = megabytes * 1024 * 1024 - 44
+    frames = total // 2
+    rng = np.random.default_rng(7)
+    block = (rng.standard_normal(4 * 1024 * 1024) * 200).astype(np.int16).tobytes()
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        written = 0
+        while written < frames:
+            count = min(len(block) // 2, frames - written)
+            handle.writeframesraw(block[: count * 2])
+            written += count
+    return path
+
+
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """One keep-alive HTTP/1.1 GET on an open connection; returns the status code."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _load(port: int, path: str, headers: dict[str, str], total: int) -> list[float]:
+    """`total` GETs from CONCURRENCY concurrent keep-alive connections; latency in ms.
+
+    A minimal HTTP/1.1 client (plain asyncio streams) keeps the load generator's own CPU use
+    small, so the figures are the server's, not the client library's."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    latencies: list[float] = []
+    per_client = max(1, total // CONCURRENCY)
+
+    async def one_client() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port, limit=2**22)
+        try:
+            for _ in range(per_client):
+                started = time.perf_counter()
+                status = await _get(reader, writer, request)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if status != 200:
+                    raise RuntimeError(f"{path} answered {status}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one_client() for _ in range(CONCURRENCY)))
+    return latencies
+
+
+def _measure(port: int, headers: dict[str, str], total: int) -> tuple[list[float], list[float]]:
+    listing = f"/api/v1/transcriptions?limit={ROWS}"
+    asyncio.run(_load(port, listing, headers, CONCURRENCY * 2))  # warm up
+    rows = asyncio.run(_load(port, listing, headers, total))
+    health = asyncio.run(_load(port, "/health", {}, total))
+    return rows, health
+
+
+def _setup(client: httpx.Client) -> dict[str, str]:
+    tokens = client.post(
+        "/api/v1/auth/register",
+        json={"username": "bench", "password": PASSWORD, "confirm_password": PASSWORD},
+    ).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    key = client.post("/api/v1/api-keys", json={"name": "bench"}, headers=headers).json()["key"]
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _upload(client: httpx.Client, headers: dict[str, str], path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        response = client.post(
+            "/api/v1/files",
+            files={"file": (path.name, handle, "audio/wav")},
+            headers=headers,
+            timeout=600,
+        )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _make_rows(client: httpx.Client, headers: dict[str, str]) -> None:
+    """100 transcriptions: created through the API, then canceled so none runs."""
+    file_id = _upload(client, headers, JFK)["id"]
+    ids = []
+    for index in range(ROWS):
+        created = client.post(
+            "/api/v1/transcriptions",
+            json={"file_id": file_id, "title": f"bench {index}"},
+            headers=headers,
+        )
+        created.raise_for_status()
+        ids.append(created.json()["id"])
+    for transcription_id in ids:
+        client.post(f"/api/v1/transcriptions/{transcription_id}:cancel", headers=headers)
+    _wait(lambda: client.get("/api/v1/admin/queue", headers=headers).json()["running"] == 0, 120)
+
+
+def _wait(condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise RuntimeError("timed out waiting")
+
+
+def _status(client: httpx.Client, headers: dict[str, str], transcription_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.get(
+        f"/api/v1/transcriptions/{transcription_id}", headers=headers
+    ).json()
+    return body
+
+
+def _upload_with_rss(
+    client: httpx.Client, headers: dict[str, str], path: Path, pid: int
+) -> tuple[float, float, float]:
+    """(MB/s, peak RSS MB during the upload, RSS MB before it)."""
+    before = _rss_mb(pid)
+    peak = before
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _rss_mb(pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    size_mb = path.stat().st_size / (1024 * 1024)
+    started = time.perf_counter()
+    try:
+        file_id = _upload(client, headers, path)["id"]
+    finally:
+        elapsed = time.perf_counter() - started
+        done.set()
+        sampler.join()
+    client.delete(f"/api/v1/files/{file_id}", headers=headers)
+    return size_mb / elapsed, peak, before
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000, help="requests per measurement")
+    parser.add_argument("--upload-mb", type=int, default=500)
+    parser.add_argument("--speech-seconds", type=float, default=600.0)
+    parser.add_argument(
+        "--engine-threads", default="1", help="SPEECH_ENGINE_THREADS for the server"
+    )
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as scratch:
+        workdir = Path(scratch)
+        data_dir = workdir / "data"
+        port = _free_port()
+        base = f"http://{HOST}:{port}"
+        with _serve(data_dir, port, arguments.engine_threads) as server:
+            client = httpx.Client(base_url=base, timeout=120)
+            headers = _setup(client)
+            _make_rows(client, headers)
+            print(f"server on {base}, {ROWS} transcriptions", flush=True)
+
+            idle_rows, idle_health = _measure(port, headers, arguments.requests)
+            print(f"idle   list {_summary(idle_rows)}  health {_summary(idle_health)}", flush=True)
+
+            speech = _long_speech(workdir / "speech.wav", arguments.speech_seconds)
+            speech_id = _upload(client, headers, speech)["id"]
+            job = client.post(
+                "/api/v1/transcriptions", json={"file_id": speech_id}, headers=headers
+            ).json()["id"]
+            _wait(lambda: _status(client, headers, job)["progress_stage"] == "transcribing", 300)
+            busy_rows, busy_health = _measure(port, headers, arguments.requests)
+            still = _status(client, headers, job)
+            print(
+                f"busy   list {_summary(busy_rows)}  health {_summary(busy_health)}  "
+                f"(job {still['status']}, stage {still['progress_stage']}, "
+                f"progress {still['progress']:.2f})",
+                flush=True,
+            )
+            if still["status"] != "processing":
+                print("warning: the transcription ended during the busy measurement", flush=True)
+            client.post(f"/api/v1/transcriptions/{job}:cancel", headers=headers)
+            _wait(lambda: _status(client, headers, job)["status"] != "processing", 120)
+
+            small_mb = max(1, arguments.upload_mb // 10)
+            small = _big_wav(workdir / "small.wav", small_mb)
+            small_rate, small_peak, small_before = _upload_with_rss(
+                client, headers, small, server.pid
+            )
+            small.unlink()
+            print(
+                f"upload {small_mb} MB: {small_rate:.1f} MB/s, server RSS {small_before:.0f} -> "
+                f"peak {small_peak:.0f} MB",
+                flush=True,
+            )
+            big = _big_wav(workdir / "big.wav", arguments.upload_mb)
+            rate, peak, before = _upload_with_rss(client, headers, big, server.pid)
+            big.unlink()
+            print(
+                f"upload {arguments.upload_mb} MB: {rate:.1f} MB/s, server RSS {before:.0f} -> "
+                f"peak {peak:.0f} MB",
+                flush=True,
+            )
+            client.close()
+    result = {
+        "idle_p95_ms": _summary(idle_rows)["p95"],
+        "busy_p95_ms": _summary(busy_rows)["p95"],
+        "health_idle_p95_ms": _summary(idle_health)["p95"],
+        "health_busy_p95_ms": _summary(busy_health)["p95"],
+        "upload_mb_per_s": round(rate, 1),
+        "upload_peak_rss_mb": round(peak, 1),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
