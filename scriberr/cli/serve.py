@@ -52,6 +52,7 @@ def run(arguments: argparse.Namespace) -> int:
         providers = fake_registry()
     core = attach_account_services(build_core(config, providers=providers))
     try:
+        core.files.fail_interrupted_imports()
         app = create_app(core)
         server = uvicorn.Server(
             uvicorn.Config(

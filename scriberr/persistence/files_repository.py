@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import delete, func, or_, select
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.keyset import keyset_page
-from scriberr.persistence.models import AudioFile
+from scriberr.persistence.models import AudioFile, Transcription
 
 _SORT_COLUMNS = {
     "created_at": AudioFile.created_at,
@@ -103,6 +104,37 @@ class FileRepository:
             row.updated_at = now
             session.flush()
             return row
+
+    def running_transcriptions(self, user_id: str, file_id: str) -> builtins.list[str]:
+        """IDs of this file's transcriptions that are `processing` right now."""
+        with self._db.session() as session:
+            return list(
+                session.scalars(
+                    select(Transcription.id).where(
+                        Transcription.user_id == user_id,
+                        Transcription.file_id == file_id,
+                        Transcription.status == "processing",
+                    )
+                )
+            )
+
+    def fail_processing(
+        self, kind: str, error: str, now: datetime
+    ) -> builtins.list[tuple[str, str]]:
+        """Mark every `processing` file of `kind` failed; returns their (user_id, id)."""
+        with self._db.write_session() as session:
+            rows = list(
+                session.scalars(
+                    select(AudioFile).where(
+                        AudioFile.kind == kind, AudioFile.status == "processing"
+                    )
+                )
+            )
+            for row in rows:
+                row.status = "failed"
+                row.error = error
+                row.updated_at = now
+            return [(row.user_id, row.id) for row in rows]
 
     def delete(self, user_id: str, file_id: str) -> bool:
         with self._db.write_session() as session:

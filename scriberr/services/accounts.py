@@ -37,8 +37,8 @@ def build_account_services(
     transcriptions: Any = None,
     **file_options: Any,
 ) -> AccountServices:
-    """`transcriptions` (a `TranscriptionService`) provides `delete_all_for_file` and
-    `on_file_ready`; without it, deleting a file leaves its transcriptions alone and uploads
+    """`transcriptions` (a `TranscriptionService`) provides `delete_all_for_file`,
+    `on_file_ready` and `cancel`; without it, deleting a file leaves its transcriptions alone and uploads
     never start jobs (unit tests only)."""
     auth = AuthService(
         UserRepository(database),
@@ -52,6 +52,7 @@ def build_account_services(
         files.wire(
             delete_transcriptions=transcriptions.delete_all_for_file,
             on_file_ready=transcriptions.on_file_ready,
+            cancel_transcription=transcriptions.cancel,
         )
     return AccountServices(auth=auth, settings=settings, files=files)
 

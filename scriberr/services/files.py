@@ -171,6 +171,7 @@ class FileService:
         importer: MediaImporter | None = None,
         delete_transcriptions: FileCallback | None = None,
         on_file_ready: FileCallback | None = None,
+        cancel_transcription: FileCallback | None = None,
         import_workers: int = 2,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -182,6 +183,7 @@ class FileService:
         self._importer: MediaImporter = importer or YtDlpImporter()
         self._delete_transcriptions = delete_transcriptions
         self._on_file_ready = on_file_ready
+        self._cancel_transcription = cancel_transcription
         self._executor = ThreadPoolExecutor(
             max_workers=import_workers, thread_name_prefix="scriberr-import"
         )
@@ -203,12 +205,17 @@ class FileService:
         *,
         delete_transcriptions: FileCallback | None = None,
         on_file_ready: FileCallback | None = None,
+        cancel_transcription: FileCallback | None = None,
     ) -> None:
-        """Connect the transcription side after both services exist (composition root only)."""
+        """Connect the transcription side after both services exist (composition root only):
+        `delete_transcriptions(user_id, file_id)`, `on_file_ready(user_id, file_id)` and
+        `cancel_transcription(user_id, transcription_id)`."""
         if delete_transcriptions is not None:
             self._delete_transcriptions = delete_transcriptions
         if on_file_ready is not None:
             self._on_file_ready = on_file_ready
+        if cancel_transcription is not None:
+            self._cancel_transcription = cancel_transcription
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -407,6 +414,8 @@ class FileService:
         return Page(items=[_view(r) for r in items], next_cursor=next_cursor)
 
     def update(self, user_id: str, file_id: str, *, title: str | None = None) -> FileView:
+        """Rename. As the SPEC asks, a transcription of this file that is running is canceled
+        first (queued ones are left alone)."""
         changes: dict[str, Any] = {}
         if title is not None:
             cleaned = clean_title(title)
@@ -415,6 +424,8 @@ class FileService:
             changes["title"] = cleaned
         if not changes:
             return self.get(user_id, file_id)
+        self.get(user_id, file_id)
+        self._cancel_running(user_id, file_id)
         row = self._repo.update(user_id, file_id, changes, self._now())
         if row is None:
             raise NotFound("File not found.")
@@ -444,12 +455,31 @@ class FileService:
             filename=row.original_filename or Path(row.storage_path).name,
         )
 
+    def fail_interrupted_imports(self) -> int:
+        """At startup: imports left `processing` by a stopped server can never finish; mark them
+        failed (with `file.failed`) and remove their partial downloads. Call before serving."""
+        message = "The import was interrupted by a server restart; import it again."
+        interrupted = self._repo.fail_processing("youtube", message, self._now())
+        for user_id, file_id in interrupted:
+            shutil.rmtree(self.uploads_dir / file_id, ignore_errors=True)
+            self._broker.publish(
+                "file.failed", user_id, {"id": file_id, "status": "failed", "error": message}
+            )
+        return len(interrupted)
+
     def close(self) -> None:
-        """Stop accepting imports; running downloads are abandoned (their rows stay processing
-        until they finish or the process exits)."""
+        """Stop accepting imports; running downloads are abandoned (the next start marks them
+        failed, see `fail_interrupted_imports`)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _cancel_running(self, user_id: str, file_id: str) -> None:
+        if self._cancel_transcription is None:
+            return
+        for transcription_id in self._repo.running_transcriptions(user_id, file_id):
+            with contextlib.suppress(Conflict, NotFound):  # it ended meanwhile
+                self._cancel_transcription(user_id, transcription_id)
 
     def _publish_ready(self, user_id: str, view: FileView) -> None:
         with contextlib.suppress(Exception):

@@ -68,12 +68,14 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_core(data_dir: Path) -> Iterator[Callable[..., Any]]:
-    """Build a started Core on the fake engine; `make_core(SCRIBERR_MAX_UPLOAD_MB="1")`."""
+    """Build a started Core on the fake engine; `make_core(SCRIBERR_MAX_UPLOAD_MB="1")`,
+    `make_core(providers=fake_registry(FakeProvider(FakeScript(delay_s=30))))`."""
     built: list[Any] = []
 
-    def factory(*, start: bool = True, **env: str) -> Any:
+    def factory(*, start: bool = True, providers: Any = None, **env: str) -> Any:
         config = load_config(base_env(data_dir, **env))
-        core = attach_account_services(build_core(config, providers=fake_registry()))
+        registry = providers if providers is not None else fake_registry()
+        core = attach_account_services(build_core(config, providers=registry))
         if start:
             core.start()
         built.append(core)

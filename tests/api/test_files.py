@@ -453,3 +453,74 @@ def test_import_is_idempotent(client: Any, user: Account, media_server: str) -> 
     assert first.status_code == second.status_code == 202
     assert first.json()["id"] == second.json()["id"]
     _wait_terminal(client, user, first.json()["id"])
+
+
+def test_interrupted_imports_fail_at_startup(client: Any, core: Any, user: Account) -> None:
+    from scriberr.clock import utcnow
+    from scriberr.persistence.models import AudioFile
+
+    now = utcnow()
+    with core.database.write_session() as session:
+        session.add(
+            AudioFile(
+                id="file_interrupted", user_id=user.user_id, title="half", kind="youtube",
+                status="processing", source_url="https://example.invalid/v", created_at=now,
+                updated_at=now,
+            )
+        )  # fmt: skip
+    partial = core.config.data_dir / "uploads" / "file_interrupted"
+    partial.mkdir(parents=True)
+    (partial / "source.webm.part").write_bytes(b"partial")
+    with core.broker.subscribe(user_id=user.user_id) as subscription:
+        assert core.files.fail_interrupted_imports() == 1
+        event = subscription.next_sync(timeout=5)
+    body = client.get("/api/v1/files/file_interrupted", headers=user.headers).json()
+    assert body["status"] == "failed" and "interrupted" in body["error"]
+    assert event is not None and event.type == "file.failed"
+    assert not partial.exists()
+    assert core.files.fail_interrupted_imports() == 0
+
+
+def _wait_status(client: Any, headers: dict[str, str], transcription_id: str, wanted: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/transcriptions/{transcription_id}", headers=headers).json()
+        if body["status"] == wanted:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{transcription_id} never became {wanted}")
+
+
+def test_patch_and_delete_cancel_a_running_job(make_core: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from scriberr.api.app import create_app
+    from scriberr.engine.fake import FakeProvider, FakeScript, fake_registry
+
+    from .conftest import register
+
+    slow = fake_registry(FakeProvider(FakeScript(delay_s=60, steps=600)))
+    core = make_core(providers=slow)
+    with TestClient(create_app(core)) as client:
+        account = register(client)
+        file_id = upload(client, account.headers, SAMPLE).json()["id"]
+        job = client.post(
+            "/api/v1/transcriptions", json={"file_id": file_id}, headers=account.headers
+        )
+        assert job.status_code == 202, job.text
+        job_id = job.json()["id"]
+        _wait_status(client, account.headers, job_id, "processing")
+        renamed = client.patch(
+            f"/api/v1/files/{file_id}", json={"title": "New name"}, headers=account.headers
+        )
+        assert renamed.status_code == 200 and renamed.json()["title"] == "New name"
+        _wait_status(client, account.headers, job_id, "canceled")
+
+        second = client.post(
+            "/api/v1/transcriptions", json={"file_id": file_id}, headers=account.headers
+        ).json()["id"]
+        _wait_status(client, account.headers, second, "processing")
+        assert client.delete(f"/api/v1/files/{file_id}", headers=account.headers).status_code == 204
+        gone = client.get(f"/api/v1/transcriptions/{second}", headers=account.headers)
+        assert gone.status_code == 404
+        assert not (core.config.data_dir / "uploads" / file_id).exists()

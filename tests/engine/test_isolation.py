@@ -109,3 +109,16 @@ def test_a_caller_that_gives_up_mid_call_leaves_a_working_engine(
     with pytest.raises(GiveUp):
         provider.transcribe(jfk_audio, TINY, progress, CancelToken())
     _assert_next_call_works(provider, jfk_audio)
+
+
+def test_models_stay_resident_between_calls(
+    provider: LocalProvider, jfk_audio: PreparedAudio
+) -> None:
+    provider.transcribe(jfk_audio, TINY, lambda _f: None, CancelToken())
+    pids = provider.engine_pids()
+    provider.transcribe(jfk_audio, TINY, lambda _f: None, CancelToken())
+    assert provider.engine_pids() == pids
+    (stats,) = provider.engine_stats()
+    assert stats.pid == pids[0]
+    assert "whisper:whisper-tiny.en" in stats.loaded_models
+    assert stats.peak_rss_mb > 0
