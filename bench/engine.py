@@ -150,15 +150,15 @@ def main() -> int:
             sample_audio = provider.prepare_audio(SAMPLE, scratch / "sample.wav", CancelToken())
             provider.diarize(sample_audio, DiarizationOptions(), lambda _f: None, CancelToken())
 
-            log("jfk.flac: 5 interleaved runs each")
+            log("jfk.flac: 7 interleaved runs each")
             jfk_pipeline, jfk_direct = [], []
-            for _ in range(5):
+            for _ in range(7):
                 jfk_pipeline.append(timed(lambda: pipeline(JFK)))
                 jfk_direct.append(timed(lambda: direct.run(JFK, batched=False)))
 
             log(f"{LONG_SECONDS} s input: pipeline (batched={use_batched(LONG_SECONDS)}) vs direct")
             long_pipeline, long_batched = [], []
-            for _ in range(3):
+            for _ in range(4):
                 long_pipeline.append(timed(lambda: pipeline(long_path)))
                 long_batched.append(timed(lambda: direct.run(long_path, batched=True)))
             long_sequential = timed(lambda: direct.run(long_path, batched=False))

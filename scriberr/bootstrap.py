@@ -53,6 +53,7 @@ class Core:
     def close(self, timeout: float = 10.0) -> None:
         """Stop workers (bounded by `timeout`), close the providers, then the database."""
         self.workers.stop(timeout)
+        self.orchestrator.close()
         try:
             self.providers.close()
         finally:

@@ -5,7 +5,8 @@ counted, so uploads are never held in memory and the size limit is enforced whil
     upload.fields["title"]  -> ["..."]     # every non-file field, repeated names kept in order
     upload.file             -> StagedFile | None
 
-Over the limit: the partial file is removed and `PayloadTooLarge` (413) is raised. The caller owns
+Over the limit: the partial file is removed and `PayloadTooLarge` (413) is raised. An empty file
+part counts as no file. The caller owns
 the staged file afterwards: move it into place or call `discard()`.
 """
 
@@ -241,4 +242,8 @@ async def receive_upload(
         raise InvalidRequest("The client disconnected during the upload.") from None
     finally:
         sink.close(keep=keep)
-    return ReceivedUpload(fields=sink.fields, file=sink.file)
+    staged = sink.file
+    if staged is not None and staged.size == 0:
+        staged.discard()  # an empty file input (browsers send `filename=""`) is no file
+        staged = None
+    return ReceivedUpload(fields=sink.fields, file=staged)

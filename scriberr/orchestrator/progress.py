@@ -2,15 +2,16 @@
 
 Every change of at least 0.1 % (and every stage change) is published at once as a
 `transcription.progress` event. The job row is written at most once per `min_interval_s`
-(0.5 s): a change that arrives sooner is written by a one-shot timer when the interval is up, so
-the stored stage is never more than half a second behind, and a fast job costs no progress writes
-at all. Public job-log lines wait in the same buffer and go out with the next write (progress or
+(0.5 s): a change that arrives sooner is written by the shared `ProgressFlusher` thread once the
+interval is up, so the stored stage is never much more than half a second behind, and a fast job
+costs no progress writes at all. Public job-log lines wait in the same buffer and go out with the next write (progress or
 terminal), in its transaction. A rejected write means this worker no longer owns the job: the
 handle is interrupted as `lost`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from scriberr.persistence.queue_repository import Attempt, QueueRepository
 
 MIN_EVENT_DELTA = 0.001
 
+_log = logging.getLogger("scriberr.orchestrator")
+
 
 class ProgressReporter:
     def __init__(
@@ -33,10 +36,12 @@ class ProgressReporter:
         job_logs: JobLogRepository,
         broker: EventBroker,
         *,
+        flusher: ProgressFlusher | None = None,
         min_interval_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._handle = handle
+        self._flusher = flusher
         self._repository = repository
         self._job_logs = job_logs
         self._broker = broker
@@ -44,7 +49,7 @@ class ProgressReporter:
         self._clock = clock
         self._lock = threading.Lock()
         self._lines: list[LogLine] = []
-        self._timer: threading.Timer | None = None
+        self._pending = False
         self._closed = False
         self.attempt: Attempt | None = None
         self.stage = "preparing"  # the claim stored preparing / 0.05
@@ -64,14 +69,6 @@ class ProgressReporter:
         with self._lock:
             lines, self._lines = [*self._lines, *extra], []
         return lines
-
-    def drop_lines(self) -> None:
-        """Store what is still buffered on its own (used when the terminal write was rejected)."""
-        lines = self.take_lines()
-        if lines:
-            self._job_logs.append_many(
-                self._handle.job.id, lines, execution_id=self.attempt.id if self.attempt else None
-            )
 
     # -- progress -----------------------------------------------------------------------------
 
@@ -102,27 +99,28 @@ class ProgressReporter:
                 self._publish()
             if (self.stage, self.progress) == self._stored:
                 return
-            wait = self._min_interval_s - (self._clock() - self._stored_at)
-            if wait <= 0:
+            if self._clock() - self._stored_at >= self._min_interval_s:
                 self._store()
-            elif self._timer is None and not self._closed:
-                self._timer = threading.Timer(wait, self._flush)
-                self._timer.daemon = True
-                self._timer.start()
+            elif not self._pending and not self._closed and self._flusher is not None:
+                self._pending = True
+                self._flusher.watch(self)
+
+    def flush_if_due(self) -> bool:
+        """Write a deferred change once its interval is up; False when nothing is left to do."""
+        with self._lock:
+            if self._closed or (self.stage, self.progress) == self._stored:
+                self._pending = False
+                return False
+            if self._clock() - self._stored_at >= self._min_interval_s:
+                self._store()
+                self._pending = False
+                return False
+            return True
 
     def close(self) -> None:
         """No more background writes (call before the terminal transition)."""
         with self._lock:
             self._closed = True
-            timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
-
-    def _flush(self) -> None:
-        with self._lock:
-            self._timer = None
-            if not self._closed and (self.stage, self.progress) != self._stored:
-                self._store()
 
     def _store(self) -> None:
         """Write the current state (caller holds the lock)."""
@@ -151,3 +149,42 @@ class ProgressReporter:
             {"id": job.id, "status": "processing", "progress": self.progress, "stage": self.stage},
             transcription_id=job.id,
         )
+
+
+class ProgressFlusher:
+    """One background thread for all running jobs: writes each deferred progress change when
+    its interval is up. Started on first use; `close()` stops it."""
+
+    def __init__(self, tick_s: float = 0.1) -> None:
+        self._tick_s = tick_s
+        self._lock = threading.Lock()
+        self._waiting: set[ProgressReporter] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, reporter: ProgressReporter) -> None:
+        with self._lock:
+            self._waiting.add(reporter)
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._loop, name="scriberr-progress", daemon=True
+                )
+                self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._tick_s):
+            with self._lock:
+                waiting = list(self._waiting)
+            for reporter in waiting:
+                try:
+                    still_waiting = reporter.flush_if_due()
+                except Exception:
+                    _log.warning("progress write failed", exc_info=True)
+                    still_waiting = False
+                if not still_waiting:
+                    with self._lock:
+                        self._waiting.discard(reporter)

@@ -33,7 +33,7 @@ from scriberr.logging_setup import log_event
 from scriberr.orchestrator.files import remove_transcript, remove_tree, write_atomic
 from scriberr.orchestrator.handle import JobHandle
 from scriberr.orchestrator.options import JobOptions
-from scriberr.orchestrator.progress import ProgressReporter
+from scriberr.orchestrator.progress import ProgressFlusher, ProgressReporter
 from scriberr.orchestrator.sanitize import public_error, sanitize
 from scriberr.persistence.job_log_repository import JobLogRepository, LogLine
 from scriberr.persistence.queue_repository import AttemptInfo, ClaimedJob, QueueRepository
@@ -84,6 +84,7 @@ class Orchestrator:
         self._progress_interval_s = progress_interval_s
         self._clock = clock
         self._provider_names: dict[str, str | None] = {}
+        self._flusher = ProgressFlusher()
 
     def describe(self, options: dict[str, Any]) -> AttemptInfo:
         """What the execution row of an attempt with these options records (pure, fast: the
@@ -98,6 +99,10 @@ class Orchestrator:
             log_message=sanitize(f"attempt started (model {model})"),
         )
 
+    def close(self) -> None:
+        """Stop the background progress writer."""
+        self._flusher.close()
+
     def run(self, handle: JobHandle) -> Outcome:
         job = handle.job
         options = JobOptions.from_stored(job.options, self._default_model)
@@ -107,6 +112,7 @@ class Orchestrator:
             self._repository,
             self._job_logs,
             self._broker,
+            flusher=self._flusher,
             min_interval_s=self._progress_interval_s,
         )
         attempt = job.attempt

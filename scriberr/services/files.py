@@ -38,11 +38,10 @@ from scriberr.services.errors import (
 )
 from scriberr.services.importer import ImportFailed, MediaImporter, YtDlpImporter
 from scriberr.services.pagination import (
-    Cursor,
     Page,
     clamp_limit,
     decode_cursor,
-    encode_cursor,
+    page_from_rows,
     parse_sort,
 )
 from scriberr.services.settings import SettingsService
@@ -145,7 +144,9 @@ def default_title(client_name: str) -> str:
     name = base_name(client_name)
     stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
     cleaned = "".join(ch for ch in stem if unicodedata.category(ch)[0] != "C").strip()
-    return cleaned[:_MAX_TITLE] or "Untitled"
+    if not cleaned.strip(". "):
+        return "Untitled"
+    return cleaned[:_MAX_TITLE]
 
 
 def clean_title(title: str | None, *, field: str = "title") -> str | None:
@@ -404,13 +405,7 @@ class FileService:
                 status=status,
             )
         )
-        items = rows[:size]
-        next_cursor = None
-        if len(rows) > size and items:
-            last = items[-1]
-            next_cursor = encode_cursor(
-                Cursor(sort=spec.name, value=getattr(last, spec.field), id=last.id)
-            )
+        items, next_cursor = page_from_rows(rows, size, spec)
         return Page(items=[_view(r) for r in items], next_cursor=next_cursor)
 
     def update(self, user_id: str, file_id: str, *, title: str | None = None) -> FileView:

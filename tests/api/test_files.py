@@ -110,7 +110,7 @@ def test_path_traversal_names_are_stored_safely(client: Any, core: Any, user: Ac
     assert stored[0].parent.name == response.json()["id"]
     assert ".." not in stored[0].name and "/" not in stored[0].name
     dots = upload(client, user.headers, SAMPLE, filename="..")
-    assert dots.status_code == 201
+    assert dots.status_code == 201 and dots.json()["title"] == "Untitled"
     assert all(p.resolve().is_relative_to(uploads) for p in _stored_files(core))
 
 

@@ -129,3 +129,10 @@ def test_oversized_text_fields_are_rejected(tmp_path: Path) -> None:
     feed = ChunkFeed([_field("title", "x" * (1024 * 1024 + 10)) + END])
     with pytest.raises(PayloadTooLarge):
         asyncio.run(receive_upload(_request(feed), 10, tmp_path))
+
+
+def test_an_empty_file_part_is_no_file(tmp_path: Path) -> None:
+    feed = ChunkFeed([_file_head(filename="") + END])
+    upload = asyncio.run(receive_upload(_request(feed), 100, tmp_path))
+    assert upload.file is None
+    assert list(tmp_path.iterdir()) == []

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import jiwer
 import pytest
@@ -54,7 +57,7 @@ class _Run:
 def _wait_until(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "engine did not start working"
+        assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
 
 
@@ -122,3 +125,53 @@ def test_models_stay_resident_between_calls(
     assert stats.pid == pids[0]
     assert "whisper:whisper-tiny.en" in stats.loaded_models
     assert stats.peak_rss_mb > 0
+
+
+_SERVER = """
+import sys, threading, time
+from pathlib import Path
+from scriberr.engine.base import CancelToken, PreparedAudio, TranscriptionOptions
+from scriberr.engine.local import LocalProvider
+from scriberr.engine.local.device import CPU
+
+if __name__ == "__main__":
+    short = PreparedAudio(path=Path(sys.argv[1]), duration=11.0)
+    long = PreparedAudio(path=Path(sys.argv[2]), duration=180.0)
+    provider = LocalProvider(cache_dir=Path(sys.argv[3]), default_model="whisper-tiny.en", device=CPU)
+    options = TranscriptionOptions(model="whisper-tiny.en")
+    provider.transcribe(short, options, lambda f: None, CancelToken())  # model loaded
+    job = lambda: provider.transcribe(long, options, lambda f: None, CancelToken())
+    threading.Thread(target=job, daemon=True).start()
+    time.sleep(1.0)  # busy decoding the long input by now
+    print(provider.engine_pids()[0], flush=True)
+    time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_a_busy_engine_process_exits_when_the_server_process_dies(
+    jfk_audio: PreparedAudio, three_minutes: PreparedAudio, tmp_path: Path
+) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(_SERVER)
+    arguments = [str(jfk_audio.path), str(three_minutes.path), str(tmp_path)]
+    server = subprocess.Popen(
+        [sys.executable, str(script), *arguments], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        engine_pid = int(server.stdout.readline())
+        assert not _gone(engine_pid)
+        server.kill()  # the server is SIGKILLed: nothing of it runs any cleanup
+        server.wait(timeout=10)
+        _wait_until(lambda: _gone(engine_pid), timeout=10)
+    finally:
+        server.kill()

@@ -88,7 +88,7 @@ def _write(output: wave.Wave_write, frames: list) -> int:
     count = 0
     for frame in frames:
         samples = frame.to_ndarray().reshape(-1).astype("<i2", copy=False)
-        output.writeframes(samples.tobytes())
+        output.writeframesraw(samples.tobytes())  # the header is patched on close
         count += samples.shape[0]
     return count
 

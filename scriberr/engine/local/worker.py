@@ -13,8 +13,10 @@ import gc
 import logging
 import os
 import resource
+import signal
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -42,6 +44,7 @@ logger = logging.getLogger("scriberr.engine")
 
 _GENERIC_FAILURE = "the speech engine failed while processing this audio"
 _DIARIZATION_KEY = "diarization-default"
+_PARENT_CHECK_S = 1.0
 
 
 class _Sender:
@@ -209,9 +212,24 @@ def _drop_stdlib_shadows() -> None:
     ]
 
 
+def _exit_with_parent() -> None:
+    """End this process when the server process is gone, even in the middle of a native call."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_CHECK_S)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def run_engine(connection: Connection, cancel_flag: Event, settings: EngineSettings) -> None:
     """Process entry point: serve requests until the pipe closes or `None` arrives."""
     _drop_stdlib_shadows()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server; it stops us
+    _exit_with_parent()
     sender = _Sender(connection)
     _capture_native_output(sender)
     root = logging.getLogger()
