@@ -10,8 +10,9 @@ Measures, after the models are loaded:
 - diarization real-time factor and DER (pyannote.metrics, no collar, overlap scored) on sample.wav;
 - the engine process's peak resident memory after running tiny.en and diarization.
 
-Runs are interleaved (pipeline, direct, pipeline, …) and each side's best run is kept, so load
-from other processes on a shared machine distorts neither side more than the other. Progress goes to stderr; the figures are one JSON object on the
+Pipeline and direct runs are paired (adjacent in time, alternating which goes first); the RTFs are
+medians and `overhead_ratio` is the median of the per-pair ratios, so load from other processes on
+a shared machine distorts neither side more than the other. Progress goes to stderr; the figures are one JSON object on the
 last line of stdout. Run: `.venv/bin/python bench/engine.py`.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +40,7 @@ JFK = FIXTURES / "jfk.flac"
 SAMPLE = FIXTURES / "sample.wav"
 SAMPLE_RTTM = FIXTURES / "sample.rttm"
 MODEL = "whisper-tiny.en"
+JFK_SECONDS = 11.0
 LONG_SECONDS = 300
 RATE = 16000
 
@@ -118,6 +121,27 @@ def _seconds(times: list[float]) -> str:
     return ", ".join(f"{value:.2f}s" for value in times)
 
 
+def paired(
+    first: Callable[[], object], second: Callable[[], object], rounds: int
+) -> tuple[list[float], list[float]]:
+    """Time both actions `rounds` times, adjacent in time, alternating which goes first."""
+    times_first: list[float] = []
+    times_second: list[float] = []
+    for index in range(rounds):
+        if index % 2 == 0:
+            times_first.append(timed(first))
+            times_second.append(timed(second))
+        else:
+            times_second.append(timed(second))
+            times_first.append(timed(first))
+    return times_first, times_second
+
+
+def pair_ratio(pipeline: list[float], direct: list[float]) -> float:
+    """Median of the per-round pipeline/direct ratios (robust to load that comes and goes)."""
+    return statistics.median([p / d for p, d in zip(pipeline, direct, strict=True)])
+
+
 def main() -> int:
     config = load_config(os.environ)
     device = resolve_device(config)
@@ -135,10 +159,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as scratch_name:
             scratch = Path(scratch_name)
             long_path = build_long_input(scratch)
-            counter = iter(range(1_000_000))
 
             def pipeline(path: Path) -> None:
-                destination = scratch / f"job-{next(counter)}.wav"
+                destination = scratch / "job.wav"
                 audio = provider.prepare_audio(path, destination, CancelToken())
                 provider.transcribe(audio, options, lambda _f: None, CancelToken())
                 destination.unlink()
@@ -150,17 +173,14 @@ def main() -> int:
             sample_audio = provider.prepare_audio(SAMPLE, scratch / "sample.wav", CancelToken())
             provider.diarize(sample_audio, DiarizationOptions(), lambda _f: None, CancelToken())
 
-            log("jfk.flac: 7 interleaved runs each")
-            jfk_pipeline, jfk_direct = [], []
-            for _ in range(7):
-                jfk_pipeline.append(timed(lambda: pipeline(JFK)))
-                jfk_direct.append(timed(lambda: direct.run(JFK, batched=False)))
-
-            log(f"{LONG_SECONDS} s input: pipeline (batched={use_batched(LONG_SECONDS)}) vs direct")
-            long_pipeline, long_batched = [], []
-            for _ in range(4):
-                long_pipeline.append(timed(lambda: pipeline(long_path)))
-                long_batched.append(timed(lambda: direct.run(long_path, batched=True)))
+            log("jfk.flac: 9 rounds")
+            jfk_pipeline, jfk_direct = paired(
+                lambda: pipeline(JFK), lambda: direct.run(JFK, batched=False), rounds=9
+            )
+            log(f"{LONG_SECONDS} s input: 5 rounds (pipeline batched: {use_batched(LONG_SECONDS)})")
+            long_pipeline, long_batched = paired(
+                lambda: pipeline(long_path), lambda: direct.run(long_path, batched=True), rounds=5
+            )
             long_sequential = timed(lambda: direct.run(long_path, batched=False))
 
             log("diarization: 3 runs on sample.wav")
@@ -176,25 +196,22 @@ def main() -> int:
     finally:
         provider.close()
 
-    jfk_seconds, sample_seconds = 11.0, sample_audio.duration
-    rtf_pipeline_jfk = min(jfk_pipeline) / jfk_seconds
-    rtf_direct_jfk = min(jfk_direct) / jfk_seconds
-    rtf_pipeline_long = min(long_pipeline) / LONG_SECONDS
-    rtf_direct_long = min(min(long_batched), long_sequential) / LONG_SECONDS
-    log(f"jfk runs: pipeline {_seconds(jfk_pipeline)}, direct {_seconds(jfk_direct)}")
-    log(f"long runs: pipeline {_seconds(long_pipeline)}, direct batched {_seconds(long_batched)}")
-    log(
-        f"long direct sequential: {long_sequential:.2f}s; diarization {_seconds(diarization_times)}"
-    )
+    log(f"jfk runs: pipeline {_seconds(jfk_pipeline)}; direct {_seconds(jfk_direct)}")
+    log(f"long runs: pipeline {_seconds(long_pipeline)}; direct batched {_seconds(long_batched)}")
+    log(f"long direct sequential {long_sequential:.2f}s; diarization {_seconds(diarization_times)}")
+    sample_seconds = sample_audio.duration
+    direct_long = statistics.median(long_batched)
+    long_ratio = pair_ratio(long_pipeline, long_batched)
+    if long_sequential < direct_long:  # the faster direct mode is the baseline
+        direct_long = long_sequential
+        long_ratio = statistics.median(long_pipeline) / long_sequential
     figures = {
-        "rtf_pipeline_jfk": round(rtf_pipeline_jfk, 4),
-        "rtf_direct_jfk": round(rtf_direct_jfk, 4),
-        "rtf_pipeline_long": round(rtf_pipeline_long, 4),
-        "rtf_direct_long": round(rtf_direct_long, 4),
-        "overhead_ratio": round(
-            max(rtf_pipeline_jfk / rtf_direct_jfk, rtf_pipeline_long / rtf_direct_long), 3
-        ),
-        "diarization_rtf": round(min(diarization_times) / sample_seconds, 4),
+        "rtf_pipeline_jfk": round(statistics.median(jfk_pipeline) / JFK_SECONDS, 4),
+        "rtf_direct_jfk": round(statistics.median(jfk_direct) / JFK_SECONDS, 4),
+        "rtf_pipeline_long": round(statistics.median(long_pipeline) / LONG_SECONDS, 4),
+        "rtf_direct_long": round(direct_long / LONG_SECONDS, 4),
+        "overhead_ratio": round(max(pair_ratio(jfk_pipeline, jfk_direct), long_ratio), 3),
+        "diarization_rtf": round(statistics.median(diarization_times) / sample_seconds, 4),
         "der_sample": round(der(turns, sample_seconds), 4),
         "peak_rss_mb": round(max(stat.peak_rss_mb for stat in stats), 1),
     }

@@ -16,6 +16,7 @@ updates change the job row and its open execution row in one transaction.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -46,11 +47,13 @@ from sqlalchemy.orm import Session
 
 from scriberr.clock import as_utc, utcnow
 from scriberr.ids import new_id
+from scriberr.logging_setup import log_event
 from scriberr.persistence.database import Database
 from scriberr.persistence.job_log_repository import LogLine, insert_lines
 from scriberr.persistence.models import AudioFile, Execution, Transcription, WorkerProcess
 
 TERMINAL = ("completed", "failed", "canceled")
+_log = logging.getLogger("scriberr.queue")
 WORKER_SEPARATOR = "/"
 LOST_WORKER_NOTE = "interrupted: the worker running this attempt stopped; the job was requeued"
 
@@ -353,6 +356,14 @@ class QueueRepository:
         }
         with self._transaction(session) as active:
             active.execute(insert(_jobs).values(**values))
+        log_event(
+            _log,
+            "job.enqueued",
+            transcription_id=job_id,
+            user_id=job.user_id,
+            file_id=job.file_id,
+            model=job.options.get("model"),
+        )
         return job_id
 
     def requeue(self, transcription_id: str, user_id: str) -> bool:

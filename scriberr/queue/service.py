@@ -287,7 +287,6 @@ class WorkerService:
         log_event(
             _log,
             "job.claimed",
-            level=logging.DEBUG,
             transcription_id=job.id,
             user_id=job.user_id,
             worker_id=job.worker_id,

@@ -1,0 +1,110 @@
+"""Configuration parsing (SPEC §2): defaults, valid forms, and one-line errors for bad values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scriberr.config import ConfigError, load_config, parse_duration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = load_config({"SCRIBERR_DATA_DIR": str(tmp_path)})
+    assert config.workers == 1
+    assert config.poll_interval_s == 2.0
+    assert config.lease_timeout_s == 600.0
+    assert config.engine_provider == "auto"
+    assert config.engine_auto_download is True
+    assert config.database_url == f"sqlite:///{tmp_path / 'scriberr.db'}"
+    assert config.database_kind == "sqlite"
+    assert (config.log_level, config.log_format) == ("info", "text")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("2s", 2.0), ("10m", 600.0), ("1h30m", 5400.0), ("1.5s", 1.5)],
+)
+def test_duration_forms(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("TRANSCRIPTION_QUEUE_POLL_INTERVAL", "soon", "a duration like 500ms, 2s, 10m or 1h30m"),
+        ("TRANSCRIPTION_LEASE_TIMEOUT", "10", "a duration"),
+        ("TRANSCRIPTION_WORKERS", "-1", "an integer >= 1"),
+        ("TRANSCRIPTION_WORKERS", "two", "an integer >= 1"),
+        ("SPEECH_ENGINE_PROVIDER", "tpu", "one of auto/cpu/cuda"),
+        ("SPEECH_ENGINE_AUTO_DOWNLOAD", "maybe", "one of true/false/1/0/yes/no"),
+        ("SCRIBERR_LOG_FORMAT", "xml", "one of text/json"),
+        ("SCRIBERR_DATABASE_URL", "mysql://x", "a sqlite:/// or postgresql:// URL"),
+    ],
+)
+def test_invalid_values_raise_one_line_naming_variable_value_and_allowed(
+    variable: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({variable: value})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"invalid {variable}={value!r}: expected ")
+    assert allowed in message
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "TRUE"])
+def test_booleans(value: str) -> None:
+    assert load_config({"SPEECH_ENGINE_AUTO_DOWNLOAD": value}).engine_auto_download is True
+    negated = {"true": "false", "1": "0", "yes": "no", "TRUE": "No"}[value]
+    assert load_config({"SPEECH_ENGINE_AUTO_DOWNLOAD": negated}).engine_auto_download is False
+
+
+def _worker(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scriberr.cli", "worker", *env.pop("ARGS", "").split()],
+        env={**os.environ, "SCRIBERR_DATA_DIR": str(tmp_path / "data"), **env},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TRANSCRIPTION_QUEUE_POLL_INTERVAL", "2 seconds"),
+        ("TRANSCRIPTION_WORKERS", "-3"),
+        ("SPEECH_ENGINE_PROVIDER", "quantum"),
+        ("SPEECH_ENGINE_AUTO_DOWNLOAD", "sometimes"),
+    ],
+)
+def test_the_worker_command_stops_with_one_line_and_non_zero_exit(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    result = _worker(tmp_path, **{variable: value})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"scriberr: invalid {variable}=")
+    assert value in lines[0] and "expected" in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (tmp_path / "data").exists()  # nothing started, nothing written
+
+
+def test_cuda_requested_without_cuda_fails_with_one_line(tmp_path: Path) -> None:
+    from scriberr.engine.local.device import cuda_device_count
+
+    if cuda_device_count() > 0:
+        pytest.skip("this machine has CUDA")
+    result = _worker(tmp_path, SPEECH_ENGINE_PROVIDER="cuda")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("scriberr: invalid SPEECH_ENGINE_PROVIDER='cuda'")
