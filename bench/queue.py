@@ -1,6 +1,8 @@
 """Queue throughput benchmark: a no-op provider on SQLite, 1 and 4 worker processes.
 
-Each worker process is the real composition root (`build_core`: worker service, orchestrator,
+Both rounds run the same number of workers (`--workers`, default 4): one process with 4 worker
+threads, then 4 processes with one each — so the comparison is about spreading the same
+concurrency over processes. Each worker process is the real composition root (`build_core`: worker service, orchestrator,
 queue repository, transcript file, job log) with a provider that does no work, so the figures are
 the cost of the queue itself: claim, execution row, events, transcript write and completion.
 
@@ -79,11 +81,11 @@ class NoopProvider:
         return None
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+def _env(data_dir: Path, workers: int = 1) -> dict[str, str]:
     return {
         **os.environ,
         "SCRIBERR_DATA_DIR": str(data_dir),
-        "TRANSCRIPTION_WORKERS": os.environ.get("BENCH_WORKERS", "4"),
+        "TRANSCRIPTION_WORKERS": str(workers),
         "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "50ms",
         "SCRIBERR_LOG_LEVEL": "warning",
         "SPEECH_ENGINE_PROVIDER": "cpu",
@@ -95,9 +97,7 @@ def run_worker(latency_file: Path) -> int:
     from scriberr.bootstrap import build_core
     from scriberr.engine.registry import ProviderRegistry
 
-    core = build_core(
-        load_config(os.environ), providers=ProviderRegistry([NoopProvider()], MODEL)
-    )
+    core = build_core(load_config(os.environ), providers=ProviderRegistry([NoopProvider()], MODEL))
     latencies: list[float] = []
     claim = core.queue.claim
 
@@ -152,7 +152,8 @@ def _seed(data_dir: Path, jobs: int) -> tuple[Any, Any, str]:
     return database, queue, "user_bench"
 
 
-def run_round(processes: int, jobs: int) -> tuple[float, list[float]]:
+def run_round(processes: int, jobs: int, total_workers: int) -> tuple[float, list[float]]:
+    """Run `jobs` through `processes` worker processes sharing `total_workers` workers."""
     with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as temporary:
         data_dir = Path(temporary) / "data"
         database, queue, user = _seed(data_dir, jobs)
@@ -161,7 +162,7 @@ def run_round(processes: int, jobs: int) -> tuple[float, list[float]]:
             latency_file = Path(temporary) / f"latency-{index}.json"
             child = subprocess.Popen(
                 [sys.executable, __file__, "--worker", str(latency_file)],
-                env=_env(data_dir),
+                env=_env(data_dir, max(1, total_workers // processes)),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -190,19 +191,20 @@ def run_round(processes: int, jobs: int) -> tuple[float, list[float]]:
 
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=4, help="workers in total per round")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
         return run_worker(arguments.worker)
-    one, _ = run_round(1, arguments.jobs)
+    one, _ = run_round(1, arguments.jobs, arguments.workers)
     print(f"1 process:   {one:8.1f} jobs/s", flush=True)
-    four, latencies = run_round(4, arguments.jobs)
+    four, latencies = run_round(4, arguments.jobs, arguments.workers)
     print(f"4 processes: {four:8.1f} jobs/s over {len(latencies)} claims", flush=True)
     result = {
         "jobs_per_s_1proc": round(one, 1),

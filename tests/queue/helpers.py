@@ -76,10 +76,10 @@ def seed_file(
     return file_id
 
 
-def enqueue(
-    queue: QueueRepository, user_id: str, file_id: str | None, **options: Any
-) -> str:
-    return queue.enqueue(NewJob(user_id=user_id, file_id=file_id, options={**FAKE_OPTIONS, **options}))
+def enqueue(queue: QueueRepository, user_id: str, file_id: str | None, **options: Any) -> str:
+    return queue.enqueue(
+        NewJob(user_id=user_id, file_id=file_id, options={**FAKE_OPTIONS, **options})
+    )
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02) -> Any:

@@ -34,7 +34,11 @@ def _as_server_user(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
     runner = shutil.which("runuser")
-    return [runner, "-u", "postgres", "--", *command] if runner else ["su", "postgres", "-c", " ".join(command)]
+    return (
+        [runner, "-u", "postgres", "--", *command]
+        if runner
+        else ["su", "postgres", "-c", " ".join(command)]
+    )
 
 
 @contextmanager

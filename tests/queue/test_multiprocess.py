@@ -49,7 +49,9 @@ def _open(env: dict[str, str]) -> tuple[Database, QueueRepository]:
     return database, QueueRepository(database)
 
 
-def _process_many(data_dir: Path, env: dict[str, str], workers: list[subprocess.Popen[bytes]]) -> None:
+def _process_many(
+    data_dir: Path, env: dict[str, str], workers: list[subprocess.Popen[bytes]]
+) -> None:
     database, queue = _open(env)
     user = seed_user(database)
     file_id = seed_file(database, data_dir, user, {"text": "short job", "steps": 1})
@@ -58,7 +60,13 @@ def _process_many(data_dir: Path, env: dict[str, str], workers: list[subprocess.
         workers.append(start_worker({**env, "TRANSCRIPTION_WORKERS": "2"}))
     try:
         wait_for(lambda: queue.stats(user)["completed"] == len(jobs), timeout=120, interval=0.2)
-        assert queue.stats(user) == {"queued": 0, "processing": 0, "completed": 500, "failed": 0, "canceled": 0}
+        assert queue.stats(user) == {
+            "queued": 0,
+            "processing": 0,
+            "completed": 500,
+            "failed": 0,
+            "canceled": 0,
+        }
         owners = set()
         for job_id in jobs:
             executions = queue.list_executions(job_id, user)
@@ -72,7 +80,9 @@ def _process_many(data_dir: Path, env: dict[str, str], workers: list[subprocess.
         assert process.returncode == 0, process.stderr.read() if process.stderr else b""
 
 
-def test_four_processes_share_one_sqlite_queue(data_dir: Path, workers: list[subprocess.Popen[bytes]]) -> None:
+def test_four_processes_share_one_sqlite_queue(
+    data_dir: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
     _process_many(data_dir, env_for(data_dir), workers)
 
 
@@ -148,7 +158,9 @@ def test_restart_never_takes_a_live_process_job_and_a_killed_process_job_is_fini
     statuses = {job: [e.status for e in queue.list_executions(job, user)] for job in jobs}
     assert sorted(statuses.values()) == [["completed"], ["failed", "completed"]]
     # Now kill the process holding a new job, without restarting it: the other one finishes it.
-    job = queue.enqueue(NewJob(user, FAKE_OPTIONS, file_id=seed_file(database, data_dir, user, slow)))
+    job = queue.enqueue(
+        NewJob(user, FAKE_OPTIONS, file_id=seed_file(database, data_dir, user, slow))
+    )
     holder = wait_for(lambda: _holder(queue, job))
     process_id = holder.split("/")[0]
     owner_pid = {p.id: p.pid for p in queue.processes()}[process_id]

@@ -37,7 +37,8 @@ def test_claim_is_fifo_by_queued_at_then_created_at_then_id(database: Database) 
         clock.advance(1)
         ids.append(queue.enqueue(NewJob(user, FAKE_OPTIONS, id=f"tr_{9 - index}")))
     clock.advance(1)
-    same_time = [queue.enqueue(NewJob(user, FAKE_OPTIONS, id=f"tr_same_{c}")) for c in "ba"]
+    for suffix in "ba":  # same queued_at and created_at: the id decides
+        queue.enqueue(NewJob(user, FAKE_OPTIONS, id=f"tr_same_{suffix}"))
     claimed = [queue.claim("p/0", 60) for _ in range(7)]
     assert [job.id if job else None for job in claimed] == [*ids, "tr_same_a", "tr_same_b", None]
 
@@ -98,9 +99,15 @@ def test_only_the_owner_can_renew_progress_complete_or_fail(database: Database) 
     assert queue.renew(job.id, "a/0", 60)
     assert queue.progress(job.id, "a/0", 0.5, "transcribing")
     execution = queue.start_execution(job, provider="fake", model="fake-model", request_options={})
-    assert queue.complete(job, execution, transcript_json='{"text": ""}', language="en", output_path="x")
+    assert queue.complete(
+        job, execution, transcript_json='{"text": ""}', language="en", output_path="x"
+    )
     state = queue.state(job.id)
-    assert state is not None and (state.status, state.progress, state.claimed_by) == ("completed", 1.0, None)
+    assert state is not None and (state.status, state.progress, state.claimed_by) == (
+        "completed",
+        1.0,
+        None,
+    )
     [record] = queue.list_executions(job.id, user)
     assert record.status == "completed" and record.completed_at is not None
     assert record.output_path == "x" and record.provider == "fake"
@@ -119,15 +126,25 @@ def test_expired_lease_is_taken_over_and_the_stale_worker_is_locked_out(database
     assert queue.recover(_always_alive) == []  # lease still valid: nothing to do
     clock.advance(11)  # "a" stopped renewing
     [recovered] = queue.recover(_always_alive)
-    assert (recovered.id, recovered.reason, recovered.previous_owner) == (stale.id, "lease_expired", "a/0")
+    assert (recovered.id, recovered.reason, recovered.previous_owner) == (
+        stale.id,
+        "lease_expired",
+        "a/0",
+    )
     state = queue.state(stale.id)
-    assert state is not None and (state.status, state.progress_stage, state.progress) == ("queued", "recovered", 0.0)
+    assert state is not None and (state.status, state.progress_stage, state.progress) == (
+        "queued",
+        "recovered",
+        0.0,
+    )
     fresh = queue.claim("b/0", 10)
     assert fresh is not None and fresh.id == stale.id
     # the stale worker can no longer touch the job
     assert not queue.renew(stale.id, "a/0", 10)
     assert not queue.progress(stale.id, "a/0", 0.6, "transcribing")
-    assert not queue.complete(stale, stale_execution, transcript_json="{}", language=None, output_path=None)
+    assert not queue.complete(
+        stale, stale_execution, transcript_json="{}", language=None, output_path=None
+    )
     assert not queue.fail(stale, stale_execution, "late")
     assert queue.start_execution(stale, provider="fake", model="m", request_options={}) is None
     first = queue.list_executions(stale.id, user)[0]
@@ -190,9 +207,17 @@ def test_cancel_rules_in_the_repository(database: Database) -> None:
     queue.start_execution(job, provider="fake", model="m", request_options={})
     assert queue.cancel(running, other).outcome == "not_found"
     result = queue.cancel(running, user)
-    assert (result.outcome, result.previous_status, result.previous_owner) == ("canceled", "processing", "x/0")
+    assert (result.outcome, result.previous_status, result.previous_owner) == (
+        "canceled",
+        "processing",
+        "x/0",
+    )
     state = queue.state(running)
-    assert state is not None and (state.status, state.claimed_by, state.claim_expires_at) == ("canceled", None, None)
+    assert state is not None and (state.status, state.claimed_by, state.claim_expires_at) == (
+        "canceled",
+        None,
+        None,
+    )
     assert [e.status for e in queue.list_executions(running, user)] == ["canceled"]
     assert queue.cancel("tr_missing", user).outcome == "not_found"
 
@@ -207,7 +232,13 @@ def test_stats_are_per_user(database: Database) -> None:
     job = queue.claim("p/1", 60)
     assert job is not None
     queue.fail(job, None, "boom")
-    assert queue.stats(user) == {"queued": 1, "processing": 1, "completed": 0, "failed": 1, "canceled": 0}
+    assert queue.stats(user) == {
+        "queued": 1,
+        "processing": 1,
+        "completed": 0,
+        "failed": 1,
+        "canceled": 0,
+    }
     assert queue.stats(other)["queued"] == 1
 
 

@@ -45,7 +45,9 @@ def _wait_status(core: Core, job_id: str, status: str, timeout: float = 20) -> N
 
 def test_a_job_runs_through_every_stage_to_completed(core: Core, data_dir: Path) -> None:
     user = seed_user(core.database)
-    file_id = seed_file(core.database, data_dir, user, {"text": "Hi there. Bye now.", "segments": False})
+    file_id = seed_file(
+        core.database, data_dir, user, {"text": "Hi there. Bye now.", "segments": False}
+    )
     job_id = enqueue(core.queue, user, file_id, diarization=True, language="en")
     with core.broker.subscribe(transcription_id=job_id) as subscription:
         core.start()
@@ -65,7 +67,12 @@ def test_a_job_runs_through_every_stage_to_completed(core: Core, data_dir: Path)
     progress = [e.data["progress"] for e in events if e.type == "transcription.progress"]
     assert progress == sorted(progress) and 0.2 <= progress[2] <= 0.7
     assert events[-1].type == "transcription.completed"
-    assert events[-1].data == {"id": job_id, "status": "completed", "progress": 1.0, "stage": "completed"}
+    assert events[-1].data == {
+        "id": job_id,
+        "status": "completed",
+        "progress": 1.0,
+        "stage": "completed",
+    }
     stored = json.loads((data_dir / "transcripts" / job_id / "transcript.json").read_text())
     assert stored["language"] == "en"
     # segments were built from the words (split at speaker changes and sentence ends)
@@ -78,10 +85,19 @@ def test_a_job_runs_through_every_stage_to_completed(core: Core, data_dir: Path)
         "diarization_model": "fake-diarization",
     }
     [execution] = core.queue.list_executions(job_id, user)
-    assert (execution.status, execution.provider, execution.model) == ("completed", "fake", "fake-model")
+    assert (execution.status, execution.provider, execution.model) == (
+        "completed",
+        "fake",
+        "fake-model",
+    )
     assert not (data_dir / "jobs" / job_id).exists()  # scratch removed
     assert core.workers.stats(user) == {
-        "queued": 0, "processing": 0, "completed": 1, "failed": 0, "canceled": 0, "running": 0,
+        "queued": 0,
+        "processing": 0,
+        "completed": 1,
+        "failed": 0,
+        "canceled": 0,
+        "running": 0,
     }
 
 
@@ -93,7 +109,11 @@ def test_a_job_runs_through_every_stage_to_completed(core: Core, data_dir: Path)
             "cannot read /home/alice/private/talk.wav with key sk_live_0123456789abcdef",
             "cannot read [path] with key [redacted]",
         ),
-        ("crash", "Traceback: open('/srv/data/uploads/x.wav') Bearer abc.def.ghi", "internal engine error"),
+        (
+            "crash",
+            "Traceback: open('/srv/data/uploads/x.wav') Bearer abc.def.ghi",
+            "internal engine error",
+        ),
     ],
 )
 def test_a_failing_provider_fails_job_and_execution_with_a_sanitised_error(
@@ -150,7 +170,12 @@ def test_cancel_of_a_running_job_stops_it_within_two_seconds(core: Core, data_di
     job_id = enqueue(core.queue, user, file_id)
     core.start()
     core.workers.notify()
-    wait_for(lambda: job_id in core.workers.running_ids() and core.queue.state(job_id).progress_stage == "transcribing")  # type: ignore[union-attr]
+    wait_for(
+        lambda: (
+            job_id in core.workers.running_ids()
+            and core.queue.state(job_id).progress_stage == "transcribing"
+        )
+    )  # type: ignore[union-attr]
     started = time.monotonic()
     core.workers.cancel(job_id, user)
     wait_for(lambda: job_id not in core.workers.running_ids(), timeout=2.0)
@@ -170,7 +195,11 @@ def test_cancel_of_a_job_processing_elsewhere_clears_the_claim(core: Core) -> No
     assert claimed is not None and claimed.id == job_id
     core.workers.cancel(job_id, user)
     state = core.queue.state(job_id)
-    assert state is not None and (state.status, state.claimed_by, state.claim_expires_at) == ("canceled", None, None)
+    assert state is not None and (state.status, state.claimed_by, state.claim_expires_at) == (
+        "canceled",
+        None,
+        None,
+    )
     assert not core.queue.renew(job_id, "another-process/0", 600)
 
 
@@ -191,15 +220,19 @@ def test_startup_recovers_orphans_before_claiming(core: Core, data_dir: Path) ->
 class _StubbornProvider(FakeProvider):
     """Ignores cancellation for a while (an engine stuck in native code)."""
 
-    def transcribe(self, audio: PreparedAudio, options: Any, progress: Any, cancel: CancelToken) -> Any:
+    def transcribe(
+        self, audio: PreparedAudio, options: Any, progress: Any, cancel: CancelToken
+    ) -> Any:
         time.sleep(3)
         return super().transcribe(audio, options, progress, cancel)
 
 
 @pytest.mark.parametrize("stubborn", [False, True])
 def test_stop_requeues_running_jobs_within_its_timeout(data_dir: Path, stubborn: bool) -> None:
-    provider = _StubbornProvider(FakeScript(delay_s=60, steps=600)) if stubborn else FakeProvider(
-        FakeScript(delay_s=60, steps=600)
+    provider = (
+        _StubbornProvider(FakeScript(delay_s=60, steps=600))
+        if stubborn
+        else FakeProvider(FakeScript(delay_s=60, steps=600))
     )
     core = build_core(config_for(data_dir), providers=fake_registry(provider))
     user = seed_user(core.database)
@@ -213,7 +246,12 @@ def test_stop_requeues_running_jobs_within_its_timeout(data_dir: Path, stubborn:
     assert not core.workers.accepting
     state = core.queue.state(job_id)
     assert state is not None
-    assert (state.status, state.progress_stage, state.progress, state.claimed_by) == ("queued", "recovered", 0.0, None)
+    assert (state.status, state.progress_stage, state.progress, state.claimed_by) == (
+        "queued",
+        "recovered",
+        0.0,
+        None,
+    )
     [execution] = core.queue.list_executions(job_id, user)
     assert (execution.status, execution.error) == ("canceled", "interrupted by shutdown")
     core.close(timeout=0)
@@ -231,7 +269,9 @@ def test_an_unrenewed_lease_is_taken_over_and_the_stale_worker_cannot_finish(
         orchestrator=core.orchestrator,
         job_logs=core.job_logs,
         broker=core.broker,
-        settings=WorkerSettings(workers=1, poll_interval_s=0.05, lease_s=1.0, heartbeat_interval_s=3600),
+        settings=WorkerSettings(
+            workers=1, poll_interval_s=0.05, lease_s=1.0, heartbeat_interval_s=3600
+        ),
     )
     stale.start()
     stale.notify()
@@ -241,7 +281,9 @@ def test_an_unrenewed_lease_is_taken_over_and_the_stale_worker_cannot_finish(
         orchestrator=core.orchestrator,
         job_logs=core.job_logs,
         broker=core.broker,
-        settings=WorkerSettings(workers=1, poll_interval_s=0.05, lease_s=30, heartbeat_interval_s=0.2),
+        settings=WorkerSettings(
+            workers=1, poll_interval_s=0.05, lease_s=30, heartbeat_interval_s=0.2
+        ),
     )
     rescuer.start()
     try:

@@ -194,6 +194,8 @@ def test_render_without_speakers_and_legacy_text() -> None:
     legacy = parse_stored("old text")
     assert render(legacy, "srt") == ""  # no segments and no known duration: no cue
     assert render(legacy, "vtt") == "WEBVTT\n"
-    assert render({**legacy, "duration": 3.0}, "srt") == "1\n00:00:00,000 --> 00:00:03,000\nold text\n"
+    assert (
+        render({**legacy, "duration": 3.0}, "srt") == "1\n00:00:00,000 --> 00:00:03,000\nold text\n"
+    )
     with pytest.raises(ValueError):
         render(plain, "docx")
