@@ -15,7 +15,7 @@ from typing import Literal, Protocol, runtime_checkable
 Task = Literal["transcribe", "translate"]
 ModelKind = Literal["transcription", "diarization"]
 
-# Called with the fraction (0.0–1.0) of the current step that is done.
+# Called with the fraction (0.0 to 1.0) of the current step that is done.
 ProgressCallback = Callable[[float], None]
 
 

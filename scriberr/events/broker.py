@@ -7,6 +7,7 @@ has its own queue, so every subscriber gets each matching event exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import queue
 import threading
@@ -53,16 +54,12 @@ class Subscription:
             except RuntimeError:  # loop closed: the subscriber is gone
                 self.close()
         else:
-            try:
+            with contextlib.suppress(queue.Full):  # a stalled subscriber drops, never blocks
                 self._sync_queue.put_nowait(event)
-            except queue.Full:
-                pass
 
     def _put_async(self, event: Event) -> None:
-        try:
+        with contextlib.suppress(asyncio.QueueFull):
             self._async_queue.put_nowait(event)
-        except asyncio.QueueFull:
-            pass
 
     async def next(self, timeout: float) -> Event | None:
         """The next event, or None after `timeout` seconds (use it to send keep-alives)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from scriberr.engine.base import CancelToken
-from scriberr.persistence.queue_repository import ClaimedJob
+from scriberr.persistence.queue_repository import ClaimedJob, ClaimRequest
 
 # canceled: a user canceled it (the DB row is already `canceled`);
 # shutdown: this process is stopping (the job goes back to `queued`);
@@ -22,6 +22,10 @@ class JobHandle:
     cancel: CancelToken = field(default_factory=CancelToken)
     reason: InterruptReason | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    # When set, a successful completion also claims this worker's next job (same transaction);
+    # the orchestrator leaves it in `next_job` for the worker loop.
+    next_claim: ClaimRequest | None = None
+    next_job: ClaimedJob | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def interrupt(self, reason: InterruptReason) -> None:

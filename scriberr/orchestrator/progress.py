@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from scriberr.clock import utcnow
 from scriberr.engine.base import ProgressCallback
 from scriberr.events.broker import EventBroker
 from scriberr.orchestrator.handle import JobHandle
@@ -61,9 +62,11 @@ class ProgressReporter:
     # -- job log ------------------------------------------------------------------------------
 
     def log(self, message: str, level: str = "info") -> None:
-        """Queue a sanitised public log line; it is stored with the next write."""
+        """Queue a sanitised public log line (stamped now); it is stored with the next write,
+        at most `min_interval_s` later."""
         with self._lock:
-            self._lines.append(LogLine(sanitize(message), level))
+            self._lines.append(LogLine(sanitize(message), level, utcnow()))
+            self._defer_or_store()
 
     def take_lines(self, *extra: LogLine) -> list[LogLine]:
         with self._lock:
@@ -97,18 +100,25 @@ class ProgressReporter:
             last_stage, last_progress = self._published
             if stage != last_stage or abs(self.progress - last_progress) >= MIN_EVENT_DELTA:
                 self._publish()
-            if (self.stage, self.progress) == self._stored:
-                return
-            if self._clock() - self._stored_at >= self._min_interval_s:
-                self._store()
-            elif not self._pending and not self._closed and self._flusher is not None:
-                self._pending = True
-                self._flusher.watch(self)
+            self._defer_or_store()
+
+    def _dirty(self) -> bool:
+        return (self.stage, self.progress) != self._stored or bool(self._lines)
+
+    def _defer_or_store(self) -> None:
+        """Write now if the interval is up, else leave it to the flusher (caller holds the lock)."""
+        if not self._dirty() or self._closed:
+            return
+        if self._clock() - self._stored_at >= self._min_interval_s:
+            self._store()
+        elif not self._pending and self._flusher is not None:
+            self._pending = True
+            self._flusher.watch(self)
 
     def flush_if_due(self) -> bool:
         """Write a deferred change once its interval is up; False when nothing is left to do."""
         with self._lock:
-            if self._closed or (self.stage, self.progress) == self._stored:
+            if self._closed or not self._dirty():
                 self._pending = False
                 return False
             if self._clock() - self._stored_at >= self._min_interval_s:

@@ -93,11 +93,7 @@ class Orchestrator:
         if model not in self._provider_names:  # the registry's model list is fixed per process
             provider, _ = self._provider(model)
             self._provider_names[model] = provider.name if provider is not None else None
-        return AttemptInfo(
-            provider=self._provider_names[model],
-            model=model or None,
-            log_message=sanitize(f"attempt started (model {model})"),
-        )
+        return AttemptInfo(provider=self._provider_names[model], model=model or None)
 
     def close(self) -> None:
         """Stop the background progress writer."""
@@ -123,12 +119,12 @@ class Orchestrator:
                 provider=info.provider,
                 model=info.model,
                 request_options=job.options,
-                log_lines=[LogLine(info.log_message or "")],
             )
         if attempt is None:
             log_event(_log, "job.lost", transcription_id=job.id, worker_id=job.worker_id)
             return "lost"
         reporter.attempt = attempt
+        reporter.log(f"attempt started (model {options.model})")
         reporter.publish_current()
         scratch = self._paths.jobs_dir / job.id
         started = self._clock()
@@ -212,13 +208,14 @@ class Orchestrator:
         seconds = round(self._clock() - started, 3)
         lines = reporter.take_lines()
         try:
-            completed = self._repository.complete(
+            completed, handle.next_job = self._repository.complete_and_claim(
                 job,
                 reporter.attempt,
                 transcript_json=content,
                 language=transcript.get("language"),
                 output_path=str(path),
                 log_lines=[*lines, LogLine(f"completed in {seconds:.1f} s")],
+                next_claim=None if handle.reason else handle.next_claim,
             )
         except BaseException:
             remove_transcript(path)

@@ -25,6 +25,7 @@ class LogLine:
 
     message: str
     level: str = "info"
+    at: datetime | None = None  # when it happened; None = when it is stored
 
 
 def insert_lines(
@@ -42,7 +43,7 @@ def insert_lines(
                 "execution_id": execution_id,
                 "level": line.level,
                 "message": line.message,
-                "created_at": now,
+                "created_at": line.at or now,
             }
             for line in lines
         ],

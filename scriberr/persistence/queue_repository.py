@@ -106,7 +106,15 @@ class AttemptInfo:
 
     provider: str | None
     model: str | None
-    log_message: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Who claims, for how long, and how to describe the attempt's execution row."""
+
+    worker_id: str
+    lease_s: float
+    describe: Callable[[dict[str, Any]], AttemptInfo] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,9 +218,17 @@ class _Statements:
                 error=None,
                 updated_at=bindparam("now"),
             )
-            .returning(_jobs.c.id, _jobs.c.user_id, _jobs.c.file_id, _jobs.c.options)
+            .returning(
+                _jobs.c.id,
+                _jobs.c.user_id,
+                _jobs.c.file_id,
+                _jobs.c.options,
+                select(_files.c.storage_path)
+                .where(_files.c.id == _jobs.c.file_id)
+                .scalar_subquery()
+                .label("source_path"),
+            )
         )
-        self.file_path = select(_files.c.storage_path).where(_files.c.id == bindparam("file_id"))
         owned = (
             _jobs.c.id == bindparam("job_id"),
             _jobs.c.status == "processing",
@@ -407,47 +423,43 @@ class QueueRepository:
         With `describe`, the execution row of the attempt is opened in the same transaction
         (one transaction per claim instead of two).
         """
-        now = self._now()
-        expires = now + timedelta(seconds=lease_s)
-        attempt = None
         with self._write() as session:
-            row = session.execute(
-                self._sql.claim, {"now": now, "worker": worker_id, "expires": expires}
-            ).first()
-            if row is None:
-                return None
-            options = dict(row.options or {})
-            source_path = None
-            if row.file_id is not None:
-                source_path = session.execute(
-                    self._sql.file_path, {"file_id": row.file_id}
-                ).scalar()
-            if describe is not None:
-                info = describe(options)
-                attempt = Attempt(new_id("exec"), now)
-                session.execute(
-                    self._sql.insert_execution,
-                    {
-                        "id": attempt.id,
-                        "transcription_id": row.id,
-                        "user_id": row.user_id,
-                        "status": "processing",
-                        "worker_id": worker_id,
-                        "provider": info.provider,
-                        "model": info.model,
-                        "request_options": options,
-                        "started_at": now,
-                    },
-                )
-                if info.log_message:
-                    insert_lines(session, row.id, attempt.id, [LogLine(info.log_message)])
+            return self._claim_in(session, ClaimRequest(worker_id, lease_s, describe))
+
+    def _claim_in(self, session: Session, request: ClaimRequest) -> ClaimedJob | None:
+        now = self._now()
+        expires = now + timedelta(seconds=request.lease_s)
+        row = session.execute(
+            self._sql.claim, {"now": now, "worker": request.worker_id, "expires": expires}
+        ).first()
+        if row is None:
+            return None
+        options = dict(row.options or {})
+        attempt = None
+        if request.describe is not None:
+            info = request.describe(options)
+            attempt = Attempt(new_id("exec"), now)
+            session.execute(
+                self._sql.insert_execution,
+                {
+                    "id": attempt.id,
+                    "transcription_id": row.id,
+                    "user_id": row.user_id,
+                    "status": "processing",
+                    "worker_id": request.worker_id,
+                    "provider": info.provider,
+                    "model": info.model,
+                    "request_options": options,
+                    "started_at": now,
+                },
+            )
         return ClaimedJob(
             id=row.id,
             user_id=row.user_id,
             file_id=row.file_id,
             options=options,
-            source_path=source_path,
-            worker_id=worker_id,
+            source_path=row.source_path,
+            worker_id=request.worker_id,
             claim_expires_at=expires,
             attempt=attempt,
         )
@@ -549,6 +561,29 @@ class QueueRepository:
         log_lines: Sequence[LogLine] = (),
     ) -> bool:
         """Mark the job and its execution completed in one transaction; False if not the owner."""
+        completed, _ = self.complete_and_claim(
+            job,
+            attempt,
+            transcript_json=transcript_json,
+            language=language,
+            output_path=output_path,
+            log_lines=log_lines,
+        )
+        return completed
+
+    def complete_and_claim(
+        self,
+        job: ClaimedJob,
+        attempt: Attempt | None,
+        *,
+        transcript_json: str,
+        language: str | None,
+        output_path: str | None,
+        log_lines: Sequence[LogLine] = (),
+        next_claim: ClaimRequest | None = None,
+    ) -> tuple[bool, ClaimedJob | None]:
+        """`complete`, then (when it succeeded and `next_claim` is given) claim the worker's next
+        job in the same transaction: a busy worker pays one transaction per job, not two."""
         now = self._now()
         with self._write() as session:
             result = session.execute(
@@ -562,10 +597,11 @@ class QueueRepository:
                 },
             )
             if not _changed(result):
-                return False
+                return False, None
             self._close(session, job.id, attempt, "completed", now, output_path=output_path)
             insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
-        return True
+            next_job = self._claim_in(session, next_claim) if next_claim is not None else None
+        return True, next_job
 
     def fail(
         self,

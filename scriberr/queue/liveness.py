@@ -65,7 +65,4 @@ class LivenessJudge:
             return True
         if self._now() - record.heartbeat_at > self._timeout:
             return False
-        if record.hostname != self._host:
-            return True
-        # Same host: our own pid under another id is an earlier incarnation of this process.
-        return record.pid != os.getpid() and self._pid_check(record.pid)
+        return record.hostname != self._host or self._pid_check(record.pid)

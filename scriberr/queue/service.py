@@ -31,6 +31,8 @@ from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import (
     WORKER_SEPARATOR,
     AttemptInfo,
+    ClaimedJob,
+    ClaimRequest,
     QueueRepository,
 )
 from scriberr.queue.liveness import LivenessJudge, host_identity
@@ -264,21 +266,30 @@ class WorkerService:
     # -- threads ---------------------------------------------------------------------------------------
 
     def _work_loop(self, index: int) -> None:
-        worker_id = f"{self.process_id}{WORKER_SEPARATOR}{index}"
+        request = ClaimRequest(
+            f"{self.process_id}{WORKER_SEPARATOR}{index}",
+            self.settings.lease_s,
+            self._orchestrator.describe,
+        )
         wake = self._wakes[index]
+        job: ClaimedJob | None = None
         while not self._stopping.is_set():
-            wake.clear()
-            try:
-                job = self._repository.claim(
-                    worker_id, self.settings.lease_s, self._orchestrator.describe
-                )
-            except Exception:
-                _log.exception("claim failed", extra={"fields": {"event": "claim.error"}})
-                job = None
+            if job is None:
+                wake.clear()
+                try:
+                    job = self._repository.claim(
+                        request.worker_id, request.lease_s, request.describe
+                    )
+                except Exception:
+                    _log.exception("claim failed", extra={"fields": {"event": "claim.error"}})
             if job is None:
                 wake.wait(self.settings.poll_interval_s)
                 continue
-            self._run(JobHandle(job))
+            handle = JobHandle(job, next_claim=request)
+            self._run(handle)
+            job = handle.next_job  # claimed together with the completion, if any
+        if job is not None:  # claimed just as we started stopping: give it back untouched
+            self._safely(self._repository.release, job, job.attempt, SHUTDOWN_NOTE)
 
     def _run(self, handle: JobHandle) -> None:
         job = handle.job

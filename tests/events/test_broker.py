@@ -38,9 +38,7 @@ def test_async_subscriber_receives_events_published_from_other_threads() -> None
         broker = EventBroker()
         with broker.subscribe(user_id="user_a") as subscription:
             publishers = [
-                threading.Thread(
-                    target=broker.publish, args=("file.ready", "user_a", {"n": n})
-                )
+                threading.Thread(target=broker.publish, args=("file.ready", "user_a", {"n": n}))
                 for n in range(20)
             ]
             for thread in publishers:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -93,12 +94,22 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
 
 
 def start_worker(env: Mapping[str, str], *args: str) -> subprocess.Popen[bytes]:
-    """The real `scriberr worker` command with the (hidden, test-only) fake engine."""
+    """The real `scriberr worker` command with the (hidden, test-only) fake engine. Its log goes
+    to `worker-<pid>.log` next to the data dir (a file, so a chatty worker never blocks)."""
     full_env = {**os.environ, **env}
-    return subprocess.Popen(
-        [*SCRIBERR, "worker", "--fake-engine", *args],
-        env=full_env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_dir = Path(full_env["SCRIBERR_DATA_DIR"]).parent
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        dir=log_dir, prefix="worker-", suffix=".log", delete=False
+    ) as log:
+        return subprocess.Popen(
+            [*SCRIBERR, "worker", "--fake-engine", *args],
+            env=full_env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def worker_logs(data_dir: Path) -> str:
+    return "\n".join(p.read_text() for p in sorted(data_dir.parent.glob("worker-*.log")))

@@ -16,7 +16,15 @@ import pytest
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.queue_repository import NewJob, QueueRepository
-from tests.queue.helpers import FAKE_OPTIONS, env_for, seed_file, seed_user, start_worker, wait_for
+from tests.queue.helpers import (
+    FAKE_OPTIONS,
+    env_for,
+    seed_file,
+    seed_user,
+    start_worker,
+    wait_for,
+    worker_logs,
+)
 from tests.queue.postgres import postgres_server, unavailable_reason
 
 pytestmark = pytest.mark.slow
@@ -77,7 +85,7 @@ def _process_many(
         _stop(workers)
         database.close()
     for process in workers:
-        assert process.returncode == 0, process.stderr.read() if process.stderr else b""
+        assert process.returncode == 0, worker_logs(data_dir)
 
 
 def test_four_processes_share_one_sqlite_queue(

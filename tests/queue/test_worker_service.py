@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,12 +171,14 @@ def test_cancel_of_a_running_job_stops_it_within_two_seconds(core: Core, data_di
     job_id = enqueue(core.queue, user, file_id)
     core.start()
     core.workers.notify()
+    # while it runs, the row and the public log follow it (throttled writes, ≤ 0.5 s behind)
     wait_for(
         lambda: (
             job_id in core.workers.running_ids()
-            and core.queue.state(job_id).progress_stage == "transcribing"
+            and core.queue.state(job_id).progress_stage == "transcribing"  # type: ignore[union-attr]
+            and "transcribing" in [line.message for line in core.job_logs.list_for(job_id)]
         )
-    )  # type: ignore[union-attr]
+    )
     started = time.monotonic()
     core.workers.cancel(job_id, user)
     wait_for(lambda: job_id not in core.workers.running_ids(), timeout=2.0)
@@ -258,9 +261,10 @@ def test_stop_requeues_running_jobs_within_its_timeout(data_dir: Path, stubborn:
 
 
 def test_an_unrenewed_lease_is_taken_over_and_the_stale_worker_cannot_finish(
-    core: Core, data_dir: Path
+    core: Core, data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Worker A never renews (heartbeat far in the future); B notices the expired lease."""
+    caplog.set_level(logging.INFO, logger="scriberr.queue")
     user = seed_user(core.database)
     file_id = seed_file(core.database, data_dir, user, {"first_attempt_delay_s": 3, "steps": 30})
     job_id = enqueue(core.queue, user, file_id)
@@ -291,6 +295,15 @@ def test_an_unrenewed_lease_is_taken_over_and_the_stale_worker_cannot_finish(
         wait_for(lambda: not stale.running_ids())  # A noticed it lost the job and stopped
         executions = core.queue.list_executions(job_id, user)
         assert [e.status for e in executions] == ["failed", "completed"]
+        assert any("stopped" in line.message for line in core.job_logs.list_for(job_id))
+        recovered = [
+            r.fields
+            for r in caplog.records
+            if getattr(r, "fields", {}).get("event") == "job.recovered"
+        ]  # type: ignore[attr-defined]
+        assert [(f["reason"], f["by"]) for f in recovered] == [
+            ("lease_expired", rescuer.process_id)
+        ]
         assert executions[0].worker_id.startswith(stale.process_id)  # type: ignore[union-attr]
         assert executions[1].worker_id.startswith(rescuer.process_id)  # type: ignore[union-attr]
         assert _status(core, job_id) == "completed"
