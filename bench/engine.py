@@ -18,22 +18,26 @@ last line of stdout. Run: `.venv/bin/python bench/engine.py`.
 
 from __future__ import annotations
 
-import json
-import os
-import statistics
 import sys
-import tempfile
-import time
-import wave
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+# bench/ holds a `queue.py`; keep it from shadowing the standard library's `queue`.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from scriberr.config import load_config
-from scriberr.engine.base import CancelToken, DiarizationOptions, TranscriptionOptions
-from scriberr.engine.local import LocalProvider, resolve_device
-from scriberr.engine.local.whisper import BATCH_SIZE, DecodeRequest, decode_settings, use_batched
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import wave  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from scriberr.config import load_config  # noqa: E402
+from scriberr.engine.base import CancelToken, DiarizationOptions, TranscriptionOptions  # noqa: E402
+from scriberr.engine.local import LocalProvider, resolve_device  # noqa: E402
+from scriberr.engine.local.whisper import BATCH_SIZE, DecodeRequest, decode_settings, use_batched  # noqa: E402
 
 FIXTURES = (Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "audio").resolve()
 JFK = FIXTURES / "jfk.flac"

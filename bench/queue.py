@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# bench/ holds this `queue.py`; keep it from shadowing the standard library's `queue`.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from scriberr.config import load_config  # noqa: E402
 from scriberr.engine.base import (  # noqa: E402

@@ -12,20 +12,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from scriberr.config import Config
+from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator, OrchestratorPaths
+from scriberr.persistence.auth_repository import (
+    ApiKeyRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from scriberr.persistence.database import Database
+from scriberr.persistence.files_repository import FileRepository
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.queue.service import WorkerService, WorkerSettings
+from scriberr.services.auth import AuthService
+from scriberr.services.files import FileService
 from scriberr.services.options import OptionDefaults
 from scriberr.services.profiles import ProfileService
+from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
 
 _log = logging.getLogger("scriberr")
@@ -33,7 +42,7 @@ _log = logging.getLogger("scriberr")
 
 @dataclass
 class Core:
-    """Everything except HTTP. Services are added here by the API work."""
+    """Everything except HTTP: infrastructure, the worker service and the services."""
 
     config: Config
     database: Database
@@ -45,13 +54,18 @@ class Core:
     workers: WorkerService
     profiles: ProfileService
     transcriptions: TranscriptionService
+    auth: AuthService
+    settings: SettingsService
+    files: FileService
 
     def start(self) -> None:
         """Start the workers (recovery runs first, before any claim)."""
         self.workers.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop workers (bounded by `timeout`), close the providers, then the database."""
+        """Stop imports and workers (bounded by `timeout`), close the providers, then the
+        database."""
+        self.files.close()
         self.workers.stop(timeout)
         self.orchestrator.close()
         try:
@@ -94,12 +108,29 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         ),
     )
     _log_startup(config, registry, workers)
+    settings = SettingsService(SettingsRepository(database), config.max_upload_mb)
     profiles, transcriptions = _build_job_services(
         config, database, broker, registry, queue, job_logs, workers
     )
+    files = FileService(
+        FileRepository(database),
+        settings,
+        broker,
+        config.data_dir,
+        delete_transcriptions=transcriptions.delete_all_for_file,
+        on_file_ready=transcriptions.on_file_ready,
+        cancel_transcription=transcriptions.cancel,
+    )
+    auth = AuthService(
+        UserRepository(database),
+        RefreshTokenRepository(database),
+        ApiKeyRepository(database),
+        resolve_secret_key(config),
+    )
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,
-        profiles=profiles, transcriptions=transcriptions,
+        profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
+        files=files,
     )  # fmt: skip
 
 

@@ -163,9 +163,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         port=read.integer("SCRIBERR_PORT", 8080, minimum=0, maximum=65535),
         secret_key=env.get("SCRIBERR_SECRET_KEY") or None,
         max_upload_mb=read.integer("SCRIBERR_MAX_UPLOAD_MB", 2048, minimum=1),
-        engine_cache_dir=Path(
-            read.raw("SPEECH_ENGINE_CACHE_DIR", str(data_dir / "models"))
-        ).expanduser().absolute(),
+        engine_cache_dir=Path(read.raw("SPEECH_ENGINE_CACHE_DIR", str(data_dir / "models")))
+        .expanduser()
+        .absolute(),
         engine_default_model=read.raw("SPEECH_ENGINE_DEFAULT_MODEL", "whisper-tiny.en"),
         engine_provider=provider,  # type: ignore[arg-type]
         engine_threads=read.integer("SPEECH_ENGINE_THREADS", 0, minimum=0),

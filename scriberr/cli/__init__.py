@@ -7,14 +7,12 @@ Each module in this package registers one subcommand with `register(subparsers)`
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from scriberr import __version__
+from scriberr.cli import models, serve, transcribe, worker
 from scriberr.config import ConfigError
-
-_SUBCOMMANDS = ("serve", "worker", "transcribe", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"scriberr {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"scriberr.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"scriberr.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+    for subcommand in (serve, worker, transcribe, models):
+        subcommand.register(subparsers)
     return parser
 
 

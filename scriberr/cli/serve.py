@@ -4,21 +4,19 @@ Startup: load the configuration (a bad value is one line and exit 2), build the 
 workers, serve HTTP with uvicorn on SCRIBERR_HOST:SCRIBERR_PORT. Shutdown on SIGINT/SIGTERM, in
 order: stop HTTP (in-flight requests get a few seconds), stop the workers (running jobs are
 interrupted and requeued), close the engine, close the database.
-`--fake-engine` is a hidden, test-only switch serving the fake models (see engine/fake.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import threading
 import time
 from typing import Any
 
-from scriberr.config import load_config
-from scriberr.logging_setup import configure_logging, log_event
+from scriberr.cli.runtime import add_fake_engine_flag, core_from_environment
+from scriberr.logging_setup import log_event
 
 _log = logging.getLogger("scriberr")
 STOP_TIMEOUT_S = 10.0
@@ -32,25 +30,17 @@ def register(subparsers: Any) -> None:
         description="Serve the API on SCRIBERR_HOST:SCRIBERR_PORT and run TRANSCRIPTION_WORKERS "
         "workers until SIGINT/SIGTERM.",
     )
-    parser.add_argument("--fake-engine", action="store_true", help=argparse.SUPPRESS)
+    add_fake_engine_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
-    config = load_config(os.environ)  # a ConfigError becomes one line and exit 2 in cli.main
-    configure_logging(config.log_level, config.log_format)
+    core = core_from_environment(arguments)
+    config = core.config
     import uvicorn
 
     from scriberr.api.app import create_app
-    from scriberr.bootstrap import build_core
-    from scriberr.services.accounts import attach_account_services
 
-    providers = None
-    if getattr(arguments, "fake_engine", False):
-        from scriberr.engine.fake import fake_registry
-
-        providers = fake_registry()
-    core = attach_account_services(build_core(config, providers=providers))
     try:
         core.files.fail_interrupted_imports()
         app = create_app(core)
@@ -77,9 +67,6 @@ def run(arguments: argparse.Namespace) -> int:
         server.run()  # returns after SIGINT/SIGTERM once HTTP has stopped
         log_event(_log, "shutdown.http_stopped")
     finally:
-        files = getattr(core, "files", None)
-        if files is not None:
-            files.close()
         core.close(STOP_TIMEOUT_S)
     return 0
 

@@ -33,7 +33,10 @@ class Database:
         options: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
             _ensure_sqlite_dir(self.url)
-            options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            options["connect_args"] = {
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "check_same_thread": False,
+            }
         else:
             options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: Engine = create_engine(self.url, **options)

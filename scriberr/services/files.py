@@ -24,10 +24,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from scriberr.clock import utcnow
-from scriberr.config import Config
 from scriberr.engine.probe import MediaInfo, probe_media
+from scriberr.events import EventBroker
 from scriberr.ids import new_id
-from scriberr.persistence.database import Database
 from scriberr.persistence.files_repository import FileQuery, FileRepository
 from scriberr.persistence.models import AudioFile
 from scriberr.services.errors import (
@@ -56,16 +55,6 @@ _MAX_NAME = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
-class Publisher(Protocol):
-    def publish(
-        self,
-        type: str,
-        user_id: str,
-        data: dict[str, Any],
-        transcription_id: str | None = None,
-    ) -> Any: ...
-
-
 class StagedUpload(Protocol):
     """What the upload reader hands over (see `api.uploads.StagedFile`)."""
 
@@ -76,7 +65,7 @@ class StagedUpload(Protocol):
     def discard(self) -> None: ...
 
 
-FileCallback = Callable[[str, str], None]
+FileCallback = Callable[[str, str], object]  # (user_id, file or transcription id)
 
 
 @dataclass(frozen=True)
@@ -165,7 +154,7 @@ class FileService:
         self,
         repository: FileRepository,
         settings: SettingsService,
-        broker: Publisher,
+        broker: EventBroker,
         data_dir: Path,
         *,
         probe: Callable[[Path], MediaInfo | None] = probe_media,
@@ -189,34 +178,6 @@ class FileService:
             max_workers=import_workers, thread_name_prefix="scriberr-import"
         )
         self._now = clock
-
-    @classmethod
-    def build(
-        cls,
-        config: Config,
-        database: Database,
-        broker: Publisher,
-        settings: SettingsService,
-        **options: Any,
-    ) -> FileService:
-        return cls(FileRepository(database), settings, broker, config.data_dir, **options)
-
-    def wire(
-        self,
-        *,
-        delete_transcriptions: FileCallback | None = None,
-        on_file_ready: FileCallback | None = None,
-        cancel_transcription: FileCallback | None = None,
-    ) -> None:
-        """Connect the transcription side after both services exist (composition root only):
-        `delete_transcriptions(user_id, file_id)`, `on_file_ready(user_id, file_id)` and
-        `cancel_transcription(user_id, transcription_id)`."""
-        if delete_transcriptions is not None:
-            self._delete_transcriptions = delete_transcriptions
-        if on_file_ready is not None:
-            self._on_file_ready = on_file_ready
-        if cancel_transcription is not None:
-            self._cancel_transcription = cancel_transcription
 
     # -- paths -----------------------------------------------------------------------------
 

@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from scriberr.clock import utcnow
-from scriberr.config import Config
-from scriberr.persistence.database import Database
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.services.errors import Unprocessable
 
@@ -48,10 +46,6 @@ class SettingsService:
         self._repo = repository
         self._server_max = server_max_upload_mb
         self._now = clock
-
-    @classmethod
-    def build(cls, config: Config, database: Database) -> SettingsService:
-        return cls(SettingsRepository(database), config.max_upload_mb)
 
     def get(self, user_id: str) -> SettingsView:
         row = self._repo.get(user_id)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scriberr.clock import rfc3339
+from scriberr.events import EventBroker
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import ExecutionRecord, NewJob, QueueRepository
 from scriberr.persistence.transcription_repository import (
@@ -70,16 +71,6 @@ class Workers(Protocol):
     def cancel(self, transcription_id: str, user_id: str) -> Any: ...
 
     def running_ids(self) -> list[str]: ...
-
-
-class Publisher(Protocol):
-    def publish(
-        self,
-        type: str,
-        user_id: str,
-        data: dict[str, Any],
-        transcription_id: str | None = None,
-    ) -> Any: ...
 
 
 class SettingsReader(Protocol):
@@ -134,7 +125,7 @@ class TranscriptionService:
         repository: TranscriptionRepository,
         queue: QueueRepository,
         workers: Workers,
-        broker: Publisher,
+        broker: EventBroker,
         profiles: ProfileService,
         catalog: opts.ModelCatalog,
         defaults: opts.OptionDefaults,

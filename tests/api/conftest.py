@@ -26,7 +26,6 @@ from scriberr.config import load_config
 from scriberr.engine.fake import fake_registry
 from scriberr.ids import new_id
 from scriberr.persistence.models import User
-from scriberr.services.accounts import attach_account_services
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = (PROJECT_ROOT / ".." / "shared" / "fixtures" / "audio").resolve()
@@ -75,7 +74,7 @@ def make_core(data_dir: Path) -> Iterator[Callable[..., Any]]:
     def factory(*, start: bool = True, providers: Any = None, **env: str) -> Any:
         config = load_config(base_env(data_dir, **env))
         registry = providers if providers is not None else fake_registry()
-        core = attach_account_services(build_core(config, providers=registry))
+        core = build_core(config, providers=registry)
         if start:
             core.start()
         built.append(core)
@@ -83,9 +82,6 @@ def make_core(data_dir: Path) -> Iterator[Callable[..., Any]]:
 
     yield factory
     for core in reversed(built):
-        files = getattr(core, "files", None)
-        if files is not None:
-            files.close()
         core.close(timeout=5.0)
 
 

@@ -26,7 +26,6 @@ from scriberr.engine.registry import ProviderRegistry
 from scriberr.ids import new_id
 from scriberr.persistence.files_repository import FileRepository
 from scriberr.persistence.models import AudioFile, User
-from scriberr.services.accounts import attach_account_services
 from scriberr.services.auth import Principal
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "audio"
@@ -97,7 +96,7 @@ class Env:
         user_id = new_id("user")
         with self.core.database.write_session() as session:
             session.add(User(id=user_id, username=f"other-{user_id[-6:]}", password_hash="x"))
-        core: Any = self.core  # `auth` is attached by attach_account_services
+        core: Any = self.core
         auth = core.auth
         created = auth.create_api_key(Principal(user_id, "other", "access"), "k")
         return user_id, {"Authorization": f"Bearer {created.key}"}
@@ -147,7 +146,7 @@ def make_env(
         }
     )
     registry = ProviderRegistry([FakeProvider(script or FakeScript())], default_model="fake-model")
-    core = attach_account_services(build_core(config, providers=registry))
+    core = build_core(config, providers=registry)
     if start:
         core.start()
     try:

@@ -221,10 +221,12 @@ def test_get_patch_delete(client: Any, core: Any, user: Account) -> None:
 
 def test_delete_removes_the_files_transcriptions(client: Any, core: Any, user: Account) -> None:
     file_id = upload(client, user.headers, SAMPLE).json()["id"]
-    calls: list[tuple[str, str]] = []
-    core.files.wire(delete_transcriptions=lambda u, f: calls.append((u, f)))
+    created = client.post("/api/v1/transcriptions", json={"file_id": file_id}, headers=user.headers)
+    assert created.status_code == 202
+    job_id = created.json()["id"]
     assert client.delete(f"/api/v1/files/{file_id}", headers=user.headers).status_code == 204
-    assert calls == [(user.user_id, file_id)]
+    assert client.get(f"/api/v1/transcriptions/{job_id}", headers=user.headers).status_code == 404
+    assert not (core.config.transcripts_dir / job_id).exists()
 
 
 def test_other_users_files_are_not_found(client: Any, user: Account, other_user: Account) -> None:
@@ -338,15 +340,17 @@ def test_idempotency_keys_are_per_user(client: Any, user: Account, other_user: A
 def test_auto_transcription_calls_back_only_when_enabled(
     client: Any, core: Any, user: Account
 ) -> None:
-    started: list[tuple[str, str]] = []
-    core.files.wire(on_file_ready=lambda u, f: started.append((u, f)))
+    def jobs_for(file_id: str) -> list[dict[str, Any]]:
+        listed = client.get("/api/v1/transcriptions", headers=user.headers).json()["items"]
+        return [job for job in listed if job["file_id"] == file_id]
+
     quiet = upload(client, user.headers, SAMPLE).json()["id"]
-    assert started == []
+    assert jobs_for(quiet) == []
     client.patch(
         "/api/v1/settings", json={"auto_transcription_enabled": True}, headers=user.headers
     )
     loud = upload(client, user.headers, SAMPLE).json()["id"]
-    assert started == [(user.user_id, loud)] and quiet != loud
+    assert len(jobs_for(loud)) == 1 and jobs_for(quiet) == []
 
 
 def test_upload_publishes_file_ready(client: Any, core: Any, user: Account) -> None:

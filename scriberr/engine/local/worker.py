@@ -14,7 +14,6 @@ import logging
 import os
 import resource
 import signal
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -185,33 +184,6 @@ def _progress_sender(sender: _Sender) -> Callable[[float], None]:
     return report
 
 
-def _drop_stdlib_shadows() -> None:
-    """Remove inherited sys.path entries holding a package named like a stdlib module.
-
-    A spawned child copies the parent's sys.path; a test runner may have put a directory there
-    whose `queue/` (say) would hide the standard library module the speech libraries import.
-    """
-    names = sys.stdlib_module_names
-
-    def shadows(entry: str) -> bool:
-        try:
-            children = os.listdir(entry or ".")
-        except OSError:
-            return False
-        return any(
-            (child[:-3] if child.endswith(".py") else child) in names
-            and (child.endswith(".py") or os.path.isfile(os.path.join(entry, child, "__init__.py")))
-            for child in children
-        )
-
-    interpreter = (os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix))
-    sys.path[:] = [
-        entry
-        for entry in sys.path
-        if os.path.realpath(entry or ".").startswith(interpreter) or not shadows(entry)
-    ]
-
-
 def _exit_with_parent() -> None:
     """End this process when the server process is gone, even in the middle of a native call."""
     parent = os.getppid()
@@ -227,7 +199,6 @@ def _exit_with_parent() -> None:
 
 def run_engine(connection: Connection, cancel_flag: Event, settings: EngineSettings) -> None:
     """Process entry point: serve requests until the pipe closes or `None` arrives."""
-    _drop_stdlib_shadows()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server; it stops us
     _exit_with_parent()
     sender = _Sender(connection)
