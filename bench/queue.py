@@ -164,40 +164,43 @@ def _seed(data_dir: Path, jobs: int) -> tuple[Any, Any, str]:
     return database, queue, "user_bench"
 
 
-def run_round(processes: int, jobs: int, total_workers: int) -> tuple[float, list[float]]:
-    """Run `jobs` through `processes` worker processes sharing `total_workers` workers."""
-    with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as temporary:
-        data_dir = Path(temporary) / "data"
-        database, queue, user = _seed(data_dir, jobs)
-        children = []
-        for index in range(processes):
-            latency_file = Path(temporary) / f"latency-{index}.json"
-            child = subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(latency_file)],
-                env=_env(data_dir, max(1, total_workers // processes)),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            children.append((child, latency_file))
-        for child, _ in children:
-            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        started = time.perf_counter()
-        for child, _ in children:
-            assert child.stdin is not None
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        while queue.stats(user)["completed"] < jobs:
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - started
-        latencies: list[float] = []
-        for child, latency_file in children:
-            child.send_signal(signal.SIGTERM)
-            child.wait(30)
-            latencies += json.loads(latency_file.read_text())
-        stats = queue.stats(user)
-        assert stats["completed"] == jobs and stats["failed"] == 0, stats
-        database.close()
+def run_round(
+    processes: int, jobs: int, total_workers: int, temporary: Path
+) -> tuple[float, list[float]]:
+    """Run `jobs` through `processes` worker processes sharing `total_workers` workers, with
+    a fresh data dir under `temporary` (left in place: `main` removes it after both rounds)."""
+    temporary.mkdir()
+    data_dir = temporary / "data"
+    database, queue, user = _seed(data_dir, jobs)
+    children = []
+    for index in range(processes):
+        latency_file = temporary / f"latency-{index}.json"
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(latency_file)],
+            env=_env(data_dir, max(1, total_workers // processes)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        children.append((child, latency_file))
+    for child, _ in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    started = time.perf_counter()
+    for child, _ in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    while queue.stats(user)["completed"] < jobs:
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    latencies: list[float] = []
+    for child, latency_file in children:
+        child.send_signal(signal.SIGTERM)
+        child.wait(30)
+        latencies += json.loads(latency_file.read_text())
+    stats = queue.stats(user)
+    assert stats["completed"] == jobs and stats["failed"] == 0, stats
+    database.close()
     return jobs / elapsed, latencies
 
 
@@ -214,9 +217,14 @@ def main() -> int:
     arguments = parser.parse_args()
     if arguments.worker:
         return run_worker(arguments.worker)
-    one, _ = run_round(1, arguments.jobs, arguments.workers)
-    print(f"1 process:   {one:8.1f} jobs/s", flush=True)
-    four, latencies = run_round(4, arguments.jobs, arguments.workers)
+    # Both rounds' data dirs are removed only at the end: deleting one round's ~2 x jobs
+    # inodes right before the next round would make that round's transcript dirs and files
+    # slower to create (ext4 skips recently freed inodes when allocating), biasing the
+    # comparison against whichever round runs second.
+    with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as temporary:
+        one, _ = run_round(1, arguments.jobs, arguments.workers, Path(temporary) / "1proc")
+        print(f"1 process:   {one:8.1f} jobs/s", flush=True)
+        four, latencies = run_round(4, arguments.jobs, arguments.workers, Path(temporary) / "4proc")
     print(f"4 processes: {four:8.1f} jobs/s over {len(latencies)} claims", flush=True)
     result = {
         "jobs_per_s_1proc": round(one, 1),

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
 from scriberr.clock import as_utc, utcnow
@@ -17,6 +18,10 @@ from scriberr.persistence.database import Database
 from scriberr.persistence.models import JobLog
 
 _logs: Table = JobLog.__table__  # type: ignore[assignment]
+
+# What a write runs on: an ORM session (callers' larger transactions) or a bare Core connection
+# (the queue's hot path, `Database.write_connection`). Both execute Core statements alike.
+Executor: TypeAlias = Session | Connection
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class LogLine:
 
 
 def insert_lines(
-    session: Session, transcription_id: str, execution_id: str | None, lines: Sequence[LogLine]
+    session: Executor, transcription_id: str, execution_id: str | None, lines: Sequence[LogLine]
 ) -> None:
     """Append `lines` within the caller's transaction."""
     if not lines:
@@ -77,8 +82,8 @@ class JobLogRepository:
         self, transcription_id: str, lines: Sequence[LogLine], *, execution_id: str | None = None
     ) -> None:
         if lines:
-            with self._db.write_session() as session:
-                insert_lines(session, transcription_id, execution_id, lines)
+            with self._db.write_connection() as connection:
+                insert_lines(connection, transcription_id, execution_id, lines)
 
     def list_for(self, transcription_id: str) -> list[JobLogLine]:
         """Every line of every attempt, oldest first."""

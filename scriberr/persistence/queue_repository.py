@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - not on Windows
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Table,
     bindparam,
     delete,
@@ -43,19 +44,23 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from scriberr.clock import as_utc, utcnow
 from scriberr.ids import new_id
 from scriberr.logging_setup import log_event
 from scriberr.persistence.database import Database
-from scriberr.persistence.job_log_repository import LogLine, insert_lines
+from scriberr.persistence.job_log_repository import Executor, LogLine, insert_lines
 from scriberr.persistence.models import AudioFile, Execution, Transcription, WorkerProcess
 
 TERMINAL = ("completed", "failed", "canceled")
 _log = logging.getLogger("scriberr.queue")
 WORKER_SEPARATOR = "/"
 LOST_WORKER_NOTE = "interrupted: the worker running this attempt stopped; the job was requeued"
+# SQLite: checkpoint the WAL (outside the write gate) after this many write transactions of this
+# repository. A busy job costs ~13 WAL pages, so this keeps the WAL under ~1000 pages and
+# SQLite's own checkpoint — which would run inside a commit, holding the write lock for the
+# copy and two fsyncs while every other worker waits — has no reason to run.
+CHECKPOINT_EVERY = 64
 
 _jobs: Table = Transcription.__table__  # type: ignore[assignment]
 _executions: Table = Execution.__table__  # type: ignore[assignment]
@@ -329,6 +334,30 @@ class _WriteGate:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
+class _CheckpointSchedule:
+    """SQLite only: a passive WAL checkpoint after every `every` write transactions, run by the
+    thread that completed the last of them once it has left the write gate — so copying the WAL
+    into the database never holds up other writers."""
+
+    def __init__(self, database: Database, every: int) -> None:
+        self._database = database
+        self._every = every if database.is_sqlite else 0
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def tick(self) -> None:
+        if not self._every:
+            return
+        with self._lock:
+            self._count += 1
+            due = self._count % self._every == 0
+        if due:
+            try:
+                self._database.checkpoint()
+            except Exception:  # housekeeping only: the next one (or SQLite's backstop) catches up
+                _log.warning("WAL checkpoint failed", exc_info=True)
+
+
 def _sqlite_path(url: str) -> Path | None:
     database = make_url(url).database
     return Path(database) if database and database != ":memory:" else None
@@ -347,10 +376,11 @@ class QueueRepository:
         self._now = clock
         self._sql = _Statements(self._policy, database.is_sqlite)
         self._gate = _WriteGate(_sqlite_path(database.url) if database.is_sqlite else None)
+        self._checkpoints = _CheckpointSchedule(database, CHECKPOINT_EVERY)
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    def enqueue(self, job: NewJob, *, session: Session | None = None) -> str:
+    def enqueue(self, job: NewJob, *, session: Executor | None = None) -> str:
         """Insert a `queued` job row; pass `session` to make it part of a larger transaction."""
         job_id = job.id or new_id("tr")
         now = self._now()
@@ -423,10 +453,15 @@ class QueueRepository:
         With `describe`, the execution row of the attempt is opened in the same transaction
         (one transaction per claim instead of two).
         """
+        request = ClaimRequest(worker_id, lease_s, describe)
+        execution_id = new_id("exec")  # ids come from os.urandom: draw them outside the lock
         with self._write() as session:
-            return self._claim_in(session, ClaimRequest(worker_id, lease_s, describe))
+            return self._claim_in(session, request, execution_id)
 
-    def _claim_in(self, session: Session, request: ClaimRequest) -> ClaimedJob | None:
+    def _claim_in(
+        self, session: Executor, request: ClaimRequest, execution_id: str
+    ) -> ClaimedJob | None:
+        """The claim itself; `execution_id` names the attempt's execution row if it opens one."""
         now = self._now()
         expires = now + timedelta(seconds=request.lease_s)
         row = session.execute(
@@ -438,7 +473,7 @@ class QueueRepository:
         attempt = None
         if request.describe is not None:
             info = request.describe(options)
-            attempt = Attempt(new_id("exec"), now)
+            attempt = Attempt(execution_id, now)
             session.execute(
                 self._sql.insert_execution,
                 {
@@ -585,6 +620,7 @@ class QueueRepository:
         """`complete`, then (when it succeeded and `next_claim` is given) claim the worker's next
         job in the same transaction: a busy worker pays one transaction per job, not two."""
         now = self._now()
+        execution_id = new_id("exec") if next_claim is not None else ""
         with self._write() as session:
             result = session.execute(
                 self._sql.complete,
@@ -600,7 +636,9 @@ class QueueRepository:
                 return False, None
             self._close(session, job.id, attempt, "completed", now, output_path=output_path)
             insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
-            next_job = self._claim_in(session, next_claim) if next_claim is not None else None
+            next_job = None
+            if next_claim is not None:
+                next_job = self._claim_in(session, next_claim, execution_id)
         return True, next_job
 
     def fail(
@@ -654,7 +692,7 @@ class QueueRepository:
 
     def _close(
         self,
-        session: Session,
+        session: Executor,
         transcription_id: str,
         attempt: Attempt | None,
         status: str,
@@ -840,14 +878,18 @@ class QueueRepository:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _transaction(self, session: Session | None) -> AbstractContextManager[Session]:
+    def _transaction(self, session: Executor | None) -> AbstractContextManager[Executor]:
         return nullcontext(session) if session is not None else self._write()
 
     @contextmanager
-    def _write(self) -> Iterator[Session]:
-        """A write transaction (`Database.write_session`), entered through the write gate."""
-        with self._gate.hold(), self._db.write_session() as session:
-            yield session
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction on a Core connection (no ORM session) inside the write gate; the
+        connection is taken from and returned to the pool outside the gate."""
+        # checkout, gate, BEGIN … COMMIT, gate released, check-in (its rollback reset): only
+        # the transaction itself runs while other writers wait
+        with self._db.write_connector() as connection, self._gate.hold(), connection.begin():
+            yield connection
+        self._checkpoints.tick()
 
 
 def _owned(transcription_id: str, worker_id: str) -> tuple[ColumnElement[bool], ...]:
@@ -884,7 +926,7 @@ def _duration_ms(started_at: datetime, now: datetime) -> int:
 
 
 def _close_execution(
-    session: Session,
+    session: Executor,
     transcription_id: str,
     execution_id: str | None,
     status: str,
@@ -930,7 +972,7 @@ def _orphan_reason(
     return None
 
 
-def _process_records(session: Session) -> list[ProcessRecord]:
+def _process_records(session: Executor) -> list[ProcessRecord]:
     rows = session.execute(select(_processes)).all()
     return [
         ProcessRecord(

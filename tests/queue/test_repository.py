@@ -262,3 +262,25 @@ def test_release_puts_a_job_back_in_line_and_job_log_lists_lines(database: Datab
         ("one", "info"),
         ("two", "warning"),
     ]
+
+
+def test_queue_checkpoints_the_wal_outside_its_write_lock(database: Database) -> None:
+    """Every `CHECKPOINT_EVERY` write transactions the repository checkpoints the WAL itself,
+    so SQLite's in-commit autocheckpoint (run under the write lock) is not needed: the WAL
+    never holds more than the last few transactions' pages."""
+    from sqlalchemy import text
+
+    from scriberr.persistence import queue_repository
+
+    queue = QueueRepository(database)
+    user = seed_user(database)
+    for _ in range(queue_repository.CHECKPOINT_EVERY * 10 + 1):
+        queue.enqueue(NewJob(user, FAKE_OPTIONS))
+    with database.engine.connect() as connection:
+        # (busy, frames in the WAL, frames already copied): a no-op checkpoint reads them
+        busy, frames, _copied = connection.execute(text("PRAGMA wal_checkpoint(PASSIVE)")).one()
+        autocheckpoint = connection.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+    assert busy == 0
+    # the WAL restarted after our last checkpoint: it holds one transaction, not 641
+    assert 0 < frames <= 10
+    assert autocheckpoint >= 1000  # SQLite's own (in-commit) checkpoint is only a backstop
