@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
@@ -15,6 +15,16 @@ UtcDateTime = Annotated[
     PlainSerializer(rfc3339, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
+
+
+def multipart_upload_body(**fields: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI `openapi_extra` for a streamed multipart upload: a required binary `file` part plus
+    `fields` (routes read the body themselves, so FastAPI cannot infer it)."""
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": ["file"], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
 
 
 class ErrorDetail(BaseModel):

@@ -12,7 +12,13 @@ from starlette.concurrency import run_in_threadpool
 from scriberr.api.deps import CurrentUser, StreamReader
 from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
 from scriberr.api.ranges import file_response
-from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
+from scriberr.api.schemas import (
+    ERROR_RESPONSES,
+    ErrorEnvelope,
+    StrictModel,
+    UtcDateTime,
+    multipart_upload_body,
+)
 from scriberr.api.uploads import receive_upload
 from scriberr.services.errors import InvalidRequest
 from scriberr.services.files import FileService, FileView
@@ -72,23 +78,7 @@ class ImportIn(StrictModel):
     title: Annotated[str | None, Field(max_length=500)] = None
 
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "title": {"type": "string", "maxLength": 500},
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_BODY = multipart_upload_body(title={"type": "string", "maxLength": 500})
 _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
     413: {"model": ErrorEnvelope, "description": "Larger than the upload limit"},
     415: {"model": ErrorEnvelope, "description": "Not audio or video"},

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import CoreDep, CurrentUser
 from scriberr.api.idempotency import run_idempotent
+from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import create_from_upload, receive
 from scriberr.services.errors import (
     Conflict,
@@ -45,22 +46,19 @@ _TEXT_TYPES = {
     "vtt": "text/plain; charset=utf-8",
 }
 
-_FORM_SCHEMA = {
-    "type": "object",
-    "required": ["file"],
-    "properties": {
-        "file": {"type": "string", "format": "binary"},
-        "model": {"type": "string", "default": OPENAI_DEFAULT_MODEL},
-        "language": {"type": "string"},
-        "prompt": {"type": "string"},
-        "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS), "default": "json"},
-        "temperature": {"type": "number"},
+_FORM_BODY = multipart_upload_body(
+    model={"type": "string", "default": OPENAI_DEFAULT_MODEL},
+    language={"type": "string"},
+    prompt={"type": "string"},
+    response_format={"type": "string", "enum": list(RESPONSE_FORMATS), "default": "json"},
+    temperature={"type": "number"},
+    **{
         "timestamp_granularities[]": {
             "type": "array",
             "items": {"type": "string", "enum": list(GRANULARITIES)},
-        },
+        }
     },
-}
+)
 
 
 @router.post(
@@ -75,12 +73,7 @@ _FORM_SCHEMA = {
         422: {"description": "Unknown model or bad options, or the job failed"},
         503: {"description": "Shutting down"},
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"multipart/form-data": {"schema": _FORM_SCHEMA}},
-        }
-    },
+    openapi_extra=_FORM_BODY,
 )
 async def openai_transcriptions(request: Request, core: CoreDep, user: CurrentUser) -> Response:
     async def produce() -> Response:

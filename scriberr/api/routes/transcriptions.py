@@ -20,6 +20,7 @@ from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.ranges import file_response
+from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import rfc3339
 from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
@@ -196,28 +197,11 @@ async def create_transcription(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TranscriptionOut,
     summary="Upload a file and create its transcription job in one request",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "title": {"type": "string"},
-                            "profile_id": {"type": "string"},
-                            "options": {
-                                "type": "string",
-                                "description": "Job options as a JSON object string.",
-                            },
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_upload_body(
+        title={"type": "string"},
+        profile_id={"type": "string"},
+        options={"type": "string", "description": "Job options as a JSON object string."},
+    ),
 )
 async def submit_transcription(request: Request, core: CoreDep, user: CurrentUser) -> Response:
     async def produce() -> Response:
