@@ -276,6 +276,47 @@ def test_openai_sdk_transcribes_jfk(server: Server, api_key: str) -> None:
     server.bodies += [as_json.text, as_text, as_srt, verbose.model_dump_json()]
 
 
+def test_corrupt_mp3_job_fails_cleanly(server: Server, api_key: str, tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    mp3 = tmp_path / "talk.mp3"
+    with av.open(str(mp3), mode="w") as container:  # 5 s of a tone, then noise over the frames
+        stream = container.add_stream("mp3", rate=16000)
+        stream.layout = "mono"
+        tone = np.sin(np.linspace(0, 2 * np.pi * 440 * 5, 16000 * 5)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = 16000
+        resampler = av.AudioResampler(format="s16p", layout="mono", rate=16000, frame_size=1152)
+        for chunk in [*resampler.resample(frame), *resampler.resample(None)]:
+            container.mux(stream.encode(chunk))
+        container.mux(stream.encode(None))
+    data = bytearray(mp3.read_bytes())
+    data[2048:] = bytes((index * 131 + 7) % 256 for index in range(len(data) - 2048))
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as http:
+        submitted = server.record(
+            http.post(
+                "/api/v1/transcriptions:submit",
+                files={"file": ("talk.mp3", bytes(data), "audio/mpeg")},
+            )
+        )
+        # The intact first frames pass the upload probe; the damage shows when the job decodes.
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+        events = _follow(server, http, job_id)
+        assert events[-1][0] == "transcription.failed", events
+        job = server.record(http.get(f"/api/v1/transcriptions/{job_id}")).json()
+        assert job["status"] == "failed"
+        assert job["error"] == "the file is damaged: most of its audio could not be decoded"
+        executions = server.record(http.get(f"/api/v1/transcriptions/{job_id}/executions"))
+        assert [e["status"] for e in executions.json()["items"]] == ["failed"]
+        transcript = server.record(http.get(f"/api/v1/transcriptions/{job_id}/transcript"))
+        assert transcript.status_code == 409
+    assert not (server.data_dir / "transcripts" / job_id).exists()
+    assert not (server.data_dir / "jobs" / job_id).exists()
+
+
 def test_no_response_body_contains_the_data_dir(server: Server) -> None:
     """Runs last in this module: every body recorded above (JSON, exports, SSE, SDK results)."""
     assert len(server.bodies) > 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -115,6 +116,33 @@ def test_undecodable_input_fails_with_a_clean_message(
     assert "decoded" in message
     assert str(tmp_path) not in message and "/" not in message and "\n" not in message
     assert not (tmp_path / "prepared.wav").exists()
+
+
+def test_damaged_mp3_fails_cleanly_while_a_few_bad_frames_are_skipped(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    intact = encode(read_audio(JFK), tmp_path / "jfk.mp3", "mp3").read_bytes()
+    noise = random.Random(7)
+
+    def damaged(start: int, length: int) -> Path:
+        data = bytearray(intact)
+        for index in range(start, min(start + length, len(data))):
+            data[index] = noise.randrange(256)
+        path = tmp_path / f"damaged-{start}-{length}.mp3"
+        path.write_bytes(bytes(data))
+        return path
+
+    # Everything after the first 4 KB is noise: the header probes fine, the audio does not decode.
+    with pytest.raises(AudioDecodeError) as caught:
+        provider.prepare_audio(damaged(4096, len(intact)), tmp_path / "bad.wav", CancelToken())
+    assert (
+        caught.value.public_message == "the file is damaged: most of its audio could not be decoded"
+    )
+    assert not list(tmp_path.glob("bad.wav*"))
+
+    # A short burst of noise costs a few frames, not the file.
+    glitch = provider.prepare_audio(damaged(8000, 600), tmp_path / "glitch.wav", CancelToken())
+    assert glitch.duration > 0.5 * 11.0
 
 
 def test_video_without_an_audio_track_is_rejected(provider: LocalProvider, tmp_path: Path) -> None:

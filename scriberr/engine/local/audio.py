@@ -20,6 +20,10 @@ SAMPLE_RATE = 16000
 _SAMPLE_WIDTH = 2  # bytes: 16-bit PCM (what senko's own reader also expects)
 _UNDECODABLE = "the file could not be decoded as audio or video"
 _NO_AUDIO = "the file contains no audio track"
+_DAMAGED = "the file is damaged: most of its audio could not be decoded"
+# With decode errors, less than this share of the container's declared duration is a damaged
+# file (fail clearly) rather than a few bad frames (skipped, like ffmpeg does).
+_MIN_DECODED_SHARE = 0.5
 
 logger = logging.getLogger("scriberr.engine")
 
@@ -41,14 +45,21 @@ def normalise_audio(source: Path, destination: Path, check_cancel: CancelCheck) 
     try:
         if not container.streams.audio:
             raise AudioDecodeError(_NO_AUDIO)
-        frames = _decode_to_wav(container, partial, check_cancel)
+        frames, errors = _decode_to_wav(container, partial, check_cancel)
+        declared_s = container.duration / av.time_base if container.duration else None
     finally:
         container.close()
+    decoded_s = frames / SAMPLE_RATE
+    if errors and declared_s and decoded_s < _MIN_DECODED_SHARE * declared_s:
+        partial.unlink(missing_ok=True)
+        logger.info("%d undecodable packets; %.1fs of %.1fs decoded", errors, decoded_s, declared_s)
+        raise AudioDecodeError(_DAMAGED)
     os.replace(partial, destination)
-    return frames / SAMPLE_RATE
+    return decoded_s
 
 
-def _decode_to_wav(container: object, partial: Path, check_cancel: CancelCheck) -> int:
+def _decode_to_wav(container: object, partial: Path, check_cancel: CancelCheck) -> tuple[int, int]:
+    """Decode into `partial`; returns (samples written, packets that failed to decode)."""
     import av
 
     stream = container.streams.audio[0]  # type: ignore[attr-defined]
@@ -81,7 +92,7 @@ def _decode_to_wav(container: object, partial: Path, check_cancel: CancelCheck) 
     if written == 0 and errors > 0:
         partial.unlink(missing_ok=True)
         raise AudioDecodeError(_UNDECODABLE)
-    return written
+    return written, errors
 
 
 def _write(output: wave.Wave_write, frames: list) -> int:
