@@ -114,7 +114,8 @@ class Transcription(Base):
     progress_stage: Mapped[str] = mapped_column(String(32), default="queued")
     language: Mapped[str | None] = mapped_column(String(16))
     diarization: Mapped[bool] = mapped_column(Boolean, default=False)
-    transcript: Mapped[str | None] = mapped_column(Text)  # canonical transcript JSON
+    # Canonical transcript JSON; deferred so listing and reading jobs never load it by accident.
+    transcript: Mapped[str | None] = mapped_column(Text, deferred=True)
     error: Mapped[str | None] = mapped_column(Text)  # sanitised
     queued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
