@@ -6,8 +6,11 @@ message is one line naming the variable, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,16 +183,23 @@ def load_config(env: Mapping[str, str]) -> Config:
 
 
 def resolve_secret_key(config: Config) -> str:
-    """The configured secret, or one generated on first start and kept in the data dir."""
+    """The configured secret, or one generated on first start and kept in the data dir.
+
+    Several processes may start at once on a fresh data dir: each writes a candidate to its own
+    temporary file and hard-links it into place, which only the first succeeds at; everyone then
+    uses the key that won.
+    """
     if config.secret_key:
         return config.secret_key
     key_file = config.data_dir / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    temporary = key_file.with_suffix(".tmp")
-    temporary.write_text(key)
-    temporary.chmod(0o600)
-    temporary.replace(key_file)
-    return key
+    if not key_file.exists():
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=config.data_dir, prefix=".secret_key.")
+        try:
+            with os.fdopen(descriptor, "w") as candidate:  # mkstemp creates it 0600
+                candidate.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, key_file)
+        finally:
+            os.unlink(temporary)
+    return key_file.read_text().strip()

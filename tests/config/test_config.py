@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scriberr.config import ConfigError, load_config, parse_duration
+from scriberr.config import ConfigError, load_config, parse_duration, resolve_secret_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,3 +108,20 @@ def test_cuda_requested_without_cuda_fails_with_one_line(tmp_path: Path) -> None
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("scriberr: invalid SPEECH_ENGINE_PROVIDER='cuda'")
+
+
+def test_processes_starting_together_on_a_fresh_data_dir_agree_on_one_secret_key(
+    tmp_path: Path,
+) -> None:
+    import multiprocessing
+
+    data_dir = tmp_path / "fresh"
+    config = load_config({"SCRIBERR_DATA_DIR": str(data_dir)})
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        keys = pool.map(resolve_secret_key, [config] * 8)
+    assert len(set(keys)) == 1 and len(keys[0]) >= 32
+    assert (data_dir / "secret_key").read_text() == keys[0]
+    assert (data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert sorted(path.name for path in data_dir.iterdir()) == ["secret_key"]
+    explicit = load_config({"SCRIBERR_DATA_DIR": str(data_dir), "SCRIBERR_SECRET_KEY": "k" * 40})
+    assert resolve_secret_key(explicit) == "k" * 40
