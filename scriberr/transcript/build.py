@@ -4,7 +4,8 @@ Shape: `{text, language, duration, segments, words, engine}`; `segments` and `wo
 lists. Segment ids are `seg_000001`, `seg_000002`, … in order. Times are rounded to milliseconds
 and always come from the engine: when the engine gave words but no segments, segments are grouped
 from the words (a segment ends at sentence punctuation, at a pause of `PAUSE_SPLIT_S` or more, or
-when the speaker changes) and take their first word's start and last word's end.
+when the speaker changes) and take their first word's start and last word's end. With
+diarization, an engine segment whose words change speaker is cut there the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scriberr.engine.base import Segment, SpeakerTurn, TranscriptionOutput, Word
-from scriberr.transcript.speakers import assign_speakers
+from scriberr.transcript.speakers import assign_speakers, raw_speakers
 
 PAUSE_SPLIT_S = 1.0
 _SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
@@ -77,6 +78,32 @@ def _starts_new_group(
     return word_dicts[previous].get("speaker") != word_dicts[current].get("speaker")
 
 
+def _split_at_speaker_changes(
+    segments: Sequence[Segment], turns: Sequence[SpeakerTurn]
+) -> list[dict[str, Any]]:
+    """Engine segments, each cut where the speaker of its words changes, so no segment (and no
+    subtitle cue) mixes two speakers. The pieces take their times from their words."""
+    pieces: list[dict[str, Any]] = []
+    for segment in segments:
+        speakers = raw_speakers([(w.start, w.end) for w in segment.words], turns)
+        if len(set(speakers)) <= 1:
+            pieces.append(_segment_dict(segment))
+            continue
+        first = 0
+        for index in range(1, len(segment.words) + 1):
+            if index == len(segment.words) or speakers[index] != speakers[first]:
+                group = segment.words[first:index]
+                pieces.append(
+                    {
+                        "start": _time(group[0].start),
+                        "end": _time(group[-1].end),
+                        "text": _join_words([word.word for word in group]),
+                    }
+                )
+                first = index
+    return pieces
+
+
 def _ordered_segment(index: int, segment: Mapping[str, Any]) -> dict[str, Any]:
     ordered: dict[str, Any] = {
         "id": segment_id(index),
@@ -101,7 +128,9 @@ def build_transcript(
     diarized = bool(turns)
     if diarized and turns is not None:
         assign_speakers(words, [], turns)
-    if output.segments:
+    if output.segments and diarized and turns is not None:
+        segments = _split_at_speaker_changes(output.segments, turns)
+    elif output.segments:
         segments = [_segment_dict(segment) for segment in output.segments]
     else:
         segments = _segments_from_words(engine_words, words)

@@ -1,6 +1,6 @@
 """Speaker assignment: give each timed item the diarization speaker it overlaps most.
 
-Rules (SPEC §4, decisions written down in docs/TRANSCRIPT.md):
+Rules (SPEC §4; decisions written down in docs/QUEUE.md, "Transcript decisions"):
 - The speaker of an interval is the one whose turns overlap it for the longest total time (turns
   of the same speaker are summed). Turn order in the input does not matter.
 - Ties go to the speaker that appears first in time (earliest turn start), then by raw label.
@@ -54,6 +54,14 @@ def _gap(start: float, end: float, turn: SpeakerTurn) -> float:
     if end <= turn.start:
         return turn.start - end
     return max(0.0, start - turn.end)
+
+
+def raw_speakers(
+    intervals: Sequence[tuple[float, float]], turns: Sequence[SpeakerTurn]
+) -> list[str | None]:
+    """The raw (diarizer) speaker of each (start, end) interval, by the rules above."""
+    ordered = _sorted_turns(turns)
+    return [speaker_for(start, end, ordered) for start, end in intervals]
 
 
 def assign_speakers(

@@ -199,3 +199,33 @@ def test_render_without_speakers_and_legacy_text() -> None:
     )
     with pytest.raises(ValueError):
         render(plain, "docx")
+
+
+def test_engine_segments_are_cut_where_the_speaker_changes() -> None:
+    words = (
+        Word(0.0, 0.4, " Hello."),
+        Word(0.5, 0.9, " Hi"),
+        Word(1.0, 1.3, " there."),
+        Word(1.4, 1.8, " Bye."),
+    )
+    output = TranscriptionOutput(
+        text="Hello. Hi there. Bye.",
+        language="en",
+        duration=2.0,
+        segments=(
+            Segment(0.0, 1.3, "Hello. Hi there.", words[:3]),
+            Segment(1.4, 1.8, "Bye.", words[3:]),
+        ),
+        words=words,
+    )
+    turns = [SpeakerTurn(0.0, 0.45, "a"), SpeakerTurn(0.45, 1.35, "b"), SpeakerTurn(1.35, 2, "b")]
+    transcript = build_transcript(output, turns, {})
+    assert [(s["start"], s["end"], s["speaker"], s["text"]) for s in transcript["segments"]] == [
+        (0.0, 0.4, "SPEAKER_00", "Hello."),
+        (0.5, 1.3, "SPEAKER_01", "Hi there."),
+        (1.4, 1.8, "SPEAKER_01", "Bye."),
+    ]
+    assert [s["id"] for s in transcript["segments"]] == ["seg_000001", "seg_000002", "seg_000003"]
+    # Without diarization the engine's segments stay as they are.
+    plain = build_transcript(output, None, {})
+    assert [(s["start"], s["end"]) for s in plain["segments"]] == [(0.0, 1.3), (1.4, 1.8)]
