@@ -632,10 +632,11 @@ class QueueRepository:
                     "now": now,
                 },
             )
-            if not _changed(result):
+            ended = self._end_attempt(
+                session, result, job, attempt, "completed", now, log_lines, output_path=output_path
+            )
+            if not ended:
                 return False, None
-            self._close(session, job.id, attempt, "completed", now, output_path=output_path)
-            insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
             next_job = None
             if next_claim is not None:
                 next_job = self._claim_in(session, next_claim, execution_id)
@@ -664,11 +665,9 @@ class QueueRepository:
                     updated_at=now,
                 )
             )
-            if not _changed(result):
-                return False
-            self._close(session, job.id, attempt, "failed", now, error=error)
-            insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
-        return True
+            return self._end_attempt(
+                session, result, job, attempt, "failed", now, log_lines, error=error
+            )
 
     def release(
         self,
@@ -684,10 +683,30 @@ class QueueRepository:
             result = session.execute(
                 update(_jobs).where(*_owned(job.id, job.worker_id)).values(**_requeued(now))
             )
-            if not _changed(result):
-                return False
-            self._close(session, job.id, attempt, "canceled", now, error=note)
-            insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
+            return self._end_attempt(
+                session, result, job, attempt, "canceled", now, log_lines, error=note
+            )
+
+    def _end_attempt(
+        self,
+        session: Executor,
+        result: Any,
+        job: ClaimedJob,
+        attempt: Attempt | None,
+        status: str,
+        now: datetime,
+        log_lines: Sequence[LogLine],
+        *,
+        error: str | None = None,
+        output_path: str | None = None,
+    ) -> bool:
+        """After the owner-only update of the job row (`result`): close the attempt's execution
+        and store its log lines in the same transaction. False, writing nothing more, when that
+        update matched no row this worker owns."""
+        if not _changed(result):
+            return False
+        self._close(session, job.id, attempt, status, now, error=error, output_path=output_path)
+        insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
         return True
 
     def _close(
