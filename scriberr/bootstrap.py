@@ -59,7 +59,9 @@ class Core:
     files: FileService
 
     def start(self) -> None:
-        """Start the workers (recovery runs first, before any claim)."""
+        """Start loading the preload models (in the background) and the workers (recovery
+        runs first, before any claim)."""
+        self.providers.preload()
         self.workers.start()
 
     def close(self, timeout: float = 10.0) -> None:

@@ -173,6 +173,11 @@ class SpeechProvider(Protocol):
 
     def capabilities(self) -> Capabilities: ...
 
+    def preload(self) -> None:
+        """Start loading the models configured to be ready before the first job (in the
+        background: returns at once; never downloads)."""
+        ...
+
     def prepare_audio(self, source: Path, destination: Path, cancel: CancelToken) -> PreparedAudio:
         """Decode any accepted input and write it to `destination` as 16 kHz mono audio."""
         ...

@@ -63,6 +63,11 @@ class ProviderRegistry:
                     models.append(model)
         return models
 
+    def preload(self) -> None:
+        """Have every provider start loading its preload models (in the background)."""
+        for provider in self._providers:
+            provider.preload()
+
     def close(self) -> None:
         """Close every provider (stops engine processes); safe to call more than once."""
         for provider in self._providers:
@@ -72,8 +77,7 @@ class ProviderRegistry:
 def build_provider_registry(config: Config) -> ProviderRegistry:
     """The real engine for `config`. Resolves SPEECH_ENGINE_PROVIDER once (raising a one-line
     `ConfigError` for `cuda` without a CUDA device) but starts no process and loads no model."""
-    from scriberr.engine.local import LocalProvider, resolve_device
+    from scriberr.engine.local import LocalProvider
 
-    device = resolve_device(config)
-    provider = LocalProvider.from_config(config, device)
+    provider = LocalProvider.from_config(config)
     return ProviderRegistry([provider], default_model=config.engine_default_model)

@@ -21,6 +21,7 @@ from scriberr.engine.base import (
     Word,
 )
 from scriberr.engine.catalog import ModelLocation
+from scriberr.engine.local.pacing import Pacer
 
 logger = logging.getLogger("scriberr.engine")
 
@@ -35,7 +36,6 @@ _SPLIT_LONGER_THAN_S = 12.0
 _PAUSE_S = 1.0
 _SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")  # also CJK full stops
 
-Progress = Callable[[float], None]
 CancelCheck = Callable[[], None]
 
 
@@ -105,22 +105,36 @@ def start_decoding(model: Any, samples: np.ndarray, request: DecodeRequest) -> t
     return model.transcribe(samples, **settings)
 
 
+def window_seconds(duration: float) -> float:
+    """Audio one decoding call covers at most: a 30 s window, or a batch of them."""
+    return 30.0 * (BATCH_SIZE if use_batched(duration) else 1)
+
+
 def transcribe(
     model: Any,
     samples: np.ndarray,
     request: DecodeRequest,
     model_id: str,
-    progress: Progress,
+    pacer: Pacer,
     check_cancel: CancelCheck,
+    speed: float | None = None,
 ) -> TranscriptionOutput:
+    """Decode `samples`, reporting progress by audio position to `pacer`.
+
+    `speed` (audio seconds per second of work, from earlier jobs) paces progress until the
+    first segments arrive; after that the speed measured in this job does.
+    """
     duration = samples.shape[0] / SAMPLE_RATE
     if duration == 0:
         return TranscriptionOutput(text="", language=request.language, duration=0.0, model=model_id)
+    window = window_seconds(duration) / duration
+    pacer.phase(0.0, min(1.0, window), expected_s=window * duration / speed if speed else None)
     iterator, info = start_decoding(model, samples, request)
     segments: list[Segment] = []
     for raw in iterator:
         segments.extend(_segments(raw, duration))
-        progress(min(1.0, float(raw.end) / duration))
+        position = min(1.0, float(raw.end) / duration)
+        pacer.report(position, bound=position + window)
         check_cancel()
     words = tuple(word for segment in segments for word in segment.words)
     text = " ".join(segment.text for segment in segments if segment.text).strip()
