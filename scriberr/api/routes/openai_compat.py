@@ -25,6 +25,7 @@ from scriberr.api.deps import CoreDep, CurrentUser
 from scriberr.api.idempotency import run_idempotent
 from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import create_from_upload, receive
+from scriberr.jobs import DEFAULT_TASK, JobStatus
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
@@ -111,10 +112,10 @@ async def _transcribe(request: Request, core: Any, user_id: str) -> Response:
         finished = await _wait(request, core, user_id, record.id, subscription)
     if finished is None:  # the client is gone; nobody reads this
         return Response(status_code=204)
-    if finished.status == "failed":
+    if finished.status == JobStatus.FAILED:
         message = core.transcriptions.public_error(finished.error) or "transcription failed"
         raise Unprocessable(f"transcription failed: {message}", field="file")
-    if finished.status == "canceled":
+    if finished.status == JobStatus.CANCELED:
         raise ServiceUnavailable("the transcription was canceled before it finished")
     transcript = await run_in_threadpool(core.transcriptions.transcript, user_id, record.id)
     return _format(transcript, response_format, granularities, finished.options)
@@ -191,7 +192,7 @@ def verbose_json(
 ) -> dict[str, Any]:
     """OpenAI's `verbose_json`: task, language, duration, text, segments and/or words."""
     body: dict[str, Any] = {
-        "task": options.get("task") or "transcribe",
+        "task": options.get("task") or DEFAULT_TASK,
         "language": transcript.get("language") or "",
         "duration": float(transcript.get("duration") or 0.0),
         "text": str(transcript.get("text") or "").strip(),
