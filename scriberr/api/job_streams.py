@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +40,9 @@ from scriberr.jobs import (
     state_event_type,
 )
 from scriberr.persistence.transcription_repository import TranscriptionRecord
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
 
 POLL_INTERVAL_S = 1.0
 KEEPALIVE_S = 15.0
@@ -76,7 +79,7 @@ def _key(data: dict[str, Any]) -> tuple[Any, ...]:
 
 async def job_event_stream(
     request: Request,
-    core: Any,
+    core: Core,
     user_id: str,
     record: TranscriptionRecord,
     subscription: Subscription,
@@ -175,7 +178,7 @@ class _GlobalFeed:
 
 
 async def user_event_stream(
-    request: Request, core: Any, user_id: str, subscription: Subscription
+    request: Request, core: Core, user_id: str, subscription: Subscription
 ) -> AsyncIterator[str]:
     """Every broker event of the user once, plus events synthesised from the database for jobs
     that another process runs (their broker is not ours). Job states are tracked per job, so a

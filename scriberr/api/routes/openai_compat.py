@@ -15,7 +15,7 @@ UNPROCESSABLE with the sanitised job error; a job canceled meanwhile (e.g. shutd
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -34,6 +34,11 @@ from scriberr.services.errors import (
     Unprocessable,
 )
 from scriberr.transcript import render
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
+    from scriberr.events.broker import Subscription
+    from scriberr.persistence.transcription_repository import TranscriptionRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -83,7 +88,7 @@ async def openai_transcriptions(request: Request, core: CoreDep, user: CurrentUs
     return await run_idempotent(request, user, produce)
 
 
-async def _transcribe(request: Request, core: Any, user_id: str) -> Response:
+async def _transcribe(request: Request, core: Core, user_id: str) -> Response:
     upload = await receive(request, core, user_id)
     try:
         response_format = (upload.field("response_format") or "json").strip()
@@ -122,8 +127,12 @@ async def _transcribe(request: Request, core: Any, user_id: str) -> Response:
 
 
 async def _wait(
-    request: Request, core: Any, user_id: str, transcription_id: str, subscription: Any
-) -> Any:
+    request: Request,
+    core: Core,
+    user_id: str,
+    transcription_id: str,
+    subscription: Subscription,
+) -> TranscriptionRecord | None:
     """The finished job row, or None when the client went away (the job is then canceled)."""
     service = core.transcriptions
     while True:
