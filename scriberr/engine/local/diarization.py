@@ -10,8 +10,9 @@ driven from here so progress and cancel checks happen between chunks, and speake
 honoured through the clustering configuration.
 
 Progress (through a `Pacer`): voice activity detection 0-10 % (silero's per-window callback, which
-also checks for cancel), embeddings 10-90 % (sub-batches of `_SUB_BATCH`, each zero-padded to the
-longest sub-segment of its senko batch of 64, the padding senko itself applies), clustering
+also checks for cancel), embeddings 10-90 % (senko's batches of 64, each zero-padded to its longest
+sub-segment as senko does; the first call takes only `_FIRST_CALL` sub-segments, and the speed it
+measures moves progress on while each later batch runs), clustering
 90-100 % (one eigen-solve with no progress of its own: paced by an estimate of its duration,
 scaled as N^3 from a small solve timed once per process).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import itertools
 import logging
 import sys
 import time
@@ -36,7 +38,10 @@ logger = logging.getLogger("scriberr.engine")
 SAMPLE_RATE = 16000
 _MIN_SUBSEGMENT_SAMPLES = 400  # one 25 ms frame; senko pads shorter sub-segments with zeros
 _CHUNK = 64  # senko's embedding batch size: sub-segments are padded to the longest in theirs
-_SUB_BATCH = 8  # sub-segments per embedding call: progress about every second on 2 CPU cores
+# The first embedding call takes this many sub-segments, to measure the speed that paces progress
+# through the rest. Calls stay as big as senko's batches otherwise: many small calls are several
+# times slower on a busy machine (thread synchronisation per call).
+_FIRST_CALL = 8
 _SPECTRAL_LIMIT_S = 1200.0  # senko switches to UMAP+HDBSCAN above 20 minutes
 # senko's silero VAD settings (Diarizer._perform_vad).
 _VAD_SETTINGS: dict[str, Any] = {
@@ -241,16 +246,15 @@ class SpeakerDiarizer:
             chunk = subsegments[first : first + _CHUNK]
             features = [subsegment_fbank(samples, s, e, self._fbank_options) for s, e in chunk]
             longest = max(f.shape[0] for f in features)
-            for offset in range(0, len(features), _SUB_BATCH):
+            # The first call is small: it measures the speed that paces the rest (see above).
+            cuts = {0, len(chunk), min(_FIRST_CALL, len(chunk)) if first == 0 else 0}
+            for start, end in itertools.pairwise(sorted(cuts)):
                 check_cancel()
-                done = first + offset
                 pacer.report(
-                    VAD_END + span * done / total,
-                    bound=VAD_END + span * min(done + _SUB_BATCH, total) / total,
+                    VAD_END + span * (first + start) / total,
+                    bound=VAD_END + span * (first + end) / total,
                 )
-                flat, frames, offsets, dim = _flatten(
-                    features[offset : offset + _SUB_BATCH], pad_to=longest
-                )
+                flat, frames, offsets, dim = _flatten(features[start:end], pad_to=longest)
                 parts.append(
                     self._diarizer._generate_embeddings(
                         flat, frames, [int(o) for o in offsets], dim
