@@ -24,6 +24,7 @@ from scriberr.persistence.auth_repository import (
 )
 from scriberr.persistence.database import Database
 from scriberr.persistence.files_repository import FileRepository
+from scriberr.persistence.idempotency_repository import IdempotencyRepository
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
@@ -32,6 +33,7 @@ from scriberr.persistence.transcription_repository import TranscriptionRepositor
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService
 from scriberr.services.files import FileService
+from scriberr.services.idempotency import IdempotencyService
 from scriberr.services.profiles import ProfileService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
@@ -56,6 +58,7 @@ class Core:
     auth: AuthService
     settings: SettingsService
     files: FileService
+    idempotency: IdempotencyService
 
     def start(self) -> None:
         """Start the workers (recovery runs first, before any claim)."""
@@ -131,7 +134,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
-        files=files,
+        files=files, idempotency=IdempotencyService(IdempotencyRepository(database)),
     )  # fmt: skip
 
 

@@ -30,7 +30,6 @@ from scriberr.api.routes import (
     settings,
     transcriptions,
 )
-from scriberr.persistence.idempotency_repository import IdempotencyRepository
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
@@ -59,7 +58,7 @@ def create_app(core: Core) -> FastAPI:
         redoc_url=None,
     )
     app.state.core = core
-    app.state.idempotency = IdempotencyStore(IdempotencyRepository(core.database))
+    app.state.idempotency = IdempotencyStore(core.idempotency)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for module in _ROUTE_MODULES:

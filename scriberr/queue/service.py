@@ -8,7 +8,8 @@
   the process heartbeat, renews the lease of every job running here (a rejected renewal means the
   job was taken away, so its work is stopped), and requeues orphans: `processing` rows whose lease
   expired or whose owner process is gone (see `liveness`).
-- `cancel()` applies the SPEC rules; `stop()` interrupts running jobs, which go back to `queued`
+- `cancel()` applies the SPEC rules and returns what happened (it raises nothing for an unknown
+  or finished job); `stop()` interrupts running jobs, which go back to `queued`
   (stage `recovered`) so the next start finishes them, and returns within its timeout.
 
 In-memory state is only: wake events, the handles of jobs running here, and the stopping flag.
@@ -33,12 +34,12 @@ from scriberr.persistence.queue_repository import (
     WORKER_SEPARATOR,
     AttemptInfo,
     CancelOutcome,
+    CancelResult,
     ClaimedJob,
     ClaimRequest,
     QueueRepository,
 )
 from scriberr.queue.liveness import LivenessJudge, host_identity
-from scriberr.services.errors import Conflict, NotFound
 
 _log = logging.getLogger("scriberr.queue")
 
@@ -176,14 +177,14 @@ class WorkerService:
 
     # -- cancel and stats ---------------------------------------------------------------------------
 
-    def cancel(self, transcription_id: str, user_id: str) -> dict[str, str]:
-        """SPEC cancel rules. Raises `NotFound` (unknown or another user's job) and `Conflict`
-        (already completed, failed or canceled)."""
+    def cancel(self, transcription_id: str, user_id: str) -> CancelResult:
+        """SPEC cancel rules: a queued or processing job of `user_id` is canceled (a job
+        running here is stopped). The result's `outcome` says what happened: `canceled`,
+        `not_found` (unknown or another user's job) or `terminal` (already finished; then
+        `previous_status` says how); only `canceled` changes anything."""
         result = self._repository.cancel(transcription_id, user_id)
-        if result.outcome == CancelOutcome.NOT_FOUND:
-            raise NotFound("transcription not found")
-        if result.outcome == CancelOutcome.TERMINAL:
-            raise Conflict(f"transcription is already {result.previous_status}")
+        if result.outcome != CancelOutcome.CANCELED:
+            return result
         with self._lock:
             handle = self._running.get(transcription_id)
         if handle is not None:
@@ -201,7 +202,7 @@ class WorkerService:
             previous_owner=result.previous_owner,
             where=where,
         )
-        return {"id": transcription_id, "status": JobStatus.CANCELED.value}
+        return result
 
     def stats(self, user_id: str) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:

@@ -12,7 +12,6 @@ Rules kept here:
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 import time
@@ -35,14 +34,24 @@ from scriberr.jobs import (
     job_event,
 )
 from scriberr.persistence.job_log_repository import JobLogRepository
-from scriberr.persistence.queue_repository import ExecutionRecord, NewJob, QueueRepository
+from scriberr.persistence.queue_repository import (
+    CancelOutcome,
+    CancelResult,
+    ExecutionRecord,
+    NewJob,
+    QueueRepository,
+)
 from scriberr.persistence.transcription_repository import (
     SORTS,
-    FileRef,
     ListQuery,
-    TranscriptionRecord,
     TranscriptionRepository,
     sort_value,
+)
+from scriberr.persistence.transcription_repository import (  # returned to the API
+    FileRef as FileRef,
+)
+from scriberr.persistence.transcription_repository import (
+    TranscriptionRecord as TranscriptionRecord,
 )
 from scriberr.services.errors import (
     Conflict,
@@ -78,7 +87,7 @@ class Workers(Protocol):
 
     def notify(self) -> None: ...
 
-    def cancel(self, transcription_id: str, user_id: str) -> Any: ...
+    def cancel(self, transcription_id: str, user_id: str) -> CancelResult: ...
 
     def running_ids(self) -> list[str]: ...
 
@@ -321,7 +330,11 @@ class TranscriptionService:
         record = self.get(user_id, transcription_id)
         if record.is_terminal:
             raise Conflict(f"transcription is already {record.status}")
-        self._workers.cancel(transcription_id, user_id)
+        result = self._workers.cancel(transcription_id, user_id)
+        if result.outcome == CancelOutcome.NOT_FOUND:
+            raise NotFound("transcription not found")
+        if result.outcome == CancelOutcome.TERMINAL:
+            raise Conflict(f"transcription is already {result.previous_status}")
         return self.get(user_id, transcription_id)
 
     def retry(self, user_id: str, transcription_id: str) -> TranscriptionRecord:
@@ -448,8 +461,8 @@ class TranscriptionService:
             shutil.rmtree(directory, ignore_errors=True)
 
     def _cancel_quietly(self, user_id: str, transcription_id: str) -> None:
-        with contextlib.suppress(Conflict, NotFound):
-            self._workers.cancel(transcription_id, user_id)
+        """Cancel if still active; a job that ended or vanished meanwhile is fine."""
+        self._workers.cancel(transcription_id, user_id)
 
     def _wait_stopped(self, user_id: str, transcription_id: str) -> None:
         """After a cancel, wait (bounded) until the job is terminal and no longer running here."""

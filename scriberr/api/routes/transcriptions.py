@@ -24,9 +24,14 @@ from scriberr.api.ranges import file_response
 from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import rfc3339
-from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
 from scriberr.services.errors import NotFound, ServiceError
-from scriberr.services.transcriptions import CreateRequest, Execution, ListParams
+from scriberr.services.transcriptions import (
+    CreateRequest,
+    Execution,
+    FileRef,
+    ListParams,
+    TranscriptionRecord,
+)
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
