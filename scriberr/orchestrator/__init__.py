@@ -3,6 +3,8 @@ save), reporting progress, writing the execution row, the transcript and the pub
 
 from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.runner import (
+    AttemptResult,
+    Completion,
     Orchestrator,
     OrchestratorPaths,
     Outcome,
@@ -10,6 +12,8 @@ from scriberr.orchestrator.runner import (
 )
 
 __all__ = [
+    "AttemptResult",
+    "Completion",
     "InterruptReason",
     "JobHandle",
     "Orchestrator",

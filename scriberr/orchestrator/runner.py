@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,10 +45,42 @@ from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.progress import ProgressFlusher, ProgressReporter
 from scriberr.orchestrator.sanitize import public_error, sanitize
 from scriberr.persistence.job_log_repository import JobLogRepository, LogLine
-from scriberr.persistence.queue_repository import AttemptInfo, ClaimedJob, QueueRepository
+from scriberr.persistence.queue_repository import (
+    Attempt,
+    AttemptInfo,
+    ClaimedJob,
+    QueueRepository,
+)
 from scriberr.transcript import build_transcript
 
 Outcome = AttemptOutcome
+TRANSCRIPT_FILE = "transcript.json"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished pipeline whose transcript file is written and whose database completion is
+    still to be stored (`QueueRepository.complete_and_claim` arguments)."""
+
+    attempt: Attempt | None
+    transcript_json: str
+    language: str | None
+    output_path: str  # relative to the data dir
+    log_lines: tuple[LogLine, ...]
+    seconds: float
+    _path: Path = field(repr=False)
+    _lines: tuple[LogLine, ...] = field(repr=False)
+    _reporter: ProgressReporter = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """How an attempt ended; `completion` is set for a finished pipeline not yet stored."""
+
+    outcome: AttemptOutcome
+    completion: Completion | None = None
+
+
 SHUTDOWN_NOTE = "interrupted by shutdown"
 
 _log = logging.getLogger("scriberr.orchestrator")
@@ -108,7 +140,10 @@ class Orchestrator:
         """Stop the background progress writer."""
         self._flusher.close()
 
-    def run(self, handle: JobHandle) -> Outcome:
+    def run(self, handle: JobHandle) -> AttemptResult:
+        """Run the attempt. A finished pipeline comes back with its `completion` for the caller
+        to store (`QueueRepository.complete_and_claim`) and `settle`; every other outcome has
+        been stored already."""
         job = handle.job
         options = JobOptions.from_stored(job.options, self._defaults)
         provider, lookup_error = self._provider(options.model)
@@ -131,7 +166,7 @@ class Orchestrator:
             )
         if attempt is None:
             log_event(_log, "job.lost", transcription_id=job.id, worker_id=job.worker_id)
-            return Outcome.LOST
+            return AttemptResult(Outcome.LOST)
         reporter.attempt = attempt
         reporter.log(f"attempt started (model {options.model})")
         reporter.publish_current()
@@ -144,12 +179,12 @@ class Orchestrator:
             return self._finish(handle, reporter, transcript, started)
         except (JobCanceled, _Stopped) as error:
             if handle.reason is None:
-                return self._fail(handle, reporter, error)
-            return self._interrupted(handle, reporter)
+                return AttemptResult(self._fail(handle, reporter, error))
+            return AttemptResult(self._interrupted(handle, reporter))
         except Exception as error:
             if handle.reason is not None:
-                return self._interrupted(handle, reporter)
-            return self._fail(handle, reporter, error)
+                return AttemptResult(self._interrupted(handle, reporter))
+            return AttemptResult(self._fail(handle, reporter, error))
         finally:
             reporter.close()
             remove_tree(scratch)
@@ -211,30 +246,40 @@ class Orchestrator:
         reporter: ProgressReporter,
         transcript: dict[str, Any],
         started: float,
-    ) -> Outcome:
+    ) -> AttemptResult:
+        """Write the transcript file (atomically) and hand the completion to the caller, which
+        stores it with `complete_and_claim` and then calls `settle`."""
         job = handle.job
-        path = self._paths.transcripts_dir / job.id / "transcript.json"
+        path = self._paths.transcripts_dir / job.id / TRANSCRIPT_FILE
         content = json.dumps(transcript, ensure_ascii=False)
         write_atomic(path, content)
         reporter.close()
         seconds = round(self._clock() - started, 3)
-        lines = reporter.take_lines()
-        try:
-            completed, handle.next_job = self._repository.complete_and_claim(
-                job,
-                reporter.attempt,
-                transcript_json=content,
-                language=transcript.get("language"),
-                output_path=str(path),
-                log_lines=[*lines, LogLine(f"completed in {seconds:.1f} s")],
-                next_claim=None if handle.reason else handle.next_claim,
-            )
-        except BaseException:
-            remove_transcript(path)
-            raise
-        if not completed:
-            remove_transcript(path)
-            self._store_lines(job, reporter, lines)
+        lines = tuple(reporter.take_lines())
+        completion = Completion(
+            attempt=reporter.attempt,
+            transcript_json=content,
+            language=transcript.get("language"),
+            output_path=str(path.relative_to(self._paths.data_dir)),
+            log_lines=(*lines, LogLine(f"completed in {seconds:.1f} s")),
+            seconds=seconds,
+            _path=path,
+            _lines=lines,
+            _reporter=reporter,
+        )
+        return AttemptResult(Outcome.COMPLETED, completion)
+
+    def settle(self, handle: JobHandle, result: AttemptResult, committed: bool) -> Outcome:
+        """After the caller tried to store a completion: announce it, or — when the row was no
+        longer this worker's (`committed` False) — remove the transcript file again and end the
+        attempt as interrupted, so file and database never disagree."""
+        completion = result.completion
+        if completion is None:
+            return result.outcome
+        job, reporter = handle.job, completion._reporter
+        if not committed:
+            remove_transcript(completion._path)
+            self._store_lines(job, reporter, list(completion._lines))
             return self._interrupted(handle, reporter)
         done = STAGE_PROGRESS[Stage.COMPLETED].start
         self._publish(job, JobStatus.COMPLETED, done, Stage.COMPLETED)
@@ -244,10 +289,16 @@ class Orchestrator:
             transcription_id=job.id,
             user_id=job.user_id,
             worker_id=job.worker_id,
-            execution_id=reporter.attempt.id if reporter.attempt else None,
-            seconds=seconds,
+            execution_id=completion.attempt.id if completion.attempt else None,
+            seconds=completion.seconds,
         )
         return Outcome.COMPLETED
+
+    @staticmethod
+    def abandon(result: AttemptResult) -> None:
+        """Storing the completion failed outright: remove the transcript file again."""
+        if result.completion is not None:
+            remove_transcript(result.completion._path)
 
     def _fail(self, handle: JobHandle, reporter: ProgressReporter, error: BaseException) -> Outcome:
         job = handle.job
