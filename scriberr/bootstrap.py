@@ -16,7 +16,7 @@ from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
 from scriberr.logging_setup import log_event
-from scriberr.orchestrator import Orchestrator, OrchestratorPaths
+from scriberr.orchestrator import Orchestrator
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
     RefreshTokenRepository,
@@ -85,8 +85,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     """
     registry = providers if providers is not None else build_provider_registry(config)
     registry.check_default_model()
-    for directory in (config.data_dir, config.jobs_dir, config.transcripts_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+    config.layout.create()
     database = Database(config.database_url)
     database.migrate()
     broker = EventBroker()
@@ -97,7 +96,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         job_logs=job_logs,
         providers=registry,
         broker=broker,
-        paths=OrchestratorPaths(config.data_dir, config.jobs_dir, config.transcripts_dir),
+        layout=config.layout,
         defaults=registry.default_options,
     )
     workers = WorkerService(

@@ -17,16 +17,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "scriberr"
 
-KERNEL = ("scriberr.jobs", "scriberr.clock", "scriberr.ids", "scriberr.logging_setup")
+KERNEL = (
+    "scriberr.jobs",
+    "scriberr.public_text",
+    "scriberr.layout",
+    "scriberr.clock",
+    "scriberr.ids",
+    "scriberr.logging_setup",
+)
 ENGINE_INTERFACE = ("scriberr.engine.base", "scriberr.engine.registry")
 
 # package (first component under scriberr) -> the scriberr modules it may import, by prefix
 ALLOWED: dict[str, tuple[str, ...]] = {
     "jobs": (),
+    "public_text": (),
+    "layout": (),
     "clock": (),
     "ids": (),
     "logging_setup": (),
-    "config": (),
+    "config": ("scriberr.layout",),
     "events": KERNEL,
     "engine": (*KERNEL, "scriberr.config"),
     "transcript": KERNEL,

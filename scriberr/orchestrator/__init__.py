@@ -6,7 +6,6 @@ from scriberr.orchestrator.runner import (
     AttemptResult,
     Completion,
     Orchestrator,
-    OrchestratorPaths,
     Outcome,
     ProviderLookup,
 )
@@ -17,7 +16,6 @@ __all__ = [
     "InterruptReason",
     "JobHandle",
     "Orchestrator",
-    "OrchestratorPaths",
     "Outcome",
     "ProviderLookup",
 ]

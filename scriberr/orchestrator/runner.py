@@ -39,6 +39,7 @@ from scriberr.jobs import (
     Stage,
     job_event,
 )
+from scriberr.layout import DataLayout
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator.files import remove_transcript, remove_tree, write_atomic
 from scriberr.orchestrator.handle import InterruptReason, JobHandle
@@ -54,7 +55,6 @@ from scriberr.persistence.queue_repository import (
 from scriberr.transcript import build_transcript
 
 Outcome = AttemptOutcome
-TRANSCRIPT_FILE = "transcript.json"
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,6 @@ class ProviderLookup(Protocol):
     def provider_for(self, model_id: str) -> SpeechProvider: ...
 
 
-@dataclass(frozen=True)
-class OrchestratorPaths:
-    data_dir: Path
-    jobs_dir: Path
-    transcripts_dir: Path
-
-
 class _Stopped(Exception):
     """The handle was interrupted: leave the pipeline without touching the job as failed."""
 
@@ -111,7 +104,7 @@ class Orchestrator:
         job_logs: JobLogRepository,
         providers: ProviderLookup,
         broker: EventBroker,
-        paths: OrchestratorPaths,
+        layout: DataLayout,
         defaults: JobOptions,
         progress_interval_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -120,7 +113,7 @@ class Orchestrator:
         self._job_logs = job_logs
         self._providers = providers
         self._broker = broker
-        self._paths = paths
+        self._layout = layout
         self._defaults = defaults
         self._progress_interval_s = progress_interval_s
         self._clock = clock
@@ -170,7 +163,7 @@ class Orchestrator:
         reporter.attempt = attempt
         reporter.log(f"attempt started (model {options.model})")
         reporter.publish_current()
-        scratch = self._paths.jobs_dir / job.id
+        scratch = self._layout.job_dir(job.id)
         started = self._clock()
         try:
             if provider is None:
@@ -250,7 +243,7 @@ class Orchestrator:
         """Write the transcript file (atomically) and hand the completion to the caller, which
         stores it with `complete_and_claim` and then calls `settle`."""
         job = handle.job
-        path = self._paths.transcripts_dir / job.id / TRANSCRIPT_FILE
+        path = self._layout.transcript_file(job.id)
         content = json.dumps(transcript, ensure_ascii=False)
         write_atomic(path, content)
         reporter.close()
@@ -260,7 +253,7 @@ class Orchestrator:
             attempt=reporter.attempt,
             transcript_json=content,
             language=transcript.get("language"),
-            output_path=str(path.relative_to(self._paths.data_dir)),
+            output_path=self._layout.relative(path),
             log_lines=(*lines, LogLine(f"completed in {seconds:.1f} s")),
             seconds=seconds,
             _path=path,
@@ -363,7 +356,10 @@ class Orchestrator:
     def _source(self, job: ClaimedJob) -> Path:
         if not job.source_path:
             raise EngineError("the job has no audio file")
-        source = self._paths.data_dir / job.source_path
+        try:
+            source = self._layout.resolve(job.source_path)
+        except ValueError:
+            raise EngineError("the audio file of this job is missing") from None
         if not source.is_file():
             raise EngineError("the audio file of this job is missing")
         return source

@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, literal, select, update
 from scriberr.clock import as_utc
 from scriberr.jobs import JobStatus
 from scriberr.persistence.job_log_repository import Executor
+from scriberr.persistence.keyset import keyset_page
 from scriberr.persistence.models import Execution, Transcription
 
 _jobs: Table = Transcription.__table__  # type: ignore[assignment]
@@ -178,18 +179,32 @@ def close_execution(
 
 
 def list_executions(
-    session: Executor, transcription_id: str, user_id: str
+    session: Executor,
+    transcription_id: str,
+    user_id: str,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
 ) -> list[ExecutionRecord]:
-    """Every attempt of a job, oldest first (scoped by owner)."""
-    rows = session.execute(
-        select(_executions)
-        .where(
-            _executions.c.transcription_id == transcription_id,
-            _executions.c.user_id == user_id,
+    """The attempts of a job (scoped by owner), oldest first; with `limit`, one keyset page:
+    up to `limit + 1` rows after the cursor `after` = (started_at, id)."""
+    statement = select(_executions).where(
+        _executions.c.transcription_id == transcription_id,
+        _executions.c.user_id == user_id,
+    )
+    if limit is None:
+        statement = statement.order_by(_executions.c.started_at, _executions.c.id)
+    else:
+        statement = keyset_page(
+            statement,
+            Execution.started_at,
+            Execution.id,
+            descending=False,
+            after_value=after[0] if after else None,
+            after_id=after[1] if after else None,
+            limit=limit,
         )
-        .order_by(_executions.c.started_at, _executions.c.id)
-    ).all()
-    return [_record(row._mapping) for row in rows]
+    return [_record(row._mapping) for row in session.execute(statement).all()]
 
 
 def _opt_utc(moment: datetime | None) -> datetime | None:

@@ -396,10 +396,18 @@ class QueueRepository:
             insert_lines(session, job.id, attempt.id, log_lines)
         return attempt
 
-    def list_executions(self, transcription_id: str, user_id: str) -> list[ExecutionRecord]:
-        """Every attempt of a job, oldest first (scoped by owner)."""
+    def list_executions(
+        self,
+        transcription_id: str,
+        user_id: str,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int | None = None,
+    ) -> list[ExecutionRecord]:
+        """The attempts of a job, oldest first (scoped by owner); with `limit`, one keyset page
+        (up to `limit + 1` rows after `after` = (started_at, id))."""
         with self.database.session() as session:
-            return list_executions(session, transcription_id, user_id)
+            return list_executions(session, transcription_id, user_id, after=after, limit=limit)
 
     # -- terminal transitions ------------------------------------------------------------------
 

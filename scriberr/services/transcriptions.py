@@ -12,7 +12,6 @@ Rules kept here:
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from scriberr.jobs import (
     clean_partial,
     job_event,
 )
+from scriberr.layout import DataLayout
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import (
     CancelOutcome,
@@ -53,6 +53,7 @@ from scriberr.persistence.transcription_repository import (  # returned to the A
 from scriberr.persistence.transcription_repository import (
     TranscriptionRecord as TranscriptionRecord,
 )
+from scriberr.public_text import public_text
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
@@ -64,19 +65,22 @@ from scriberr.services.errors import (
 from scriberr.services.pagination import (
     Cursor,
     Page,
+    SortSpec,
     clamp_limit,
     decode_cursor,
     encode_cursor,
+    page_from_rows,
     parse_sort,
 )
 from scriberr.services.profiles import ProfileService
+from scriberr.services.titles import clean_title
 from scriberr.transcript import FORMATS, parse_stored, render
 
 STATUSES = tuple(status.value for status in JobStatus)
+_EXECUTION_ORDER = SortSpec(name="started_at", field="started_at", descending=False)
 _STOP_WAIT_S = 15.0
 _STOP_POLL_S = 0.05
 _SORT_FIELDS = tuple(sort for sort in SORTS if not sort.startswith("-"))
-_PATHLIKE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/:'\"]+){2,}[\\/]?")
 
 
 class Workers(Protocol):
@@ -160,7 +164,7 @@ class TranscriptionService:
         self._profiles = profiles
         self._catalog = catalog
         self._defaults = defaults
-        self._data_dir = data_dir
+        self._layout = DataLayout(data_dir)
         self._settings = settings
         self._job_logs = job_logs
         self._sleep = sleep
@@ -202,7 +206,7 @@ class TranscriptionService:
             )
         except OptionError as error:
             raise option_error(error) from None
-        return Plan(title=_clean_title(title), profile_id=applied, options=resolved.to_stored())
+        return Plan(title=clean_title(title), profile_id=applied, options=resolved.to_stored())
 
     def create(self, user_id: str, request: CreateRequest) -> TranscriptionRecord:
         """Validate, write the queued row, announce it and wake a worker.
@@ -297,11 +301,8 @@ class TranscriptionService:
         return self._workers.running_ids()
 
     def public_error(self, error: str | None) -> str | None:
-        """Errors are sanitised when stored; this is a last guard against paths leaking."""
-        if not error:
-            return error
-        text = error.replace(str(self._data_dir), "<data>")
-        return _PATHLIKE.sub("<path>", text)
+        """Errors are sanitised when stored; this is the last guard against paths leaking."""
+        return public_text(error)
 
     # ---------------------------------------------------------------- updates
 
@@ -315,9 +316,7 @@ class TranscriptionService:
             self._cancel_quietly(user_id, transcription_id)
             self._wait_stopped(user_id, transcription_id)
         if "title" in changes:
-            updated = self._repo.set_title(
-                user_id, transcription_id, _clean_title(changes["title"])
-            )
+            updated = self._repo.set_title(user_id, transcription_id, clean_title(changes["title"]))
             if updated is None:
                 raise NotFound("transcription not found")
             record = updated
@@ -396,15 +395,19 @@ class TranscriptionService:
     def executions(
         self, user_id: str, transcription_id: str, *, cursor: str | None, limit: int | None
     ) -> Page[Execution]:
+        """The job's attempts, oldest first, one keyset page at a time (same cursors as every
+        other collection)."""
         self.get(user_id, transcription_id)
         size = clamp_limit(limit)
-        offset = _decode_offset(cursor)
-        rows = [
-            self._execution(row) for row in self._queue.list_executions(transcription_id, user_id)
-        ]
-        items = rows[offset : offset + size]
-        more = len(rows) > offset + size
-        return Page(items=items, next_cursor=_encode_offset(offset + size) if more else None)
+        after = decode_cursor(cursor, _EXECUTION_ORDER)
+        rows = self._queue.list_executions(
+            transcription_id,
+            user_id,
+            after=(after.value, after.id) if after is not None else None,  # type: ignore[arg-type]
+            limit=size,
+        )
+        items, next_cursor = page_from_rows(rows, size, _EXECUTION_ORDER)
+        return Page(items=[self._execution(row) for row in items], next_cursor=next_cursor)
 
     def logs(self, user_id: str, transcription_id: str) -> str:
         """The job log as text: one `<time> <LEVEL> <message>` line per event, every attempt."""
@@ -454,10 +457,7 @@ class TranscriptionService:
             self._cancel_quietly(user_id, transcription_id)
             self._wait_stopped(user_id, transcription_id)
         self._repo.delete(user_id, transcription_id)
-        for directory in (
-            self._data_dir / "transcripts" / transcription_id,
-            self._data_dir / "jobs" / transcription_id,
-        ):
+        for directory in self._layout.job_files(transcription_id):
             shutil.rmtree(directory, ignore_errors=True)
 
     def _cancel_quietly(self, user_id: str, transcription_id: str) -> None:
@@ -491,26 +491,3 @@ class TranscriptionService:
             processing_duration_ms=row.processing_duration_ms,
             error=self.public_error(row.error),
         )
-
-
-def _clean_title(title: Any) -> str | None:
-    if title is None:
-        return None
-    if not isinstance(title, str):
-        raise InvalidRequest("title must be a string", field="title")
-    cleaned = " ".join(title.split())
-    if len(cleaned) > 500:
-        raise Unprocessable("title is longer than 500 characters", field="title")
-    return cleaned or None
-
-
-def _decode_offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    if not cursor.startswith("o") or not cursor[1:].isdigit():
-        raise InvalidRequest("cursor is not valid.", field="cursor")
-    return int(cursor[1:])
-
-
-def _encode_offset(offset: int) -> str:
-    return f"o{offset}"

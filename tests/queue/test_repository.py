@@ -312,3 +312,25 @@ def test_the_unused_engine_id_column_is_gone(database: Database) -> None:
 
     columns = {column["name"] for column in inspect(database.engine).get_columns("transcriptions")}
     assert "engine_id" not in columns and "claimed_by" in columns
+
+
+def test_executions_are_listed_in_keyset_pages(database: Database) -> None:
+    clock = Clock()
+    queue = QueueRepository(database, clock=clock)
+    user = seed_user(database)
+    job_id = enqueue(queue, user, None)
+    for _ in range(5):  # five attempts, each released (shutdown) and claimed again
+        job = queue.claim("a/0", 60)
+        assert job is not None
+        attempt = queue.start_execution(job, provider="fake", model="m", request_options={})
+        assert queue.release(job, attempt, "interrupted by shutdown")
+        clock.advance(1)
+    everything = [e.id for e in queue.list_executions(job_id, user)]
+    pages, after = [], None
+    while True:
+        rows = queue.list_executions(job_id, user, after=after, limit=2)
+        pages.append([e.id for e in rows[:2]])
+        if len(rows) <= 2:
+            break
+        after = (rows[1].started_at, rows[1].id)
+    assert pages == [everything[0:2], everything[2:4], everything[4:5]]

@@ -13,8 +13,8 @@ import pytest
 
 from scriberr.engine.fake import FakeProvider, FakeScript, fake_registry
 from scriberr.jobs import AttemptOutcome, JobOptions, JobStatus, Stage
+from scriberr.layout import DataLayout
 from scriberr.orchestrator import AttemptResult, InterruptReason, JobHandle, Orchestrator
-from scriberr.orchestrator.runner import OrchestratorPaths
 from scriberr.persistence.queue_repository import (
     Attempt,
     AttemptInfo,
@@ -142,7 +142,7 @@ def _orchestrator(tmp_path: Path, queue: FakeQueue, broker: Broker) -> Orchestra
         job_logs=FakeLogs(),  # type: ignore[arg-type]
         providers=fake_registry(FakeProvider(FakeScript(steps=3))),
         broker=broker,  # type: ignore[arg-type]
-        paths=OrchestratorPaths(tmp_path, tmp_path / "jobs", tmp_path / "transcripts"),
+        layout=DataLayout(tmp_path),
         defaults=JobOptions.defaults("fake-model"),
         progress_interval_s=0.0,
     )

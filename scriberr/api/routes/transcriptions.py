@@ -427,7 +427,7 @@ async def transcription_executions(
     transcription_id: TranscriptionId,
     core: CoreDep,
     user: CurrentUser,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query()] = None,
 ) -> ExecutionList:
     page = await run_in_threadpool(
