@@ -77,10 +77,10 @@ def test_verbose_json_with_granularities(env: Env) -> None:
 def test_unknown_model_and_bad_format_leave_nothing(env: Env) -> None:
     unknown = _transcribe(env, model="gpt-9")
     assert unknown.status_code == 422
-    assert unknown.json()["error"]["field"] == "model"
+    assert unknown.json()["error"]["param"] == "model"
     bad_format = _transcribe(env, response_format="xml")
     assert bad_format.status_code == 400
-    assert bad_format.json()["error"]["field"] == "response_format"
+    assert bad_format.json()["error"]["param"] == "response_format"
     assert env.client.get("/api/v1/files", headers=env.headers).json()["items"] == []
     assert env.client.get("/api/v1/transcriptions", headers=env.headers).json()["items"] == []
 
