@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -33,6 +33,7 @@ from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import create_from_upload, receive
 from scriberr.api.uploads import ReceivedUpload
 from scriberr.events.broker import Subscription
+from scriberr.jobs import EventType, JobStatus, Task
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
@@ -41,6 +42,10 @@ from scriberr.services.errors import (
     Unprocessable,
 )
 from scriberr.transcript import render
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
+    from scriberr.persistence.transcription_repository import TranscriptionRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -62,23 +67,24 @@ _COMMON_FIELDS: dict[str, Any] = {
     "prompt": {"type": "string"},
     "temperature": {"type": "number"},
 }
+_ARRAY_FIELDS: dict[str, Any] = {
+    "timestamp_granularities[]": {
+        "type": "array",
+        "items": {"type": "string", "enum": list(GRANULARITIES)},
+    },
+    "known_speaker_names[]": {
+        "type": "array",
+        "items": {"type": "string"},
+        "maxItems": MAX_KNOWN_SPEAKERS,
+    },
+}
 _TRANSCRIPTION_BODY = multipart_upload_body(
     **_COMMON_FIELDS,
     language={"type": "string"},
     response_format={"type": "string", "enum": list(TRANSCRIPTION_FORMATS), "default": "json"},
     stream={"type": "boolean", "default": False},
     chunking_strategy={"type": "string"},
-    **{
-        "timestamp_granularities[]": {
-            "type": "array",
-            "items": {"type": "string", "enum": list(GRANULARITIES)},
-        },
-        "known_speaker_names[]": {
-            "type": "array",
-            "items": {"type": "string"},
-            "maxItems": MAX_KNOWN_SPEAKERS,
-        },
-    },
+    **_ARRAY_FIELDS,
 )
 _TRANSLATION_BODY = multipart_upload_body(
     **_COMMON_FIELDS,
@@ -136,7 +142,7 @@ async def openai_model(model_id: str, core: CoreDep, user: CurrentUser) -> JSONR
     return JSONResponse(openai_formats.model_object(model_id))
 
 
-def _usable_model_ids(core: Any) -> list[str]:
+def _usable_model_ids(core: Core) -> list[str]:
     """`whisper-1` first, then every catalog model a job could use now."""
     auto_download = bool(core.config.engine_auto_download)
     catalog = [
@@ -150,7 +156,7 @@ def _usable_model_ids(core: Any) -> list[str]:
 class _Request:
     """The parsed, validated form fields of one `/v1/audio/*` request."""
 
-    def __init__(self, upload: ReceivedUpload, task: str) -> None:
+    def __init__(self, upload: ReceivedUpload, task: Task) -> None:
         self.task = task
         formats = TRANSLATION_FORMATS if task == "translate" else TRANSCRIPTION_FORMATS
         self.response_format = (upload.field("response_format") or "json").strip()
@@ -171,7 +177,7 @@ class _Request:
         self.options = _options(upload, task=task, diarize=self.diarize)
 
 
-async def _run(request: Request, core: Any, user_id: str, *, task: str) -> Response:
+async def _run(request: Request, core: Core, user_id: str, *, task: Task) -> Response:
     upload = await receive(request, core, user_id)
     try:
         parsed = _Request(upload, task)
@@ -203,12 +209,14 @@ async def _run(request: Request, core: Any, user_id: str, *, task: str) -> Respo
     return _format(transcript, parsed)
 
 
-async def _finished_transcript(core: Any, user_id: str, finished: Any) -> dict[str, Any]:
+async def _finished_transcript(
+    core: Core, user_id: str, finished: TranscriptionRecord
+) -> dict[str, Any]:
     """The transcript of a terminal job, or the error a failed/canceled job answers with."""
-    if finished.status == "failed":
+    if finished.status == JobStatus.FAILED:
         message = core.transcriptions.public_error(finished.error) or "transcription failed"
         raise Unprocessable(f"transcription failed: {message}", field="file")
-    if finished.status == "canceled":
+    if finished.status == JobStatus.CANCELED:
         raise ServiceUnavailable("the transcription was canceled before it finished")
     transcript: dict[str, Any] = await run_in_threadpool(
         core.transcriptions.transcript, user_id, finished.id
@@ -218,11 +226,11 @@ async def _finished_transcript(core: Any, user_id: str, finished: Any) -> dict[s
 
 async def _wait(
     request: Request,
-    core: Any,
+    core: Core,
     user_id: str,
     transcription_id: str,
     subscription: Subscription,
-) -> Any:
+) -> TranscriptionRecord | None:
     """The finished job row, or None when the client went away (the job is then canceled)."""
     service = core.transcriptions
     while True:
@@ -240,7 +248,7 @@ async def _wait(
 
 async def _stream(
     request: Request,
-    core: Any,
+    core: Core,
     user_id: str,
     transcription_id: str,
     subscription: Subscription,
@@ -263,7 +271,7 @@ async def _stream(
                 break
             event = await subscription.next(WAIT_POLL_S)
             while event is not None:
-                if event.type == "transcription.segment":
+                if event.type == EventType.TRANSCRIPTION_SEGMENT:
                     segment = event.data.get("segment") or {}
                     index = int(event.data.get("index", sent))
                     if index == sent and str(segment.get("text") or "").strip():
@@ -310,7 +318,7 @@ def _boolean(raw: str | None, field: str) -> bool:
     raise InvalidRequest(f"{field} must be true or false", field=field)
 
 
-def _options(upload: ReceivedUpload, *, task: str, diarize: bool) -> dict[str, Any]:
+def _options(upload: ReceivedUpload, *, task: Task, diarize: bool) -> dict[str, Any]:
     options: dict[str, Any] = {}
     chosen = (upload.field("model") or "").strip()
     if chosen and chosen not in openai_formats.DEFAULT_MODEL_ALIASES:
