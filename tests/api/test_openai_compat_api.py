@@ -126,3 +126,13 @@ def test_client_disconnect_cancels_the_job(tmp_path: Path) -> None:
         jobs = built.client.get("/api/v1/transcriptions", headers=built.headers).json()
         assert len(jobs["items"]) == 1
         assert built.wait(jobs["items"][0]["id"])["status"] == "canceled"
+
+
+def test_temperature_becomes_a_job_option_and_is_validated(env: Env) -> None:
+    assert _transcribe(env, temperature="0.4").status_code == 200
+    jobs = env.client.get("/api/v1/transcriptions", headers=env.headers).json()["items"]
+    assert jobs[0]["options"]["temperature"] == 0.4
+    too_hot = _transcribe(env, temperature="1.7")
+    assert too_hot.status_code == 422
+    assert too_hot.json()["error"]["param"] == "temperature"
+    assert _transcribe(env, temperature="warm").status_code == 400

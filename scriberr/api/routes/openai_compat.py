@@ -329,6 +329,12 @@ def _options(upload: ReceivedUpload, *, task: Task, diarize: bool) -> dict[str, 
     prompt = upload.field("prompt")
     if prompt and prompt.strip():
         options["prompt"] = prompt
+    temperature = (upload.field("temperature") or "").strip()
+    if temperature:
+        try:
+            options["temperature"] = float(temperature)
+        except ValueError:
+            raise InvalidRequest("temperature must be a number", field="temperature") from None
     if task == "translate":
         options["task"] = "translate"
     if diarize:
