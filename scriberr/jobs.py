@@ -101,6 +101,27 @@ class AttemptOutcome(StrEnum):
     LOST = "lost"
 
 
+class Origin(StrEnum):
+    """Where a file (and so its transcriptions) came from. Files made through the
+    OpenAI-compatible `/v1` routes stay out of the default library listing and are deleted after
+    `SCRIBERR_OPENAI_RETENTION`."""
+
+    LIBRARY = "library"
+    OPENAI = "openai"
+
+
+ALL_ORIGINS = "all"
+
+
+def origins_from_filter(raw: str | None) -> tuple[Origin, ...] | None:
+    """A listing's `origin` filter: unset → the library only; `all` → None (no filter).
+    Raises ValueError for anything else."""
+    value = (raw or Origin.LIBRARY).strip().lower()
+    if value == ALL_ORIGINS:
+        return None
+    return (Origin(value),)
+
+
 class FileStatus(StrEnum):
     """The status of an uploaded or imported audio file."""
 

@@ -33,7 +33,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Env, Any]]:
 
 def _jobs(env: Env) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = env.client.get(
-        "/api/v1/transcriptions", headers=env.headers
+        "/api/v1/transcriptions?origin=openai", headers=env.headers
     ).json()["items"]
     return items
 
@@ -128,7 +128,7 @@ def test_errors_have_openai_shape_and_leave_nothing(served: tuple[Env, Any]) -> 
             base_url=str(client.base_url), api_key="sk_wrong", max_retries=0
         ).models.list()
     assert unauthorized.value.body["type"] == "authentication_error"  # type: ignore[index]
-    assert env.client.get("/api/v1/files", headers=env.headers).json()["items"] == []
+    assert env.client.get("/api/v1/files?origin=all", headers=env.headers).json()["items"] == []
     # Scriberr's own routes keep Scriberr's envelope.
     own = env.client.get("/api/v1/transcriptions/tr_missing", headers=env.headers).json()
     assert set(own["error"]) == {"code", "message", "field", "request_id"}

@@ -33,7 +33,7 @@ from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import create_from_upload, receive
 from scriberr.api.uploads import ReceivedUpload
 from scriberr.events.broker import Subscription
-from scriberr.jobs import EventType, JobStatus, Task
+from scriberr.jobs import EventType, JobStatus, Origin, Task
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
@@ -193,6 +193,7 @@ async def _run(request: Request, core: Core, user_id: str, *, task: Task) -> Res
         profile_id=None,
         options=parsed.options,
         options_prefix="",
+        origin=Origin.OPENAI,
     )
     if parsed.stream:
         subscription = core.broker.subscribe(user_id, transcription_id=record.id)
