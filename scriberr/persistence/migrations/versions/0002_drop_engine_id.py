@@ -1,7 +1,7 @@
 """drop transcriptions.engine_id (never written or read)
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-29 10:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
-down_revision = "0001"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
