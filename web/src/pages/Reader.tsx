@@ -213,6 +213,15 @@ function ReaderBody({ job, transcript }: { job: Transcription; transcript: Trans
     };
   }, [highlight, src]);
 
+  // A measuring hook for bench/web.py: one highlight update, exactly as playback runs it.
+  useEffect(() => {
+    const w = window as unknown as { scriberrHighlightAt?: (t: number) => number };
+    w.scriberrHighlightAt = (t: number) => view.current?.highlightAt(t) ?? -1;
+    return () => {
+      delete w.scriberrHighlightAt;
+    };
+  }, []);
+
   const matches = useMemo(() => searchWords(model, query), [model, query]);
   useEffect(() => setCurrent(0), [query]);
   useEffect(() => {
