@@ -48,11 +48,12 @@ from tests.web.conftest import (  # noqa: E402
 )
 
 PASSWORD = "correct horse battery staple"
-VOCAB = (
-    "the of and to in we our this that is for it with as was on be at by not are from you all "
-    "have new more an was can will one about there people would their what so up out if time "
-    "country nation freedom future energy science together world history moment choice"
-).split()
+VOCAB = [
+    *("the", "of", "and", "to", "in", "we", "our", "this", "that", "is", "for", "it", "with"),
+    *("as", "was", "on", "be", "at", "by", "not", "are", "from", "you", "all", "have", "new"),
+    *("more", "an", "can", "will", "one", "about", "there", "people", "would", "their", "what"),
+    *("country", "nation", "freedom", "future", "energy", "science", "together", "world"),
+]
 
 
 def bundle_kb_gz() -> float:
@@ -223,7 +224,7 @@ def highlight_costs(browser: Any, base: str, reader_path: str) -> list[float]:
 
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def main() -> None:

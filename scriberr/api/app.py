@@ -9,7 +9,7 @@ to `_ROUTE_MODULES`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -34,6 +34,9 @@ from scriberr.api.routes import (
 from scriberr.api.webapp import DEFAULT_WEB_DIR, install_web_app
 from scriberr.persistence.idempotency_repository import IdempotencyRepository
 
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
+
 _ROUTE_MODULES = (
     *(health, auth, api_keys, files, settings),
     *(transcriptions, profiles, models, events, admin, openai_compat),
@@ -48,7 +51,7 @@ Every error is `{"error": {"code", "message", "field", "request_id"}}`.
 """
 
 
-def create_app(core: Any, web_dir: Path | None = None) -> FastAPI:
+def create_app(core: Core, web_dir: Path | None = None) -> FastAPI:
     """The app for `core`; the built web app is read from `web_dir` (default `web/dist`)."""
     app = FastAPI(
         title="Scriberr",

@@ -86,7 +86,9 @@ def test_api_paths_keep_their_meaning(web: TestClient) -> None:
 def test_paths_cannot_escape_the_build(web: TestClient, web_dir: Path) -> None:
     assert resolve_static(web_dir, "/../secret.txt") is None
     assert resolve_static(web_dir, "/assets/../../secret.txt") is None
-    assert resolve_static(web_dir, "/assets/app-1.js") == (web_dir / "assets" / "app-1.js").resolve()
+    assert (
+        resolve_static(web_dir, "/assets/app-1.js") == (web_dir / "assets" / "app-1.js").resolve()
+    )
     response = web.get("/assets/..%2F..%2Fsecret.txt")
     assert "outside" not in response.text
 
