@@ -115,10 +115,21 @@ def shoot(ui: Browser, name: str) -> None:
     ui.page.emulate_media(color_scheme="light")
 
 
+def known_ids(ui: Browser) -> set[str]:
+    """IDs of every transcription so far, from the API (the list on screen may still load)."""
+    response = httpx.get(
+        ui.base_url + "/api/v1/transcriptions?limit=200",
+        headers={"Authorization": f"Bearer {ui.api_token()}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return {item["id"] for item in response.json()["items"]}
+
+
 def upload(ui: Browser, path: Any, *, diarize: bool = False) -> str:
     """Add `path` through the file input and the new-transcription dialog; the new row's ID."""
     page = ui.page
-    before = set(page.locator(".item[data-id]").evaluate_all("els => els.map(e => e.dataset.id)"))
+    before = known_ids(ui)
     page.locator('input[type="file"]').set_input_files(str(path))
     dialog = page.get_by_role("dialog", name="New transcription")
     dialog.wait_for()
@@ -316,7 +327,7 @@ def test_microphone_recording_transcribes(ui: Browser) -> None:
     page = ui.page
     ui.goto("/")
     page.get_by_role("heading", name="Library").wait_for()
-    before = set(page.locator(".item[data-id]").evaluate_all("els => els.map(e => e.dataset.id)"))
+    before = known_ids(ui)
     page.get_by_role("button", name="Record").click()
     dialog = page.get_by_role("dialog", name="Record audio")
     stop = dialog.get_by_role("button", name="Stop and transcribe")

@@ -29,10 +29,17 @@ const EPS = 0.01;
 
 /** Attach every word to the segment it falls in (by start time), keeping word order. */
 export function buildModel(transcript: Pick<Transcript, "segments" | "words">): ReaderModel {
-  const words: ReaderWord[] = transcript.words
-    .map((w, i) => ({ ...w, word: w.word.trim(), index: i }))
-    .sort((a, b) => a.start - b.start || a.index - b.index)
-    .map((w, i) => ({ ...w, index: i }));
+  const words: ReaderWord[] = new Array(transcript.words.length);
+  let sorted = true;
+  for (let i = 0; i < transcript.words.length; i += 1) {
+    const w = transcript.words[i];
+    words[i] = { start: w.start, end: w.end, word: w.word.trim(), speaker: w.speaker, index: i };
+    if (i > 0 && w.start < transcript.words[i - 1].start) sorted = false;
+  }
+  if (!sorted) {
+    words.sort((a, b) => a.start - b.start || a.index - b.index);
+    words.forEach((w, i) => (w.index = i));
+  }
   let source: Segment[] = [...transcript.segments].sort((a, b) => a.start - b.start);
   if (source.length === 0 && words.length > 0) source = segmentsFromWords(words);
   const segments: ReaderSegment[] = source.map((s, i) => ({
