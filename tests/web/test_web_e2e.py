@@ -352,6 +352,46 @@ def test_microphone_recording_transcribes(ui: Browser) -> None:
     )
 
 
+def test_api_errors_are_shown_in_plain_words(ui: Browser, tmp_path: Path) -> None:
+    page = ui.page
+    ui.goto("/")
+    page.get_by_role("heading", name="Library").wait_for()
+    not_audio = tmp_path / "notes.mp3"
+    not_audio.write_text("these are meeting notes, not audio\n" * 50)
+    page.locator('input[type="file"]').set_input_files(str(not_audio))
+    page.get_by_role("dialog", name="New transcription").get_by_role(
+        "button", name="Transcribe"
+    ).click()
+    notice = page.locator(".notice.error").first
+    notice.wait_for()
+    text = notice.inner_text()
+    assert text.startswith("notes.mp3: ") and len(text) > 20
+    assert "{" not in text and "UNSUPPORTED_MEDIA_TYPE" not in text and "415" not in text
+    # The API's 415 counts as a failed upload request, logged by the browser: not an app error.
+    ui.console_errors[:] = [e for e in ui.console_errors if "status of 415" not in e]
+
+
+def test_delete_asks_for_confirmation(ui: Browser) -> None:
+    page = ui.page
+    ui.goto("/")
+    row = page.locator(f'.item[data-id="{ui.state["jfk"]}"]')
+    row.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete transcription?")
+    dialog.get_by_role("button", name="Keep it").click()
+    assert row.is_visible()
+    row.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete transcription?").get_by_role(
+        "button", name="Delete"
+    ).click()
+    row.wait_for(state="detached")
+    gone = httpx.get(
+        f"{ui.base_url}/api/v1/transcriptions/{ui.state['jfk']}",
+        headers={"Authorization": f"Bearer {ui.api_token()}"},
+        timeout=30,
+    )
+    assert gone.status_code == 404
+
+
 def test_reload_keeps_the_session_and_sign_out_ends_it(ui: Browser) -> None:
     page = ui.page
     ui.goto("/settings")
