@@ -168,7 +168,8 @@ export const TranscriptView = forwardRef<TranscriptHandle, Props>(function Trans
     const bySegment = new Map<number, number[]>();
     for (const m of matches) {
       const list = bySegment.get(m.segment) ?? [];
-      list.push(m.word);
+      if (m.word < 0) list.push(-1);
+      for (let k = 0; k < m.length; k += 1) list.push(m.word + k);
       bySegment.set(m.segment, list);
     }
     return bySegment;
@@ -186,7 +187,7 @@ export const TranscriptView = forwardRef<TranscriptHandle, Props>(function Trans
         slot={speakerSlot(model, segment.speaker)}
         name={segment.speaker ? speakerName(segment.speaker, speakerNames) : null}
         hits={hits.get(i)}
-        current={current && current.segment === i ? current.word : null}
+        current={current && current.segment === i ? current : null}
         measure={observe}
         extras={renderSegmentExtras?.(segment)}
       />,
@@ -231,13 +232,14 @@ const SegmentRow = memo(function SegmentRow(props: {
   slot: number;
   name: string | null;
   hits: number[] | undefined;
-  current: number | null;
+  current: Match | null;
   measure: (el: HTMLElement | null) => void;
   extras?: ReactNode;
 }) {
   const { segment, slot, name, hits, current } = props;
   const hitSet = hits ? new Set(hits) : null;
-  const cls = `seg${slot >= 0 ? ` spk-${slot}` : ""}${segment.firstOfRun ? " run-start" : ""}${current !== null && current < 0 ? " match-current" : ""}${hitSet?.has(-1) ? " match-seg" : ""}`;
+    const isCurrent = (index: number) => current !== null && index >= current.word && index < current.word + current.length;
+  const cls = `seg${slot >= 0 ? ` spk-${slot}` : ""}${segment.firstOfRun ? " run-start" : ""}${current !== null && current.word < 0 ? " match-current" : ""}${hitSet?.has(-1) ? " match-seg" : ""}`;
   return (
     <div className={cls} data-seg={segment.index} data-speaker={segment.speaker ?? ""} data-start={segment.start} data-end={segment.end} ref={props.measure}>
       {segment.firstOfRun && name && (
@@ -254,7 +256,7 @@ const SegmentRow = memo(function SegmentRow(props: {
           ? segment.words.map((w) => (
               <Fragment key={w.index}>
                 <span
-                  className={hitSet?.has(w.index) ? (current === w.index ? "w match current" : "w match") : "w"}
+                  className={hitSet?.has(w.index) ? (isCurrent(w.index) ? "w match current" : "w match") : "w"}
                   data-i={w.index}
                   data-start={w.start}
                   data-end={w.end}

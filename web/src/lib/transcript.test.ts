@@ -29,6 +29,7 @@ describe("buildModel", () => {
     expect(model.speakers).toEqual(["SPEAKER_00", "SPEAKER_01"]);
     expect(speakerSlot(model, "SPEAKER_01")).toBe(1);
     expect(speakerSlot(model, null)).toBe(-1);
+    expect(speakerSlot(model, "SPEAKER_09")).toBe(1); // by label number, eight colours
   });
 
   it("sorts unordered input and builds segments from words when there are none", () => {
@@ -73,13 +74,13 @@ describe("searchWords", () => {
   const model = buildModel({ segments, words });
   it("matches words ignoring case and punctuation, in order", () => {
     expect(searchWords(model, "COUNTRY")).toEqual([
-      { segment: 1, word: 3 },
-      { segment: 2, word: 5 },
+      { segment: 1, word: 3, length: 1 },
+      { segment: 2, word: 5, length: 1 },
     ]);
   });
   it("matches phrases across consecutive words", () => {
-    expect(searchWords(model, "ask coun")).toEqual([{ segment: 2, word: 4 }]);
-    expect(searchWords(model, "so my")).toEqual([{ segment: 0, word: 1 }]);
+    expect(searchWords(model, "ask coun")).toEqual([{ segment: 2, word: 4, length: 2 }]);
+    expect(searchWords(model, "so my")).toEqual([{ segment: 0, word: 1, length: 2 }]);
     expect(searchWords(model, "my ask")).toEqual([]);
   });
   it("finds nothing for an empty query", () => {

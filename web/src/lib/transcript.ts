@@ -125,7 +125,8 @@ export function segmentAt(segments: ReaderSegment[], time: number): number {
 
 export interface Match {
   segment: number;
-  word: number; // transcript word index, or -1 when the segment has no word timings
+  word: number; // first matching word's transcript index, or -1 when the segment has no word timings
+  length: number; // number of words matched (a phrase spans several)
 }
 
 /** Words matching `query` (case- and accent-insensitive, punctuation ignored), in order. A
@@ -136,7 +137,7 @@ export function searchWords(model: ReaderModel, query: string): Match[] {
   const matches: Match[] = [];
   for (const segment of model.segments) {
     if (!segment.words.length) {
-      if (normalise(segment.text).includes(terms.join(" "))) matches.push({ segment: segment.index, word: -1 });
+      if (normalise(segment.text).includes(terms.join(" "))) matches.push({ segment: segment.index, word: -1, length: 0 });
       continue;
     }
     const norm = segment.words.map((w) => normalise(w.word));
@@ -149,7 +150,7 @@ export function searchWords(model: ReaderModel, query: string): Match[] {
         else if (t === terms.length - 1) ok = word.startsWith(terms[t]);
         else ok = word === terms[t];
       }
-      if (ok) matches.push({ segment: segment.index, word: segment.words[i].index });
+      if (ok) matches.push({ segment: segment.index, word: segment.words[i].index, length: terms.length });
     }
   }
   return matches;
@@ -167,9 +168,12 @@ export function normalise(text: string): string {
 
 export const SPEAKER_COLOURS = 8;
 
-/** Colour slot (0…7) of a speaker: by order of first appearance. */
+/** Colour slot (0…7) of a speaker: by label number (SPEAKER_03 → 3), else by order of first
+ * appearance, so a speaker keeps its colour in every view. */
 export function speakerSlot(model: ReaderModel, speaker: string | null): number {
   if (!speaker) return -1;
+  const m = /^SPEAKER_(\d+)$/.exec(speaker);
+  if (m) return Number(m[1]) % SPEAKER_COLOURS;
   const i = model.speakers.indexOf(speaker);
   return i < 0 ? -1 : i % SPEAKER_COLOURS;
 }

@@ -317,7 +317,7 @@ function ReaderBody({ job, transcript }: { job: Transcription; transcript: Trans
       </div>
       {model.speakers.length > 0 && (
         <ul className="legend" aria-label="Speakers">
-          {model.speakers.map((label) => (
+          {[...model.speakers].sort().map((label) => (
             <li key={label} className={`spk-${speakerSlot(model, label)}`}>
               <span className="spk-dot" aria-hidden="true" />
               {speakerName(label, names)}
