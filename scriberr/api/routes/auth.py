@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from scriberr.api.deps import AuthDep, CurrentUser, client_address
 from scriberr.api.errors import error_response
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
-from scriberr.services.auth import TokenPair, UserView
+from scriberr.services.auth import REFRESH_TOKEN_TTL, TokenPair, UserView
 from scriberr.services.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
@@ -94,7 +94,7 @@ class StreamTokenOut(BaseModel):
 
 REFRESH_COOKIE = "scriberr_refresh"
 REFRESH_COOKIE_PATH = "/api/v1/auth"
-REFRESH_COOKIE_MAX_AGE = 30 * 24 * 3600
+REFRESH_COOKIE_MAX_AGE = int(REFRESH_TOKEN_TTL.total_seconds())
 # A script-readable flag (no secret in it) telling the web app that a refresh cookie exists, so
 # it tries a silent refresh on load only when there is something to refresh.
 SESSION_HINT_COOKIE = "scriberr_session"
