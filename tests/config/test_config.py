@@ -76,6 +76,7 @@ def _worker(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # each starts the CLI in a subprocess
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -137,6 +138,7 @@ def test_preload_default_is_the_default_model_and_diarization(tmp_path: Path) ->
     assert "whisper-small" in str(raised.value) and "\n" not in str(raised.value)
 
 
+@pytest.mark.slow
 def test_cuda_requested_without_cuda_fails_with_one_line(tmp_path: Path) -> None:
     from scriberr.engine.local.device import cuda_device_count
 
@@ -149,6 +151,7 @@ def test_cuda_requested_without_cuda_fails_with_one_line(tmp_path: Path) -> None
     assert lines[0].startswith("scriberr: invalid SPEECH_ENGINE_PROVIDER='cuda'")
 
 
+@pytest.mark.slow  # spawns a process pool
 def test_processes_starting_together_on_a_fresh_data_dir_agree_on_one_secret_key(
     tmp_path: Path,
 ) -> None:
@@ -166,6 +169,7 @@ def test_processes_starting_together_on_a_fresh_data_dir_agree_on_one_secret_key
     assert resolve_secret_key(explicit) == "k" * 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["worker", "serve"])
 def test_a_default_model_typo_stops_startup_with_one_line_and_exit_2(
     tmp_path: Path, command: str

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from scriberr.api.deps import CoreDep, CurrentUser
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.clock import rfc3339
-from scriberr.persistence.profile_repository import ProfileRecord
+from scriberr.services.profiles import ProfileRecord
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 

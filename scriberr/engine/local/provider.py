@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from scriberr.config import PRELOAD_DEFAULT, Config, ConfigError
@@ -201,7 +202,7 @@ class LocalProvider:
                 f"model '{entry.id}' cannot translate; choose a multilingual model"
             )
         location = locate_model(entry.id, self._cache_dir, self._auto_download)
-        request = TranscribeRequest(audio.path, location, language, options.task, options.prompt)
+        request = TranscribeRequest(audio.path, location, replace(options, language=language))
         key = _model_key(entry.id)
         with self._pool.lease(key, cancel) as engine:
             result = engine.call(request, progress, cancel)

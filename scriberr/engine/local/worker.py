@@ -203,12 +203,11 @@ class Engine:
         model = self._whisper_model(location)
         check_cancel()
         samples = audio.load_samples(request.audio)
-        decode = whisper.DecodeRequest(request.language, request.task, request.prompt)
         started = time.monotonic()
         result = whisper.transcribe(
             model,
             samples,
-            decode,
+            request.options,
             location.model_id,
             pacer,
             check_cancel,
