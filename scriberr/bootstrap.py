@@ -29,6 +29,7 @@ from scriberr.persistence.idempotency_repository import IdempotencyRepository
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
+from scriberr.persistence.segment_repository import SegmentRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.queue.service import WorkerService, WorkerSettings
@@ -98,6 +99,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     broker = EventBroker()
     queue = QueueRepository(database)
     job_logs = JobLogRepository(database)
+    segments = SegmentRepository(database)
     orchestrator = Orchestrator(
         repository=queue,
         job_logs=job_logs,
@@ -105,6 +107,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         broker=broker,
         layout=config.layout,
         defaults=registry.default_options,
+        segments=segments,
     )
     workers = WorkerService(
         repository=queue,
@@ -168,6 +171,7 @@ def _build_job_services(
         data_dir=config.data_dir,
         job_logs=job_logs,
         settings=SettingsRepository(database),
+        segments=SegmentRepository(database),
     )
     return profiles, transcriptions
 

@@ -181,6 +181,13 @@ def job_event_data(
     return data
 
 
+def segment_event_data(job_id: str, index: int, segment: Mapping[str, Any]) -> dict[str, Any]:
+    """The data of a `transcription.segment` event: `{id, index, segment}`, where `segment` is
+    `{id, start, end, text, words}` (`transcript.partial_segment`) and `index` counts from 0 in
+    decoding order within the attempt."""
+    return {"id": job_id, "index": int(index), "segment": dict(segment)}
+
+
 @dataclass(frozen=True)
 class JobEvent:
     """One transcription event: its type and its data (`job_event_data`)."""

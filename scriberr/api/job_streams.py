@@ -2,9 +2,13 @@
 global event feed.
 
 Per-job stream: the broker subscription is opened before the job row is read, so no event can
-fall between the snapshot and the live feed. The stream sends the current state first (or the
-terminal event at once when the job already finished), then every `transcription.progress` from
-the broker, then the terminal event, then ends. Jobs run by a separate `scriberr worker` process
+fall between the snapshot and the live feed. The stream sends the partial segments of the running
+attempt decoded so far (`transcription.segment`, from the database, after the one named by
+`Last-Event-ID`), then the current state (or the terminal event at once when the job already
+finished), then live segments and every `transcription.progress`, then the terminal event, then
+ends. Segments are always read from the database (the orchestrator stores each before publishing
+it; a broker segment event only says "read again"), so a stream never duplicates or skips one.
+Every frame has an SSE id `<execution id>:<segments delivered>` (`-:0` before any segment). Jobs run by a separate `scriberr worker` process
 publish into that process's broker, not ours; so whenever no broker event arrives for
 `POLL_INTERVAL_S` the stream reads the job row and emits what changed. Comments (`: keep-alive`)
 go out every `KEEPALIVE_S` of silence so proxies keep the connection open.
@@ -37,9 +41,10 @@ from scriberr.jobs import (
     JobStatus,
     is_terminal,
     job_event_data,
+    segment_event_data,
     state_event_type,
 )
-from scriberr.services.transcriptions import TranscriptionRecord
+from scriberr.services.transcriptions import TranscriptionRecord, TranscriptionService
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
@@ -47,7 +52,8 @@ if TYPE_CHECKING:
 POLL_INTERVAL_S = 1.0
 KEEPALIVE_S = 15.0
 RETRY_MS = 3000
-GLOBAL_EVENT_TYPES = frozenset(EventType)
+# Partial segments are for the job's own stream only: the global feed stays small.
+GLOBAL_EVENT_TYPES = frozenset(EventType) - {EventType.TRANSCRIPTION_SEGMENT}
 KEEPALIVE_FRAME = ": keep-alive\n\n"
 _OVERLAP = timedelta(seconds=2)  # re-read recent changes: commit times and clocks may lag
 
@@ -77,6 +83,38 @@ def _key(data: dict[str, Any]) -> tuple[Any, ...]:
     return (data.get("status"), progress, data.get("stage"))
 
 
+class _SegmentCursor:
+    """Which partial segments of the running attempt one per-job stream has delivered, and the
+    SSE id that says so: `<execution id>:<count>` (see docs/API-JOBS.md)."""
+
+    def __init__(self, last_event_id: str | None) -> None:
+        execution, separator, count = (last_event_id or "").strip().rpartition(":")
+        valid = bool(separator and execution and count.isdigit())
+        self.execution: str | None = execution if valid else None
+        self.sent = int(count) if valid else 0
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.execution or '-'}:{self.sent}"
+
+    def new_frames(self, service: TranscriptionService, job_id: str) -> list[str]:
+        """Frames for the stored segments this stream has not delivered yet, in order. A new
+        attempt (another execution id) starts again from its first segment."""
+        rows = service.partial_segments(job_id, self.sent if self.execution else 0)
+        if rows and rows[0].execution_id != self.execution:
+            if rows[0].index != 0:
+                rows = service.partial_segments(job_id, 0)
+            self.execution, self.sent = rows[0].execution_id, 0
+        frames = []
+        for row in rows:
+            if row.execution_id != self.execution or row.index != self.sent:
+                break  # not stored yet (or another attempt began): read again later
+            self.sent += 1
+            data = segment_event_data(job_id, row.index, row.data)
+            frames.append(sse_frame(EventType.TRANSCRIPTION_SEGMENT, data, self.event_id))
+        return frames
+
+
 async def job_event_stream(
     request: Request,
     core: Core,
@@ -85,24 +123,35 @@ async def job_event_stream(
     subscription: Subscription,
 ) -> AsyncIterator[str]:
     service = core.transcriptions
+    cursor = _SegmentCursor(request.headers.get("last-event-id"))
     with subscription:
         yield f"retry: {RETRY_MS}\n\n"
         if record.is_terminal:
             yield sse_frame(
-                state_event_type(record.status), job_state(record, service.public_error)
+                state_event_type(record.status),
+                job_state(record, service.public_error),
+                cursor.event_id,
             )
             return
+        for frame in await run_in_threadpool(cursor.new_frames, service, record.id):
+            yield frame
         current = job_state(record, service.public_error)
-        yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, current)
+        yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, current, cursor.event_id)
         last = _key(current)
         silent_s = 0.0
         while True:
             event = await subscription.next(POLL_INTERVAL_S)
-            if event is not None:
-                frame, last, done = _from_event(event, last)
-                if frame is not None:
+            if event is not None and event.type == EventType.TRANSCRIPTION_SEGMENT:
+                # stored before it was published: the store has it, in order, with its attempt
+                for frame in await run_in_threadpool(cursor.new_frames, service, record.id):
                     silent_s = 0.0
                     yield frame
+                continue
+            if event is not None:
+                state_frame, last, done = _from_event(event, last, cursor.event_id)
+                if state_frame is not None:
+                    silent_s = 0.0
+                    yield state_frame
                 if done:
                     return
                 continue
@@ -113,12 +162,18 @@ async def job_event_stream(
                 return
             data = job_state(latest, service.public_error)
             if latest.is_terminal:
-                yield sse_frame(state_event_type(latest.status), data)
+                yield sse_frame(state_event_type(latest.status), data, cursor.event_id)
                 return
+            segment_frames = await run_in_threadpool(cursor.new_frames, service, record.id)
+            for frame in segment_frames:
+                yield frame
             if _key(data) != last and record.id not in service.running_here():
                 last = _key(data)  # (a job running here is reported by the broker)
                 silent_s = 0.0
-                yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, data)
+                yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, data, cursor.event_id)
+                continue
+            if segment_frames:
+                silent_s = 0.0
                 continue
             silent_s += POLL_INTERVAL_S
             if silent_s >= KEEPALIVE_S:
@@ -126,7 +181,9 @@ async def job_event_stream(
                 yield KEEPALIVE_FRAME
 
 
-def _from_event(event: Event, last: tuple[Any, ...]) -> tuple[str | None, tuple[Any, ...], bool]:
+def _from_event(
+    event: Event, last: tuple[Any, ...], event_id: str
+) -> tuple[str | None, tuple[Any, ...], bool]:
     """(frame to send or None, new last-state key, whether the stream is done)."""
     data = {key: event.data.get(key) for key in JOB_EVENT_KEYS}
     if isinstance(data["progress"], int | float):
@@ -134,9 +191,9 @@ def _from_event(event: Event, last: tuple[Any, ...]) -> tuple[str | None, tuple[
     if event.type in TERMINAL_EVENTS.values():
         if "error" in event.data:
             data["error"] = event.data["error"]
-        return sse_frame(event.type, data), _key(data), True
+        return sse_frame(event.type, data, event_id), _key(data), True
     if event.type == EventType.TRANSCRIPTION_PROGRESS and _key(data) != last:
-        return sse_frame(event.type, data), _key(data), False
+        return sse_frame(event.type, data, event_id), _key(data), False
     return None, last, False
 
 

@@ -168,6 +168,10 @@ class Segment:
     words: tuple[Word, ...] = ()
 
 
+# Called with each partial segment (its index in this attempt, from 0) as soon as it is decoded.
+SegmentCallback = Callable[[int, Segment], None]
+
+
 @dataclass(frozen=True)
 class TranscriptionOutput:
     text: str
@@ -218,7 +222,11 @@ class SpeechProvider(Protocol):
         options: TranscriptionOptions,
         progress: ProgressCallback,
         cancel: CancelToken,
-    ) -> TranscriptionOutput: ...
+        on_segment: SegmentCallback | None = None,
+    ) -> TranscriptionOutput:
+        """Transcribe; when `on_segment` is given, each segment is also handed to it, in order,
+        as soon as it is decoded (the same segments, in the same order, as the output's)."""
+        ...
 
     def diarize(
         self,

@@ -10,6 +10,9 @@ scripted: the defaults come from the `FakeScript` given to the constructor, and 
 - `fail`: `"engine"` raises `EngineError(message)`, `"crash"` raises `RuntimeError(message)`;
   `fail_stage` picks `prepare`, `transcribe` (default) or `diarize`;
 - `segments`: False returns words only (to exercise segment fallback);
+- `pieces`: how many segments the text is cut into (evenly by words); with an `on_segment`
+  callback they are handed out as the work reaches their end, so with a `delay_s` they arrive
+  while the job runs;
 - `speakers`: number of speakers the diarizer alternates between (0 = no turns);
 - `first_attempt_delay_s`: the delay of the first attempt on this file only (a marker file next
   to it records the attempt), so crash/restart tests get a slow first and a quick second run.
@@ -39,6 +42,7 @@ from scriberr.engine.base import (
     PreparedAudio,
     ProgressCallback,
     Segment,
+    SegmentCallback,
     SpeakerTurn,
     TranscriptionOptions,
     TranscriptionOutput,
@@ -63,6 +67,7 @@ class FakeScript:
     fail_stage: str = "transcribe"  # "prepare" | "transcribe" | "diarize"
     message: str = "the fake engine failed"
     segments: bool = True
+    pieces: int = 1
     speakers: int = 2
     first_attempt_delay_s: float | None = None  # replaces delay_s on the file's first attempt
 
@@ -138,17 +143,29 @@ class FakeProvider:
         options: TranscriptionOptions,
         progress: ProgressCallback,
         cancel: CancelToken,
+        on_segment: SegmentCallback | None = None,
     ) -> TranscriptionOutput:
         script = self.script_for(audio.path)
-        self._work(script, progress, cancel)
-        self._maybe_fail(script, "transcribe")
         words = _words(script.text, script.duration)
-        segments = (Segment(words[0].start, words[-1].end, script.text, words),) if words else ()
+        segments = _pieces(words, script.pieces) if script.segments else ()
+        sent = 0
+
+        def reached(fraction: float) -> None:
+            nonlocal sent
+            progress(fraction)
+            while on_segment is not None and sent < len(segments):
+                if (sent + 1) / len(segments) > fraction + 1e-9:
+                    break
+                on_segment(sent, segments[sent])
+                sent += 1
+
+        self._work(script, reached, cancel)
+        self._maybe_fail(script, "transcribe")
         return TranscriptionOutput(
             text=script.text,
             language=options.language or script.language,
             duration=script.duration,
-            segments=segments if script.segments else (),
+            segments=segments,
             words=words,
             model=options.model,
         )
@@ -205,6 +222,18 @@ def _words(text: str, duration: float) -> tuple[Word, ...]:
     return tuple(
         Word(round(i * step, 3), round((i + 0.8) * step, 3), f" {token}")
         for i, token in enumerate(tokens)
+    )
+
+
+def _pieces(words: tuple[Word, ...], count: int) -> tuple[Segment, ...]:
+    """`words` cut into `count` segments of (nearly) equal word counts."""
+    count = max(1, min(count, len(words)))
+    bounds = [round(i * len(words) / count) for i in range(count + 1)]
+    groups = [words[bounds[i] : bounds[i + 1]] for i in range(count)]
+    return tuple(
+        Segment(group[0].start, group[-1].end, "".join(w.word for w in group).strip(), group)
+        for group in groups
+        if group
     )
 
 

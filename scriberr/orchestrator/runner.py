@@ -26,6 +26,7 @@ from scriberr.engine.base import (
     EngineError,
     JobCanceled,
     ModelUnavailableError,
+    Segment,
     SpeakerTurn,
     SpeechProvider,
     TranscriptionOptions,
@@ -34,10 +35,12 @@ from scriberr.events.broker import EventBroker
 from scriberr.jobs import (
     STAGE_PROGRESS,
     AttemptOutcome,
+    EventType,
     JobOptions,
     JobStatus,
     Stage,
     job_event,
+    segment_event_data,
 )
 from scriberr.layout import DataLayout
 from scriberr.logging_setup import log_event
@@ -52,7 +55,8 @@ from scriberr.persistence.queue_repository import (
     ClaimedJob,
     QueueRepository,
 )
-from scriberr.transcript import build_transcript
+from scriberr.persistence.segment_repository import SegmentRepository
+from scriberr.transcript import build_transcript, partial_segment
 
 Outcome = AttemptOutcome
 
@@ -71,6 +75,7 @@ class Completion:
     _path: Path = field(repr=False)
     _lines: tuple[LogLine, ...] = field(repr=False)
     _reporter: ProgressReporter = field(repr=False)
+    _job_id: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class Orchestrator:
         defaults: JobOptions,
         progress_interval_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        segments: SegmentRepository | None = None,
     ) -> None:
         self._repository = repository
         self._job_logs = job_logs
@@ -117,6 +123,7 @@ class Orchestrator:
         self._defaults = defaults
         self._progress_interval_s = progress_interval_s
         self._clock = clock
+        self._segments = segments
         self._provider_names: dict[str, str | None] = {}
         self._flusher = ProgressFlusher()
 
@@ -165,11 +172,14 @@ class Orchestrator:
         reporter.publish_current()
         scratch = self._layout.job_dir(job.id)
         started = self._clock()
+        self._clear_segments(job.id)  # left over from an attempt that died
+        result = AttemptResult(Outcome.LOST)
         try:
             if provider is None:
                 raise lookup_error or EngineError("no engine serves this model")
             transcript = self._pipeline(handle, provider, options, reporter, scratch)
-            return self._finish(handle, reporter, transcript, started)
+            result = self._finish(handle, reporter, transcript, started)
+            return result
         except (JobCanceled, _Stopped) as error:
             if handle.reason is None:
                 return AttemptResult(self._fail(handle, reporter, error))
@@ -181,6 +191,8 @@ class Orchestrator:
         finally:
             reporter.close()
             remove_tree(scratch)
+            if result.completion is None:  # a completion keeps them until it is stored
+                self._clear_segments(job.id)
 
     # -- the stages ------------------------------------------------------------------------------
 
@@ -204,6 +216,7 @@ class Orchestrator:
             TranscriptionOptions.from_job(options),
             reporter.span(Stage.TRANSCRIBING),
             cancel,
+            self._segment_publisher(handle.job, reporter),
         )
         self._checkpoint(handle)
         turns: tuple[SpeakerTurn, ...] | None = None
@@ -259,6 +272,7 @@ class Orchestrator:
             _path=path,
             _lines=lines,
             _reporter=reporter,
+            _job_id=job.id,
         )
         return AttemptResult(Outcome.COMPLETED, completion)
 
@@ -270,6 +284,7 @@ class Orchestrator:
         if completion is None:
             return result.outcome
         job, reporter = handle.job, completion._reporter
+        self._clear_segments(job.id)  # the stored transcript is now the source of truth
         if not committed:
             remove_transcript(completion._path)
             self._store_lines(job, reporter, list(completion._lines))
@@ -287,11 +302,11 @@ class Orchestrator:
         )
         return Outcome.COMPLETED
 
-    @staticmethod
-    def abandon(result: AttemptResult) -> None:
+    def abandon(self, result: AttemptResult) -> None:
         """Storing the completion failed outright: remove the transcript file again."""
         if result.completion is not None:
             remove_transcript(result.completion._path)
+            self._clear_segments(result.completion._job_id)
 
     def _fail(self, handle: JobHandle, reporter: ProgressReporter, error: BaseException) -> Outcome:
         job = handle.job
@@ -380,6 +395,37 @@ class Orchestrator:
     ) -> None:
         event = job_event(job.id, status, progress, stage, error=error)
         self._broker.publish(event.type, job.user_id, event.data, transcription_id=job.id)
+
+    def _segment_publisher(
+        self, job: ClaimedJob, reporter: ProgressReporter
+    ) -> Callable[[int, Segment], None]:
+        """Stores each partial segment (so streams in any process can replay it), then
+        publishes it as a `transcription.segment` event."""
+        execution_id = reporter.attempt.id if reporter.attempt else ""
+
+        def publish(index: int, segment: Segment) -> None:
+            data = partial_segment(index, segment)
+            if self._segments is not None:
+                try:
+                    self._segments.append(job.id, execution_id, index, data)
+                except Exception:
+                    _log.warning("partial segment write failed for %s", job.id, exc_info=True)
+            self._broker.publish(
+                EventType.TRANSCRIPTION_SEGMENT,
+                job.user_id,
+                segment_event_data(job.id, index, data),
+                transcription_id=job.id,
+            )
+
+        return publish
+
+    def _clear_segments(self, job_id: str) -> None:
+        if self._segments is None:
+            return
+        try:
+            self._segments.clear(job_id)
+        except Exception:
+            _log.warning("clearing partial segments failed for %s", job_id, exc_info=True)
 
     def _store_lines(
         self, job: ClaimedJob, reporter: ProgressReporter, lines: list[LogLine]

@@ -174,6 +174,20 @@ class JobLog(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TranscriptionSegment(Base):
+    """A partial segment of the running attempt (live transcripts); removed when the attempt
+    ends, since the stored transcript is then the source of truth."""
+
+    __tablename__ = "transcription_segments"
+
+    transcription_id: Mapped[str] = mapped_column(
+        ForeignKey("transcriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column("index", Integer, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class WorkerProcess(Base):
     """Heartbeat of every process that runs workers, so others can tell live owners from dead."""
 

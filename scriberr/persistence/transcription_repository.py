@@ -18,7 +18,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 from scriberr.clock import utcnow
 from scriberr.jobs import Origin, Stage, is_terminal
 from scriberr.persistence.database import Database
-from scriberr.persistence.models import AudioFile, Execution, JobLog, Transcription
+from scriberr.persistence.models import (
+    AudioFile,
+    Execution,
+    JobLog,
+    Transcription,
+    TranscriptionSegment,
+)
 
 SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "title", "-title")
 Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
@@ -219,6 +225,11 @@ class TranscriptionRepository:
             if owner != user_id:
                 return False
             session.execute(delete(JobLog).where(JobLog.transcription_id == transcription_id))
+            session.execute(
+                delete(TranscriptionSegment).where(
+                    TranscriptionSegment.transcription_id == transcription_id
+                )
+            )
             session.execute(delete(Execution).where(Execution.transcription_id == transcription_id))
             session.execute(delete(Transcription).where(Transcription.id == transcription_id))
             return True

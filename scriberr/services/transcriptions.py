@@ -41,6 +41,7 @@ from scriberr.persistence.queue_repository import (
     NewJob,
     QueueRepository,
 )
+from scriberr.persistence.segment_repository import SegmentRepository, StoredSegment
 from scriberr.persistence.transcription_repository import (
     SORTS,
     ListQuery,
@@ -158,6 +159,7 @@ class TranscriptionService:
         job_logs: JobLogRepository,
         settings: SettingsReader | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        segments: SegmentRepository | None = None,
     ) -> None:
         self._repo = repository
         self._queue = queue
@@ -170,6 +172,7 @@ class TranscriptionService:
         self._settings = settings
         self._job_logs = job_logs
         self._sleep = sleep
+        self._segments = segments
 
     # ----------------------------------------------------------------- create
 
@@ -301,6 +304,13 @@ class TranscriptionService:
                 user_id=user_id, updated_after=since, sort="updated_at", limit=200, origins=None
             )
         )[:200]
+
+    def partial_segments(self, transcription_id: str, start: int = 0) -> list[StoredSegment]:
+        """The running attempt's segments decoded so far, from index `start` (live transcripts;
+        the caller has checked the job is the user's)."""
+        if self._segments is None:
+            return []
+        return self._segments.list_from(transcription_id, start)
 
     def running_here(self) -> list[str]:
         return self._workers.running_ids()

@@ -5,7 +5,7 @@ Everything here is a pure function over plain dicts and the engine result (read 
 protocols in `transcript.inputs`, so this package does not import the engine): no I/O.
 """
 
-from scriberr.transcript.build import build_transcript, segment_id
+from scriberr.transcript.build import build_transcript, partial_segment, segment_id
 from scriberr.transcript.export import FORMATS, render
 from scriberr.transcript.legacy import parse_stored
 from scriberr.transcript.speakers import assign_speakers, speaker_for
@@ -15,6 +15,7 @@ __all__ = [
     "assign_speakers",
     "build_transcript",
     "parse_stored",
+    "partial_segment",
     "render",
     "segment_id",
     "speaker_for",

@@ -50,6 +50,15 @@ def _segment_dict(segment: Segment) -> dict[str, Any]:
     return {"start": _time(segment.start), "end": _time(segment.end), "text": segment.text.strip()}
 
 
+def partial_segment(index: int, segment: Segment) -> dict[str, Any]:
+    """A segment decoded while the job runs (live transcripts): `{id, start, end, text, words}`,
+    converted like the final transcript's segments and words; no speaker (diarization runs
+    after transcription)."""
+    data: dict[str, Any] = {"id": segment_id(index), **_segment_dict(segment)}
+    data["words"] = [_word_dict(word) for word in segment.words]
+    return data
+
+
 def _segments_from_words(
     words: Sequence[Word], word_dicts: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:

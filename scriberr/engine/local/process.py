@@ -37,6 +37,7 @@ from scriberr.engine.base import (
     JobCanceled,
     ModelUnavailableError,
     ProgressCallback,
+    SegmentCallback,
 )
 from scriberr.engine.local.protocol import (
     Canceled,
@@ -44,6 +45,7 @@ from scriberr.engine.local.protocol import (
     EngineSettings,
     Failed,
     LogLine,
+    PartialSegment,
     Progress,
     Request,
 )
@@ -118,8 +120,16 @@ class EngineProcess:
         self._process, self._connection, self._cancel_flag = process, parent_end, cancel_flag
         return process, parent_end, cancel_flag
 
-    def call(self, request: Request, progress: ProgressCallback, cancel: CancelToken) -> object:
-        """Run one request in the child; raises JobCanceled, EngineCrashedError or EngineError."""
+    def call(
+        self,
+        request: Request,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+        on_segment: SegmentCallback | None = None,
+    ) -> object:
+        """Run one request in the child; raises JobCanceled, EngineCrashedError or EngineError.
+        `PartialSegment` messages (requested by `TranscribeRequest.stream_segments`) go to
+        `on_segment`."""
         cancel.raise_if_canceled()
         process, connection, cancel_flag = self._start()
         cancel_flag.clear()
@@ -130,7 +140,7 @@ class EngineProcess:
             raise EngineCrashedError(_CRASHED) from None
         self._in_flight = True
         try:
-            return self._await_reply(process, connection, cancel_flag, progress, cancel)
+            return self._await_reply(process, connection, cancel_flag, progress, cancel, on_segment)
         finally:
             if self._in_flight:  # left early (say the progress callback raised): stop the child
                 logger.info("engine %s abandoned mid-request; killing it", self._index)
@@ -143,6 +153,7 @@ class EngineProcess:
         cancel_flag: Event,
         progress: ProgressCallback,
         cancel: CancelToken,
+        on_segment: SegmentCallback | None,
     ) -> object:
         cancel_deadline: float | None = None
         while True:
@@ -154,6 +165,10 @@ class EngineProcess:
                 if isinstance(message, Progress):
                     if cancel_deadline is None:
                         progress(message.fraction)
+                    continue
+                if isinstance(message, PartialSegment):
+                    if cancel_deadline is None and on_segment is not None:
+                        on_segment(message.index, message.segment)
                     continue
                 if isinstance(message, LogLine):
                     logger.log(message.level, "[engine %s] %s", self._index, message.message)

@@ -1,6 +1,6 @@
 """Messages between the server process and an engine process (pickled over a multiprocessing pipe).
 
-Requests go parent → child; the child answers with any number of `Progress`/`LogLine` messages and
+Requests go parent → child; the child answers with any number of `Progress`/`PartialSegment`/`LogLine` messages and
 then exactly one `Done`, `Failed` or `Canceled`. Only plain dataclasses from here and `engine.base`
 cross the pipe, never speech-library objects.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scriberr.engine.base import DiarizationOptions, TranscriptionOptions
+from scriberr.engine.base import DiarizationOptions, Segment, TranscriptionOptions
 from scriberr.engine.catalog import ModelLocation
 
 
@@ -35,6 +35,7 @@ class TranscribeRequest:
     audio: Path
     location: ModelLocation
     options: TranscriptionOptions  # `language` resolved (None = detect)
+    stream_segments: bool = False  # send each segment as a `PartialSegment` as it is decoded
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,14 @@ Request = PrepareRequest | TranscribeRequest | DiarizeRequest | PreloadRequest |
 @dataclass(frozen=True)
 class Progress:
     fraction: float
+
+
+@dataclass(frozen=True)
+class PartialSegment:
+    """A transcript segment decoded while a `TranscribeRequest` runs (index from 0, in order)."""
+
+    index: int
+    segment: Segment
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from scriberr.engine.base import (
     ModelUnavailableError,
     PreparedAudio,
     ProgressCallback,
+    SegmentCallback,
     SpeakerTurn,
     TranscriptionOptions,
     TranscriptionOutput,
@@ -194,6 +195,7 @@ class LocalProvider:
         options: TranscriptionOptions,
         progress: ProgressCallback,
         cancel: CancelToken,
+        on_segment: SegmentCallback | None = None,
     ) -> TranscriptionOutput:
         entry = _transcription_entry(options.model)
         language = _language(entry, options.language)
@@ -202,10 +204,15 @@ class LocalProvider:
                 f"model '{entry.id}' cannot translate; choose a multilingual model"
             )
         location = locate_model(entry.id, self._cache_dir, self._auto_download)
-        request = TranscribeRequest(audio.path, location, replace(options, language=language))
+        request = TranscribeRequest(
+            audio.path,
+            location,
+            replace(options, language=language),
+            stream_segments=on_segment is not None,
+        )
         key = _model_key(entry.id)
         with self._pool.lease(key, cancel) as engine:
-            result = engine.call(request, progress, cancel)
+            result = engine.call(request, progress, cancel, on_segment)
             self._remember(engine.recent_models, key)
         assert isinstance(result, TranscriptionOutput)
         return result

@@ -16,6 +16,7 @@ import numpy as np
 from scriberr.engine.base import (
     ModelUnavailableError,
     Segment,
+    SegmentCallback,
     TranscriptionOptions,
     TranscriptionOutput,
     Word,
@@ -127,8 +128,10 @@ def transcribe(
     pacer: Pacer,
     check_cancel: CancelCheck,
     speed: float | None = None,
+    on_segment: SegmentCallback | None = None,
 ) -> TranscriptionOutput:
-    """Decode `samples`, reporting progress by audio position to `pacer`.
+    """Decode `samples`, reporting progress by audio position to `pacer` and each converted
+    segment to `on_segment` as soon as faster-whisper yields it.
 
     `speed` (audio seconds per second of work, from earlier jobs) paces progress until the
     first segments arrive; after that the speed measured in this job does.
@@ -141,7 +144,11 @@ def transcribe(
     iterator, info = start_decoding(model, samples, options)
     segments: list[Segment] = []
     for raw in iterator:
-        segments.extend(_segments(raw, duration))
+        converted = _segments(raw, duration)
+        if on_segment is not None:
+            for offset, segment in enumerate(converted):
+                on_segment(len(segments) + offset, segment)
+        segments.extend(converted)
         position = min(1.0, float(raw.end) / duration)
         pacer.report(position, bound=position + window)
         check_cancel()

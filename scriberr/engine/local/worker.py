@@ -25,7 +25,13 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from scriberr.engine.base import EngineError, JobCanceled, PreparedAudio
+from scriberr.engine.base import (
+    EngineError,
+    JobCanceled,
+    PreparedAudio,
+    Segment,
+    SegmentCallback,
+)
 from scriberr.engine.catalog import DIARIZATION_MODEL_ID, ModelLocation, find_entry
 from scriberr.engine.local import audio, whisper
 from scriberr.engine.local.pacing import Pacer
@@ -37,6 +43,7 @@ from scriberr.engine.local.protocol import (
     EngineStats,
     Failed,
     LogLine,
+    PartialSegment,
     PreloadRequest,
     PrepareRequest,
     Progress,
@@ -137,14 +144,19 @@ class Engine:
         self._speeds: dict[str, float] = {}  # model ID -> audio seconds per second, last job
 
     def handle(
-        self, request: Request, send_progress: Callable[[float], None], check_cancel: CancelCheck
+        self,
+        request: Request,
+        send_progress: Callable[[float], None],
+        check_cancel: CancelCheck,
+        send_segment: SegmentCallback | None = None,
     ) -> object:
         if isinstance(request, PrepareRequest):
             duration = audio.normalise_audio(request.source, request.destination, check_cancel)
             return PreparedAudio(path=request.destination, duration=duration)
         if isinstance(request, TranscribeRequest):
             with Pacer(send_progress) as pacer:
-                result = self._transcribe(request, pacer, check_cancel)
+                on_segment = send_segment if request.stream_segments else None
+                result = self._transcribe(request, pacer, check_cancel, on_segment)
                 pacer.finish()
             return result
         if isinstance(request, DiarizeRequest):
@@ -197,7 +209,11 @@ class Engine:
         return tuple(loaded)
 
     def _transcribe(
-        self, request: TranscribeRequest, pacer: Pacer, check_cancel: CancelCheck
+        self,
+        request: TranscribeRequest,
+        pacer: Pacer,
+        check_cancel: CancelCheck,
+        on_segment: SegmentCallback | None,
     ) -> object:
         location = request.location
         model = self._whisper_model(location)
@@ -212,6 +228,7 @@ class Engine:
             pacer,
             check_cancel,
             speed=self._speed(location.model_id),
+            on_segment=on_segment,
         )
         elapsed = time.monotonic() - started
         if elapsed > 0 and result.duration > 0:
@@ -232,6 +249,13 @@ class Engine:
         check_cancel()
         samples = audio.load_samples(request.audio)
         return diarizer.diarize(samples, request.options, pacer, check_cancel)
+
+
+def _segment_sender(sender: _Sender) -> SegmentCallback:
+    def send(index: int, segment: Segment) -> None:
+        sender.send(PartialSegment(index, segment))
+
+    return send
 
 
 def _progress_sender(sender: _Sender) -> Callable[[float], None]:
@@ -277,7 +301,11 @@ def run_engine(connection: Connection, cancel_flag: Event, settings: EngineSetti
             return
         if request is None:
             return
-        sender.send(_execute(engine, request, _progress_sender(sender), check_cancel))
+        sender.send(
+            _execute(
+                engine, request, _progress_sender(sender), check_cancel, _segment_sender(sender)
+            )
+        )
 
 
 def _execute(
@@ -285,9 +313,10 @@ def _execute(
     request: Request,
     progress: Callable[[float], None],
     check_cancel: Callable[[], None],
+    send_segment: SegmentCallback,
 ) -> object:
     try:
-        return Done(engine.handle(request, progress, check_cancel))
+        return Done(engine.handle(request, progress, check_cancel, send_segment))
     except JobCanceled:
         return Canceled()
     except EngineError as error:
