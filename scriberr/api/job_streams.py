@@ -148,6 +148,9 @@ async def job_event_stream(
                     yield frame
                 continue
             if event is not None:
+                if event.type in TERMINAL_EVENTS.values():
+                    for frame in await run_in_threadpool(cursor.new_frames, service, record.id):
+                        yield frame
                 state_frame, last, done = _from_event(event, last, cursor.event_id)
                 if state_frame is not None:
                     silent_s = 0.0
@@ -161,12 +164,12 @@ async def job_event_stream(
             if latest is None:  # deleted meanwhile: nothing more will happen
                 return
             data = job_state(latest, service.public_error)
-            if latest.is_terminal:
-                yield sse_frame(state_event_type(latest.status), data, cursor.event_id)
-                return
             segment_frames = await run_in_threadpool(cursor.new_frames, service, record.id)
             for frame in segment_frames:
                 yield frame
+            if latest.is_terminal:
+                yield sse_frame(state_event_type(latest.status), data, cursor.event_id)
+                return
             if _key(data) != last and record.id not in service.running_here():
                 last = _key(data)  # (a job running here is reported by the broker)
                 silent_s = 0.0

@@ -18,9 +18,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from scriberr.clock import utcnow
 from scriberr.engine.base import (
     DiarizationOptions,
     EngineError,
@@ -87,6 +89,9 @@ class AttemptResult:
 
 
 SHUTDOWN_NOTE = "interrupted by shutdown"
+# How long a completed job's partial segments stay readable (a stream in another process polls
+# once a second, and must still find the last segments when it sees the job completed).
+SEGMENT_GRACE_S = 30.0
 
 _log = logging.getLogger("scriberr.orchestrator")
 
@@ -114,6 +119,7 @@ class Orchestrator:
         progress_interval_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         segments: SegmentRepository | None = None,
+        segment_grace_s: float = SEGMENT_GRACE_S,
     ) -> None:
         self._repository = repository
         self._job_logs = job_logs
@@ -124,6 +130,7 @@ class Orchestrator:
         self._progress_interval_s = progress_interval_s
         self._clock = clock
         self._segments = segments
+        self._segment_grace_s = segment_grace_s
         self._provider_names: dict[str, str | None] = {}
         self._flusher = ProgressFlusher()
 
@@ -173,6 +180,7 @@ class Orchestrator:
         scratch = self._layout.job_dir(job.id)
         started = self._clock()
         self._clear_segments(job.id)  # left over from an attempt that died
+        self._sweep_segments()
         result = AttemptResult(Outcome.LOST)
         try:
             if provider is None:
@@ -284,7 +292,6 @@ class Orchestrator:
         if completion is None:
             return result.outcome
         job, reporter = handle.job, completion._reporter
-        self._clear_segments(job.id)  # the stored transcript is now the source of truth
         if not committed:
             remove_transcript(completion._path)
             self._store_lines(job, reporter, list(completion._lines))
@@ -418,6 +425,16 @@ class Orchestrator:
             )
 
         return publish
+
+    def _sweep_segments(self) -> None:
+        """Completed jobs keep their partial segments for `segment_grace_s` (streams in other
+        processes poll for the last ones); then the transcript is the only source of truth."""
+        if self._segments is None:
+            return
+        try:
+            self._segments.clear_finished(utcnow() - timedelta(seconds=self._segment_grace_s))
+        except Exception:
+            _log.warning("sweeping partial segments failed", exc_info=True)
 
     def _clear_segments(self, job_id: str) -> None:
         if self._segments is None:

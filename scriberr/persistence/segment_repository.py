@@ -1,16 +1,20 @@
 """Partial segments of running attempts (live transcripts): appended by the orchestrator as the
 engine decodes them, read by the per-job event stream (also in other processes than the one
-running the job), and cleared when the attempt ends or the job is deleted."""
+running the job), and cleared when the attempt ends or the job is deleted. A completed attempt's
+segments are kept for a short grace period (`clear_finished`), so streams in other processes,
+which poll, can still deliver the last ones."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, select
 
+from scriberr.jobs import TERMINAL_EVENTS
 from scriberr.persistence.database import Database
-from scriberr.persistence.models import TranscriptionSegment
+from scriberr.persistence.models import Transcription, TranscriptionSegment
 
 _segments: Table = TranscriptionSegment.__table__  # type: ignore[assignment]
 
@@ -49,6 +53,18 @@ class SegmentRepository:
                 .order_by(_segments.c.index)
             ).all()
         return [StoredSegment(execution, index, dict(data)) for execution, index, data in rows]
+
+    def clear_finished(self, ended_before: datetime) -> int:
+        """Remove the segments of jobs that reached a terminal state before `ended_before`."""
+        finished = select(Transcription.id).where(
+            Transcription.status.in_([str(status) for status in TERMINAL_EVENTS]),
+            Transcription.updated_at < ended_before,
+        )
+        with self._db.write_connection() as connection:
+            result = connection.execute(
+                delete(_segments).where(_segments.c.transcription_id.in_(finished))
+            )
+        return int(result.rowcount or 0)
 
     def clear(self, transcription_id: str) -> None:
         with self._db.write_connection() as connection:

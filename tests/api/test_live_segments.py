@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ import pytest
 
 from scriberr.api.app import create_app
 from scriberr.bootstrap import build_core
+from scriberr.clock import utcnow
 from scriberr.config import load_config
 from scriberr.engine.fake import FakeProvider, FakeScript
 from scriberr.engine.registry import ProviderRegistry
+from scriberr.persistence.segment_repository import SegmentRepository
 
 from .jobs_support import SAMPLE_WAV, Env, make_env, serve_in_thread
 
@@ -96,7 +99,17 @@ def test_segments_stream_before_completion_in_order(env: Env) -> None:
         f"/api/v1/transcriptions/{job['id']}/executions", headers=env.headers
     ).json()["items"][0]["id"]
     assert segment_ids == [f"{execution}:{n}" for n in range(1, PIECES + 1)]
-    # the stored partial segments are gone once the attempt ended
+    # kept for a grace period after completion (streams elsewhere poll), gone with the job
+    assert len(env.core.transcriptions.partial_segments(job["id"])) == PIECES
+    segments = SegmentRepository(env.core.database)
+    assert segments.clear_finished(utcnow() - timedelta(seconds=60)) == 0
+    other = env.create(env.fake_file({"text": TEXT, "pieces": 2}))
+    env.wait(other["id"])
+    assert len(env.core.transcriptions.partial_segments(other["id"])) == 2
+    response = env.client.delete(f"/api/v1/transcriptions/{other['id']}", headers=env.headers)
+    assert response.status_code == 204
+    assert env.core.transcriptions.partial_segments(other["id"]) == []
+    assert segments.clear_finished(utcnow() + timedelta(seconds=1)) == PIECES
     assert env.core.transcriptions.partial_segments(job["id"]) == []
 
 
