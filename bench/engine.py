@@ -7,6 +7,10 @@ Measures, after the models are loaded:
 - the same for faster-whisper called directly in this process with the same model, device, compute
   type, threads and decode settings (decode with faster-whisper's own decoder, then transcribe);
   for the long file the faster of direct sequential and direct batched decoding;
+- live partial transcripts on the 5-minute file: `rtf_streaming_long` is the job path with a
+  segment callback (segments stream out of the engine process as they are decoded), run in the
+  same rotation as the plain job path and the direct baseline, and `first_segment_s` the median
+  time from the job's start (`prepare_audio`) to its first segment;
 - diarization real-time factor and DER (pyannote.metrics, no collar, overlap scored) on sample.wav;
 - the engine process's peak resident memory after running tiny.en and diarization;
 - the first job after a start: a real `scriberr serve` is started on a data dir that already holds
@@ -19,7 +23,8 @@ Measures, after the models are loaded:
 Pipeline and direct runs are paired (adjacent in time, alternating which goes first); the RTFs are
 medians and `overhead_ratio` is the median of the per-pair ratios, so load from other processes on
 a shared machine distorts neither side more than the other. Progress goes to stderr; the figures are one JSON object on the
-last line of stdout. Run: `.venv/bin/python bench/engine.py`.
+last line of stdout. Run: `.venv/bin/python bench/engine.py` (`--long-rounds N`: N rounds on the
+5-minute file instead of 5, for a quicker run).
 """
 
 from __future__ import annotations
@@ -153,6 +158,16 @@ def paired(
     return times_first, times_second
 
 
+def rotated(actions: list[Callable[[], object]], rounds: int) -> list[list[float]]:
+    """Time every action `rounds` times, adjacent in time, rotating which goes first."""
+    times: list[list[float]] = [[] for _ in actions]
+    for index in range(rounds):
+        for step in range(len(actions)):
+            which = (index + step) % len(actions)
+            times[which].append(timed(actions[which]))
+    return times
+
+
 def pair_ratio(pipeline: list[float], direct: list[float]) -> float:
     """Median of the per-round pipeline/direct ratios (robust to load that comes and goes)."""
     return statistics.median([p / d for p, d in zip(pipeline, direct, strict=True)])
@@ -283,6 +298,9 @@ def first_and_warm(
 
 
 def main() -> int:
+    long_rounds = (
+        int(sys.argv[sys.argv.index("--long-rounds") + 1]) if "--long-rounds" in sys.argv else 5
+    )
     config = load_config(os.environ)
     device = resolve_device(config)
     provider = LocalProvider(
@@ -306,6 +324,23 @@ def main() -> int:
                 provider.transcribe(audio, options, lambda _f: None, CancelToken())
                 destination.unlink()
 
+            first_segments: list[float] = []
+
+            def streaming(path: Path) -> None:
+                started = time.perf_counter()
+                seen: list[float] = []
+                destination = scratch / "job.wav"
+                audio = provider.prepare_audio(path, destination, CancelToken())
+                provider.transcribe(
+                    audio,
+                    options,
+                    lambda _f: None,
+                    CancelToken(),
+                    lambda _i, _s: seen.append(time.perf_counter() - started),
+                )
+                destination.unlink()
+                first_segments.append(seen[0])
+
             log("loading models (engine process and direct)")
             pipeline(JFK)
             direct = Direct(device.device, device.compute_type, config.engine_threads)
@@ -317,9 +352,17 @@ def main() -> int:
             jfk_pipeline, jfk_direct = paired(
                 lambda: pipeline(JFK), lambda: direct.run(JFK, batched=False), rounds=9
             )
-            log(f"{LONG_SECONDS} s input: 5 rounds (pipeline batched: {use_batched(LONG_SECONDS)})")
-            long_pipeline, long_batched = paired(
-                lambda: pipeline(long_path), lambda: direct.run(long_path, batched=True), rounds=5
+            log(
+                f"{LONG_SECONDS} s input: {long_rounds} rounds of pipeline, streaming, direct "
+                f"(pipeline batched: {use_batched(LONG_SECONDS)})"
+            )
+            long_pipeline, long_streaming, long_batched = rotated(
+                [
+                    lambda: pipeline(long_path),
+                    lambda: streaming(long_path),
+                    lambda: direct.run(long_path, batched=True),
+                ],
+                rounds=long_rounds,
             )
             long_sequential = timed(lambda: direct.run(long_path, batched=False))
 
@@ -351,6 +394,9 @@ def main() -> int:
 
     log(f"jfk runs: pipeline {_seconds(jfk_pipeline)}; direct {_seconds(jfk_direct)}")
     log(f"long runs: pipeline {_seconds(long_pipeline)}; direct batched {_seconds(long_batched)}")
+    log(
+        f"long runs: streaming {_seconds(long_streaming)}; first segment {_seconds(first_segments)}"
+    )
     log(f"long direct sequential {long_sequential:.2f}s; diarization {_seconds(diarization_times)}")
     sample_seconds = sample_audio.duration
     direct_long = statistics.median(long_batched)
@@ -370,6 +416,9 @@ def main() -> int:
         "first_job_s": round(first_s, 3),
         "first_job_warm_ratio": round(first_s / statistics.median(warm_runs), 3),
         "first_job_no_preload_s": round(first_no_preload_s, 3),
+        "first_segment_s": round(statistics.median(first_segments), 3),
+        "rtf_streaming_long": round(statistics.median(long_streaming) / LONG_SECONDS, 4),
+        "streaming_pair_ratio": round(pair_ratio(long_streaming, long_pipeline), 3),
     }
     print(json.dumps(figures))
     return 0
