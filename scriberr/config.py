@@ -55,6 +55,7 @@ class Config:
     lease_timeout_s: float
     log_level: str
     log_format: LogFormat
+    sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
 
     @property
     def database_kind(self) -> str:
@@ -179,6 +180,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         lease_timeout_s=read.duration("TRANSCRIPTION_LEASE_TIMEOUT", "10m", minimum_s=1),
         log_level=read.choice("SCRIBERR_LOG_LEVEL", "info", _LOG_LEVELS),
         log_format=log_format,  # type: ignore[arg-type]
+        sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
     )
 
 

@@ -1,8 +1,9 @@
-"""Pydantic models shared by the transcription and profile routes (job options)."""
+"""Pydantic models shared by the transcription and profile routes (job options, and profiles'
+upstream `pipeline` shape)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -24,3 +25,32 @@ class JobOptionsIn(BaseModel):
     min_speakers: StrictInt | None = Field(default=None, ge=1, le=50)
     max_speakers: StrictInt | None = Field(default=None, ge=1, le=50)
     prompt: str | None = Field(default=None, max_length=4000)
+
+
+class PipelineStepIn(BaseModel):
+    """One step of upstream Scriberr's profile pipeline (see `services.pipeline`)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    kind: Literal["transcription", "diarization"]
+    provider: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=100)
+    model_family: str | None = Field(
+        default=None, max_length=100, description="Accepted for upstream clients; ignored."
+    )
+    options: dict[str, Any] | None = Field(
+        default=None,
+        description="transcription: `language`, `task`, `prompt`; diarization: "
+        "`num_speakers`, `min_speakers`, `max_speakers`.",
+    )
+
+
+class ProfileOptionsIn(JobOptionsIn):
+    """Profile options: flat keys, upstream's `pipeline`, or both (they must agree)."""
+
+    pipeline: list[PipelineStepIn] | None = Field(
+        default=None,
+        max_length=8,
+        description="Upstream Scriberr's shape: `[{kind, provider, model, options}]`; a "
+        "`diarization` step turns diarization on.",
+    )

@@ -70,6 +70,7 @@ class FileRef:
 class ListQuery:
     user_id: str
     q: str | None = None
+    file_id: str | None = None
     statuses: Sequence[str] = ()
     updated_after: datetime | None = None
     sort: Sort = "-created_at"
@@ -150,6 +151,8 @@ class TranscriptionRepository:
             conditions.append(
                 func.lower(func.coalesce(Transcription.title, "")).like(pattern, escape="\\")
             )
+        if query.file_id:
+            conditions.append(Transcription.file_id == query.file_id)
         if query.statuses:
             conditions.append(Transcription.status.in_(list(query.statuses)))
         if query.updated_after is not None:

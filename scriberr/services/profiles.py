@@ -1,4 +1,7 @@
-"""Profiles: named, per-user option presets; at most one of them is the user's default."""
+"""Profiles: named, per-user option presets; at most one of them is the user's default.
+
+Options arrive flat (`{"model", "language", …}`), as upstream Scriberr's `{"pipeline": [...]}`, or
+both (`services.pipeline`); they are stored flat and returned with both shapes."""
 
 from __future__ import annotations
 
@@ -11,7 +14,14 @@ from scriberr.persistence.profile_repository import (
     ProfileRepository,
 )
 from scriberr.services import options as opts
-from scriberr.services.errors import Conflict, InvalidRequest, NotFound, Unprocessable
+from scriberr.services import pipeline
+from scriberr.services.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+    Unprocessable,
+)
 
 MAX_NAME_CHARS = 200
 
@@ -20,7 +30,7 @@ class ProfileService:
     def __init__(
         self,
         repository: ProfileRepository,
-        catalog: opts.ModelCatalog,
+        catalog: pipeline.StepCatalog,
         defaults: opts.OptionDefaults,
     ) -> None:
         self._repo = repository
@@ -95,12 +105,19 @@ class ProfileService:
         if not self._repo.delete(user_id, profile_id):
             raise NotFound("profile not found")
 
+    def options_view(self, profile: ProfileRecord) -> dict[str, Any]:
+        """The stored (flat) options plus their upstream `pipeline` view."""
+        return pipeline.with_pipeline(profile.options, self._catalog)
+
     def _clean_options(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-        partial = opts.clean_partial(raw, prefix="options")
-        opts.validate_partial_against_catalog(
-            partial, self._catalog, self._defaults, prefix="options"
-        )
-        return partial
+        read = pipeline.read_profile_options(raw, self._catalog)
+        try:
+            opts.validate_partial_against_catalog(
+                read.options, self._catalog, self._defaults, prefix="options"
+            )
+        except ServiceError as error:  # name the pipeline step when the pipeline set the value
+            raise type(error)(error.message, field=read.field_for(error.field)) from None
+        return read.options
 
 
 def _clean_name(name: Any) -> str:

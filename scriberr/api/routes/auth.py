@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import AuthDep, CurrentUser, client_address
+from scriberr.api.deps import AuthDep, CurrentUser, OptionalUser, client_address
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
 from scriberr.services.auth import TokenPair, UserView
 
@@ -45,6 +45,9 @@ class LogoutIn(StrictModel):
 class ChangePasswordIn(StrictModel):
     current_password: _Password
     new_password: _Password
+    confirm_password: _Password | None = Field(
+        default=None, description="When given, must repeat `new_password`."
+    )
 
 
 class ChangeUsernameIn(StrictModel):
@@ -77,6 +80,10 @@ class TokensOut(BaseModel):
             expires_in=pair.expires_in,
             user=UserOut.of(pair.user),
         )
+
+
+class OkOut(BaseModel):
+    ok: bool = True
 
 
 class StreamTokenOut(BaseModel):
@@ -123,11 +130,13 @@ async def refresh(body: RefreshIn, auth: AuthDep) -> TokensOut:
     return TokensOut.of(pair)
 
 
-@router.post("/logout", status_code=204, response_class=Response)
-async def logout(user: CurrentUser, auth: AuthDep, body: LogoutIn | None = None) -> Response:
-    """Revoke the given refresh token's session, or every session when none is given."""
+@router.post("/logout", response_model=OkOut)
+async def logout(user: OptionalUser, auth: AuthDep, body: LogoutIn | None = None) -> OkOut:
+    """End a session: `{"refresh_token"}` revokes that token's session (no access token
+    needed — holding the refresh token is enough); without one, an authenticated caller's
+    every session ends. An unknown or already revoked refresh token still answers ok."""
     await run_in_threadpool(auth.logout, user, body.refresh_token if body else None)
-    return Response(status_code=204)
+    return OkOut()
 
 
 @router.get("/me", response_model=UserOut)
@@ -140,7 +149,11 @@ async def change_password(body: ChangePasswordIn, user: CurrentUser, auth: AuthD
     """Set a new password. Every existing session and access token stops working; the response
     carries fresh tokens for this client."""
     pair = await run_in_threadpool(
-        auth.change_password, user, body.current_password, body.new_password
+        auth.change_password,
+        user,
+        body.current_password,
+        body.new_password,
+        body.confirm_password,
     )
     return TokensOut.of(pair)
 
