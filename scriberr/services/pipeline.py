@@ -10,6 +10,8 @@ A pipeline is `[{kind, provider?, model?, options?}]`:
 Reading a pipeline checks every step and names the offending one in the error field
 (`options.pipeline[1].kind`, `options.pipeline[0].options.language`). Flat keys given next to a
 pipeline must agree with it. Profiles are stored flat; `to_pipeline` derives the pipeline view.
+Every option name, type and bound comes from `scriberr.jobs.JobOptions`: step options are
+type-checked by its `clean_partial`, and the parameter schema is built from its `OptionSpec`s.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from scriberr.services import options as opts
-from scriberr.services.errors import ServiceError, Unprocessable
+from scriberr.jobs import (
+    AUTO_LANGUAGE,
+    DEFAULT_TASK,
+    TASKS,
+    OptionError,
+    OptionSpec,
+    can_translate,
+    clean_partial,
+    option_specs,
+)
+from scriberr.services.errors import Unprocessable, option_error
 
 TRANSCRIPTION = "transcription"
 DIARIZATION = "diarization"
@@ -30,6 +41,13 @@ STEP_OPTION_KEYS: dict[str, tuple[str, ...]] = {
 }
 PIPELINE_KEY = "pipeline"
 MAX_STEPS = 8
+# The flat option a step's presence decides (a diarization step = diarization on).
+_STEP_SWITCH = "diarization"
+
+
+def mapped_option_names() -> frozenset[str]:
+    """Every `JobOptions` field a pipeline sets (all of them must exist there)."""
+    return frozenset({_STEP_SWITCH, "model", *(k for v in STEP_OPTION_KEYS.values() for k in v)})
 
 
 class CatalogModel(Protocol):
@@ -52,11 +70,12 @@ class CatalogModel(Protocol):
 
 
 class StepCatalog(Protocol):
-    """The parts of `engine.registry.ProviderRegistry` this module reads."""
+    """The parts of `engine.registry.ProviderRegistry` this module reads (a `jobs.ModelCatalog`
+    with diarization models too)."""
 
-    def transcription_models(self) -> Sequence[Any]: ...
+    def transcription_models(self) -> Sequence[CatalogModel]: ...
 
-    def diarization_models(self) -> Sequence[Any]: ...
+    def diarization_models(self) -> Sequence[CatalogModel]: ...
 
 
 @dataclass(frozen=True)
@@ -86,8 +105,8 @@ def _text(value: Any, field_name: str) -> str | None:
 
 
 def _pick_model(
-    models: Sequence[Any], index: int, kind: str, provider: str | None, model: str | None
-) -> Any | None:
+    models: Sequence[CatalogModel], index: int, kind: str, provider: str | None, model: str | None
+) -> CatalogModel | None:
     if model is not None:
         found = next((m for m in models if m.id == model), None)
         if found is None:
@@ -121,8 +140,8 @@ def _step_options(index: int, kind: str, raw: Any) -> dict[str, Any]:
                 field=f"{prefix}.{key}",
             )
     try:
-        return opts.clean_partial(raw, prefix=prefix)
-    except ServiceError as error:  # a bad step is a bad pipeline: 422
+        return clean_partial(raw, prefix=prefix)
+    except OptionError as error:  # a bad step is a bad pipeline: 422
         raise Unprocessable(error.message, field=error.field) from None
 
 
@@ -134,7 +153,7 @@ def from_pipeline(steps: Any, catalog: StepCatalog) -> PipelineOptions:
         raise Unprocessable(
             f"a pipeline has at most {MAX_STEPS} steps", field=f"options.{PIPELINE_KEY}"
         )
-    flat: dict[str, Any] = {"diarization": False}
+    flat: dict[str, Any] = {_STEP_SWITCH: False}
     origin: dict[str, str] = {}
     seen: set[str] = set()
     for index, step in enumerate(steps):
@@ -168,8 +187,8 @@ def from_pipeline(steps: Any, catalog: StepCatalog) -> PipelineOptions:
             flat["model"] = model.id
             origin["model"] = _step_field(index, "model")
         if kind == DIARIZATION:
-            flat["diarization"] = True
-            origin["diarization"] = _step_field(index, "kind")
+            flat[_STEP_SWITCH] = True
+            origin[_STEP_SWITCH] = _step_field(index, "kind")
         for key, value in values.items():
             flat[key] = value
             origin[key] = _step_field(index, "options", key)
@@ -181,10 +200,15 @@ def read_profile_options(raw: Mapping[str, Any] | None, catalog: StepCatalog) ->
     options. Flat keys next to a pipeline must agree with what the pipeline sets."""
     if raw is None:
         return PipelineOptions(options={})
+    flat_raw = raw
+    if isinstance(raw, Mapping):
+        flat_raw = {key: value for key, value in raw.items() if key != PIPELINE_KEY}
+    try:
+        flat = clean_partial(flat_raw, prefix="options")
+    except OptionError as error:
+        raise option_error(error) from None
     if not isinstance(raw, Mapping):
-        return PipelineOptions(options=opts.clean_partial(raw, prefix="options"))
-    flat_raw = {key: value for key, value in raw.items() if key != PIPELINE_KEY}
-    flat = opts.clean_partial(flat_raw, prefix="options")
+        return PipelineOptions(options=flat)
     if raw.get(PIPELINE_KEY) is None:
         return PipelineOptions(options=flat)
     read = from_pipeline(raw[PIPELINE_KEY], catalog)
@@ -208,7 +232,7 @@ def to_pipeline(flat: Mapping[str, Any], catalog: StepCatalog) -> list[dict[str,
         transcription["model"] = model_id
     transcription["options"] = _present(flat, STEP_OPTION_KEYS[TRANSCRIPTION])
     steps = [transcription]
-    if flat.get("diarization"):
+    if flat.get(_STEP_SWITCH):
         diarization: dict[str, Any] = {"kind": DIARIZATION}
         model = _default_of(catalog.diarization_models())
         if model is not None:
@@ -228,7 +252,7 @@ def _present(flat: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return {key: flat[key] for key in keys if flat.get(key) is not None}
 
 
-def _default_of(models: Sequence[Any]) -> Any | None:
+def _default_of(models: Sequence[CatalogModel]) -> CatalogModel | None:
     return next((m for m in models if m.default), None) or (models[0] if models else None)
 
 
@@ -257,7 +281,7 @@ def capability_map(model: CatalogModel, kind: str) -> dict[str, bool]:
     found = {
         "transcription": transcribes,
         "diarization": kind == DIARIZATION,
-        "translation": transcribes and opts.can_translate(model),
+        "translation": transcribes and can_translate(model),
         "word_timestamps": transcribes,
         "segment_timestamps": transcribes,
         "initial_prompt": transcribes,
@@ -266,57 +290,66 @@ def capability_map(model: CatalogModel, kind: str) -> dict[str, bool]:
     return {name: found.get(name, False) for name in CAPABILITY_NAMES}
 
 
+_LABELS = {
+    "language": "Language",
+    "task": "Task",
+    "prompt": "Initial prompt",
+    "num_speakers": "Number of speakers",
+    "min_speakers": "Minimum speakers",
+    "max_speakers": "Maximum speakers",
+}
+
+
+def _specs() -> dict[str, OptionSpec]:
+    return {name: spec for name, spec, _default in option_specs()}
+
+
 def parameter_schema(model: CatalogModel, kind: str) -> list[dict[str, Any]]:
-    """The step options this model takes, in upstream's descriptor shape (keys as in
-    `STEP_OPTION_KEYS`)."""
+    """The step options this model takes, in upstream's descriptor shape: keys, types and bounds
+    from `JobOptions`, choices from the model (its languages; `translate` only if it can)."""
+    specs = _specs()
     if kind == DIARIZATION:
         return [
             {
                 "key": key,
-                "label": label,
+                "label": _LABELS[key],
                 "type": "integer",
-                "min": 1,
-                "max": opts.MAX_SPEAKERS,
+                "min": specs[key].minimum,
+                "max": specs[key].maximum,
                 "step": 1,
                 "scope": "model",
             }
-            for key, label in (
-                ("num_speakers", "Number of speakers"),
-                ("min_speakers", "Minimum speakers"),
-                ("max_speakers", "Maximum speakers"),
-            )
+            for key in STEP_OPTION_KEYS[DIARIZATION]
         ]
-    languages = [{"value": "auto", "label": "Detect automatically"}] + [
+    languages = [{"value": AUTO_LANGUAGE, "label": "Detect automatically"}] + [
         {"value": code, "label": code} for code in model.languages
     ]
     schema: list[dict[str, Any]] = [
         {
             "key": "language",
-            "label": "Language",
+            "label": _LABELS["language"],
             "type": "enum",
-            "default": "auto",
+            "default": AUTO_LANGUAGE,
             "options": languages,
             "scope": "decoding",
         }
     ]
-    if opts.can_translate(model):
+    if can_translate(model):
+        task_labels = {"transcribe": "Transcribe", "translate": "Translate to English"}
         schema.append(
             {
                 "key": "task",
-                "label": "Task",
+                "label": _LABELS["task"],
                 "type": "enum",
-                "default": "transcribe",
-                "options": [
-                    {"value": "transcribe", "label": "Transcribe"},
-                    {"value": "translate", "label": "Translate to English"},
-                ],
+                "default": DEFAULT_TASK,
+                "options": [{"value": task, "label": task_labels[task]} for task in TASKS],
                 "scope": "decoding",
             }
         )
     schema.append(
         {
             "key": "prompt",
-            "label": "Initial prompt",
+            "label": _LABELS["prompt"],
             "type": "string",
             "scope": "decoding",
             "advanced": True,

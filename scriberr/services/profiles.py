@@ -8,20 +8,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scriberr.jobs import JobOptions, OptionError
 from scriberr.persistence.profile_repository import (
     DuplicateProfileName,
     ProfileRecord,
     ProfileRepository,
 )
-from scriberr.services import options as opts
-from scriberr.services import pipeline
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
     NotFound,
-    ServiceError,
     Unprocessable,
+    option_error,
 )
+from scriberr.services.pipeline import StepCatalog, read_profile_options, with_pipeline
 
 MAX_NAME_CHARS = 200
 
@@ -30,8 +30,8 @@ class ProfileService:
     def __init__(
         self,
         repository: ProfileRepository,
-        catalog: pipeline.StepCatalog,
-        defaults: opts.OptionDefaults,
+        catalog: StepCatalog,
+        defaults: JobOptions,
     ) -> None:
         self._repo = repository
         self._catalog = catalog
@@ -107,16 +107,18 @@ class ProfileService:
 
     def options_view(self, profile: ProfileRecord) -> dict[str, Any]:
         """The stored (flat) options plus their upstream `pipeline` view."""
-        return pipeline.with_pipeline(profile.options, self._catalog)
+        return with_pipeline(profile.options, self._catalog)
 
     def _clean_options(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-        read = pipeline.read_profile_options(raw, self._catalog)
+        """A stored preset keeps only the keys it sets; it must be valid over the defaults.
+        Flat keys and/or upstream's pipeline are read by `services.pipeline`; an error about a
+        value the pipeline set names its step."""
+        read = read_profile_options(raw, self._catalog)
         try:
-            opts.validate_partial_against_catalog(
-                read.options, self._catalog, self._defaults, prefix="options"
-            )
-        except ServiceError as error:  # name the pipeline step when the pipeline set the value
-            raise type(error)(error.message, field=read.field_for(error.field)) from None
+            self._defaults.merged(read.options).check_catalog(self._catalog, prefix="options")
+        except OptionError as error:
+            mapped = option_error(error)
+            raise type(mapped)(mapped.message, field=read.field_for(mapped.field)) from None
         return read.options
 
 
