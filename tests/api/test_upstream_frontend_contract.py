@@ -27,6 +27,8 @@ from scriberr.config import load_config
 from scriberr.engine.catalog import BUNDLED_MODEL_ID, DIARIZATION_MODEL_ID, bundled_model_dir
 from scriberr.engine.fake import FAKE_PROVIDER, FakeProvider, FakeScript, fake_registry
 from scriberr.engine.registry import build_provider_registry
+from scriberr.jobs import option_names
+from scriberr.services.pipeline import mapped_option_names
 
 from .conftest import PASSWORD, SAMPLE, LeakCheckingClient, base_env
 from .jobs_support import SseItem, read_sse, serve_in_thread
@@ -827,3 +829,12 @@ def test_routes_not_served_yet_answer_404(ui: Frontend, ui_client: TestClient) -
         assert response.status_code == 404, (method, path, response.status_code)
         error = response.json()["error"]
         assert error["code"] == "NOT_FOUND" and error["message"], (method, path)
+
+
+def test_pipeline_steps_map_onto_job_option_fields() -> None:
+    """The pipeline mapping goes through `JobOptions`: every flat key a step sets is one of its
+    fields (a renamed option cannot silently drop out of upstream's profile editor)."""
+    assert mapped_option_names() <= option_names()
+    assert {"language", "task", "prompt", "num_speakers", "min_speakers", "max_speakers"} <= (
+        mapped_option_names()
+    )
