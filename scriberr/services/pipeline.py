@@ -3,7 +3,9 @@ options, and the per-model parameter schema that tells upstream's profile editor
 options exist.
 
 A pipeline is `[{kind, provider?, model?, options?}]`:
-- the `transcription` step carries `model` and the options `language`, `task`, `prompt`;
+- the `transcription` step carries `model` and the options `language`, `task`, `prompt` and the
+  decoding controls (`hotwords`, `beam_size`, `temperature`, `vad`, `vad_min_silence_ms`,
+  `condition_on_previous_text`);
 - a `diarization` step turns diarization on and carries `num_speakers`, `min_speakers`,
   `max_speakers`; without one, diarization is off.
 
@@ -22,7 +24,6 @@ from typing import Any, Protocol
 
 from scriberr.jobs import (
     AUTO_LANGUAGE,
-    DEFAULT_TASK,
     TASKS,
     OptionError,
     OptionSpec,
@@ -36,7 +37,17 @@ TRANSCRIPTION = "transcription"
 DIARIZATION = "diarization"
 STEP_KINDS: tuple[str, ...] = (TRANSCRIPTION, DIARIZATION)
 STEP_OPTION_KEYS: dict[str, tuple[str, ...]] = {
-    TRANSCRIPTION: ("language", "task", "prompt"),
+    TRANSCRIPTION: (
+        "language",
+        "task",
+        "prompt",
+        "hotwords",
+        "beam_size",
+        "temperature",
+        "vad",
+        "vad_min_silence_ms",
+        "condition_on_previous_text",
+    ),
     DIARIZATION: ("num_speakers", "min_speakers", "max_speakers"),
 }
 PIPELINE_KEY = "pipeline"
@@ -294,65 +305,67 @@ _LABELS = {
     "language": "Language",
     "task": "Task",
     "prompt": "Initial prompt",
+    "hotwords": "Hotwords",
+    "beam_size": "Beam size",
+    "temperature": "Temperature",
+    "vad": "Skip silence (VAD)",
+    "vad_min_silence_ms": "Minimum silence (ms)",
+    "condition_on_previous_text": "Use previous text as context",
     "num_speakers": "Number of speakers",
     "min_speakers": "Minimum speakers",
     "max_speakers": "Maximum speakers",
 }
+_DESCRIPTOR_TYPES = {"bool": "boolean", "int": "integer", "float": "number", "str": "string"}
+_ALWAYS_SHOWN = frozenset({"language", "task"})  # the rest sit under "Advanced"
 
 
-def _specs() -> dict[str, OptionSpec]:
-    return {name: spec for name, spec, _default in option_specs()}
+def _option_defaults() -> dict[str, tuple[OptionSpec, Any]]:
+    return {name: (spec, default) for name, spec, default in option_specs()}
+
+
+def _descriptor(key: str, kind: str) -> dict[str, Any]:
+    """Upstream's parameter descriptor for one option, from its `OptionSpec`."""
+    spec, default = _option_defaults()[key]
+    descriptor: dict[str, Any] = {
+        "key": key,
+        "label": _LABELS.get(key, key.replace("_", " ").capitalize()),
+        "type": _DESCRIPTOR_TYPES[spec.kind],
+        "scope": "model"
+        if kind == DIARIZATION
+        else ("vad" if key.startswith("vad") else "decoding"),
+    }
+    if spec.minimum is not None:
+        descriptor["min"] = spec.minimum
+    if spec.maximum is not None:
+        descriptor["max"] = spec.maximum
+    if spec.kind in ("int", "float"):
+        descriptor["step"] = 1 if spec.kind == "int" else 0.1
+    if default is not None:
+        descriptor["default"] = default
+    if key not in _ALWAYS_SHOWN and kind == TRANSCRIPTION:
+        descriptor["advanced"] = True
+    if key.startswith("vad_"):
+        descriptor["visible_when"] = [{"parameter": "vad", "operator": "equals", "value": True}]
+    return descriptor
 
 
 def parameter_schema(model: CatalogModel, kind: str) -> list[dict[str, Any]]:
-    """The step options this model takes, in upstream's descriptor shape: keys, types and bounds
-    from `JobOptions`, choices from the model (its languages; `translate` only if it can)."""
-    specs = _specs()
-    if kind == DIARIZATION:
-        return [
-            {
-                "key": key,
-                "label": _LABELS[key],
-                "type": "integer",
-                "min": specs[key].minimum,
-                "max": specs[key].maximum,
-                "step": 1,
-                "scope": "model",
-            }
-            for key in STEP_OPTION_KEYS[DIARIZATION]
-        ]
-    languages = [{"value": AUTO_LANGUAGE, "label": "Detect automatically"}] + [
-        {"value": code, "label": code} for code in model.languages
-    ]
-    schema: list[dict[str, Any]] = [
-        {
-            "key": "language",
-            "label": _LABELS["language"],
-            "type": "enum",
-            "default": AUTO_LANGUAGE,
-            "options": languages,
-            "scope": "decoding",
-        }
-    ]
-    if can_translate(model):
-        task_labels = {"transcribe": "Transcribe", "translate": "Translate to English"}
-        schema.append(
-            {
-                "key": "task",
-                "label": _LABELS["task"],
-                "type": "enum",
-                "default": DEFAULT_TASK,
-                "options": [{"value": task, "label": task_labels[task]} for task in TASKS],
-                "scope": "decoding",
-            }
-        )
-    schema.append(
-        {
-            "key": "prompt",
-            "label": _LABELS["prompt"],
-            "type": "string",
-            "scope": "decoding",
-            "advanced": True,
-        }
-    )
+    """The step options this model takes, in upstream's descriptor shape: keys, types, bounds
+    and defaults from `JobOptions`' `OptionSpec`s; `language` choices from the model, `task`
+    only when the model can translate."""
+    schema = []
+    for key in STEP_OPTION_KEYS[kind]:
+        if key == "task" and not can_translate(model):
+            continue
+        descriptor = _descriptor(key, kind)
+        if key == "language":
+            descriptor["type"] = "enum"
+            descriptor["options"] = [{"value": AUTO_LANGUAGE, "label": "Detect automatically"}] + [
+                {"value": code, "label": code} for code in model.languages
+            ]
+        elif key == "task":
+            labels = {"transcribe": "Transcribe", "translate": "Translate to English"}
+            descriptor["type"] = "enum"
+            descriptor["options"] = [{"value": task, "label": labels[task]} for task in TASKS]
+        schema.append(descriptor)
     return schema

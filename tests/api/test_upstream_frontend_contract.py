@@ -516,10 +516,22 @@ def test_profiles_in_the_pipeline_shape(ui: Frontend, ui_client: TestClient) -> 
     assert [m["id"] for m in diarization] == ["fake-diarization"]
     model = transcription[1]
     pipeline = [
-        step_for(model, "transcription", {"language": "en", "prompt": "Kennedy"}),
+        step_for(
+            model,
+            "transcription",
+            {"language": "en", "prompt": "Kennedy", "hotwords": "Americans", "beam_size": 3},
+        ),
         step_for(diarization[0], "diarization", {"min_speakers": 1, "max_speakers": 3}),
     ]
-    assert pipeline[0]["options"] == {"language": "en", "task": "transcribe", "prompt": "Kennedy"}
+    assert pipeline[0]["options"] == {  # the schema's defaults, as the editor fills them in
+        "language": "en",
+        "task": "transcribe",
+        "prompt": "Kennedy",
+        "hotwords": "Americans",
+        "beam_size": 3,
+        "vad": True,
+        "condition_on_previous_text": True,
+    }
     created = ui.save_profile(
         {
             "name": "Meetings",
@@ -540,6 +552,10 @@ def test_profiles_in_the_pipeline_shape(ui: Frontend, ui_client: TestClient) -> 
         "language": "en",
         "task": "transcribe",
         "prompt": "Kennedy",
+        "hotwords": "Americans",
+        "beam_size": 3,
+        "vad": True,
+        "condition_on_previous_text": True,
         "diarization": True,
         "min_speakers": 1,
         "max_speakers": 3,
@@ -565,6 +581,7 @@ def test_profiles_in_the_pipeline_shape(ui: Frontend, ui_client: TestClient) -> 
     stored = ui_client.get(f"/api/v1/transcriptions/{job['id']}", headers=ui.headers).json()
     assert stored["options"]["model"] == "fake-model-2"
     assert stored["options"]["diarization"] is True and stored["options"]["max_speakers"] == 3
+    assert stored["options"]["hotwords"] == "Americans" and stored["options"]["beam_size"] == 3
 
 
 @pytest.mark.parametrize(
@@ -610,6 +627,14 @@ def test_profiles_in_the_pipeline_shape(ui: Frontend, ui_client: TestClient) -> 
         (
             [{"kind": "transcription", "options": {"task": "summarise"}}],
             "options.pipeline[0].options.task",
+        ),
+        (
+            [{"kind": "transcription", "options": {"beam_size": 99}}],
+            "options.pipeline[0].options.beam_size",
+        ),
+        (
+            [{"kind": "transcription", "options": {"vad": "on"}}],
+            "options.pipeline[0].options.vad",
         ),
         ("transcription", "options.pipeline"),
     ],
