@@ -187,11 +187,10 @@ def from_pipeline(steps: Any, catalog: StepCatalog) -> PipelineOptions:
         seen.add(kind)
         provider = _text(step.get("provider"), _step_field(index, "provider"))
         model_id = _text(step.get("model"), _step_field(index, "model"))
-        models = (
-            catalog.transcription_models()
-            if kind == TRANSCRIPTION
-            else (catalog.diarization_models())
-        )
+        if kind == TRANSCRIPTION:
+            models = catalog.transcription_models()
+        else:
+            models = catalog.diarization_models()
         model = _pick_model(models, index, kind, provider, model_id)
         values = _step_options(index, kind, step.get("options"))
         if kind == TRANSCRIPTION and model is not None:
