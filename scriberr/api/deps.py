@@ -33,14 +33,16 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_core(request: Request) -> Any:
+# The trivial dependencies are `async def`: a plain `def` dependency runs in the thread pool,
+# and that hop costs more than the lookup itself.
+async def get_core(request: Request) -> Any:
     return request.app.state.core
 
 
 CoreDep = Annotated[Any, Depends(get_core)]
 
 
-def get_auth(request: Request) -> AuthService:
+async def get_auth(request: Request) -> AuthService:
     auth: AuthService = request.app.state.core.auth
     return auth
 

@@ -64,6 +64,13 @@ class Database:
             yield session
 
     @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """`session` without the ORM: a Core connection in one read transaction, for hot read
+        paths (listings, per-request authentication) that only run Core statements."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def write_session(self) -> Iterator[Session]:
         """A transaction for anything that writes. On SQLite it takes the write lock at BEGIN
         (`BEGIN IMMEDIATE`), so a read-then-write never fails half-way with "database is locked";

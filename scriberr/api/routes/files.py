@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["files"], responses=ERROR_RESPONSES)
 FileId = Annotated[str, Path(max_length=100, description="A `file_…` ID.")]
 
 
-def get_file_service(request: Request) -> FileService:
+async def get_file_service(request: Request) -> FileService:
     service: FileService = request.app.state.core.files
     return service
 

@@ -19,6 +19,7 @@ from scriberr.api.deps import CoreDep, CurrentUser, StreamReader
 from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
+from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import submit_upload
@@ -69,6 +70,9 @@ class TranscriptionOut(BaseModel):
     progress_stage: str
     language: str | None
     diarization: bool
+    duration_seconds: float | None = Field(
+        default=None, description="Duration of the source file, when known."
+    )
     error: str | None
     created_at: str
     updated_at: str
@@ -122,43 +126,54 @@ class ExecutionList(BaseModel):
     next_cursor: str | None
 
 
+def transcription_fields(core: Any, record: TranscriptionRecord) -> dict[str, Any]:
+    """The public JSON object of a job (`TranscriptionOut`), as plain JSON types.
+
+    The one place that maps a record to its public shape: listings encode these dicts directly,
+    single-item routes validate them into `TranscriptionOut`."""
+    error = record.error
+    return {
+        "id": record.id,
+        "file_id": record.file_id,
+        "title": record.title,
+        "profile_id": record.profile_id,
+        "source_transcription_id": record.source_transcription_id,
+        "options": record.options,
+        "status": record.status,
+        "progress": round(record.progress, 4),
+        "progress_stage": record.progress_stage,
+        "language": record.language,
+        "diarization": record.diarization,
+        "duration_seconds": record.duration_seconds,
+        "error": core.transcriptions.public_error(error) if error else error,
+        "created_at": rfc3339(record.created_at) or "",
+        "updated_at": rfc3339(record.updated_at) or "",
+        "queued_at": rfc3339(record.queued_at),
+        "started_at": rfc3339(record.started_at),
+        "completed_at": rfc3339(record.completed_at),
+        "failed_at": rfc3339(record.failed_at),
+        "canceled_at": rfc3339(record.canceled_at),
+    }
+
+
 def transcription_out(core: Any, record: TranscriptionRecord) -> TranscriptionOut:
-    return TranscriptionOut(
-        id=record.id,
-        file_id=record.file_id,
-        title=record.title,
-        profile_id=record.profile_id,
-        source_transcription_id=record.source_transcription_id,
-        options=record.options,
-        status=record.status,
-        progress=round(record.progress, 4),
-        progress_stage=record.progress_stage,
-        language=record.language,
-        diarization=record.diarization,
-        error=core.transcriptions.public_error(record.error),
-        created_at=rfc3339(record.created_at) or "",
-        updated_at=rfc3339(record.updated_at) or "",
-        queued_at=rfc3339(record.queued_at),
-        started_at=rfc3339(record.started_at),
-        completed_at=rfc3339(record.completed_at),
-        failed_at=rfc3339(record.failed_at),
-        canceled_at=rfc3339(record.canceled_at),
-    )
+    return TranscriptionOut.model_validate(transcription_fields(core, record))
 
 
-def _execution_out(execution: Execution) -> ExecutionOut:
-    return ExecutionOut(
-        id=execution.id,
-        transcription_id=execution.transcription_id,
-        status=execution.status,
-        provider=execution.provider,
-        model=execution.model,
-        started_at=rfc3339(execution.started_at),
-        completed_at=rfc3339(execution.completed_at),
-        failed_at=rfc3339(execution.failed_at),
-        processing_duration_ms=execution.processing_duration_ms,
-        error=execution.error,
-    )
+def execution_fields(execution: Execution) -> dict[str, Any]:
+    """The public JSON object of one processing attempt (`ExecutionOut`)."""
+    return {
+        "id": execution.id,
+        "transcription_id": execution.transcription_id,
+        "status": execution.status,
+        "provider": execution.provider,
+        "model": execution.model,
+        "started_at": rfc3339(execution.started_at),
+        "completed_at": rfc3339(execution.completed_at),
+        "failed_at": rfc3339(execution.failed_at),
+        "processing_duration_ms": execution.processing_duration_ms,
+        "error": execution.error,
+    }
 
 
 async def accepted_or_unavailable(core: Any, produce: Any) -> Response:
@@ -230,24 +245,18 @@ async def list_transcriptions(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
-) -> TranscriptionList:
+) -> Response:
     statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
-    page = await run_in_threadpool(
-        core.transcriptions.list_page,
-        user.user_id,
-        ListParams(
-            q=q,
-            status=statuses,
-            updated_after=updated_after,
-            sort=sort,
-            cursor=cursor,
-            limit=limit,
-        ),
+    params = ListParams(
+        q=q, status=statuses, updated_after=updated_after, sort=sort, cursor=cursor, limit=limit
     )
-    return TranscriptionList(
-        items=[transcription_out(core, record) for record in page.items],
-        next_cursor=page.next_cursor,
-    )
+
+    def page() -> Response:
+        found = core.transcriptions.list_page(user.user_id, params)
+        items = [transcription_fields(core, record) for record in found.items]
+        return page_response(items, found.next_cursor)
+
+    return await run_in_threadpool(page)
 
 
 @router.get(
@@ -418,15 +427,14 @@ async def transcription_executions(
     user: CurrentUser,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int | None, Query()] = None,
-) -> ExecutionList:
-    page = await run_in_threadpool(
-        lambda: core.transcriptions.executions(
+) -> Response:
+    def page() -> Response:
+        found = core.transcriptions.executions(
             user.user_id, transcription_id, cursor=cursor, limit=limit
         )
-    )
-    return ExecutionList(
-        items=[_execution_out(e) for e in page.items], next_cursor=page.next_cursor
-    )
+        return page_response([execution_fields(e) for e in found.items], found.next_cursor)
+
+    return await run_in_threadpool(page)
 
 
 async def stream_file_audio(request: Request, core: Any, file: FileRef) -> Response:
