@@ -27,3 +27,12 @@ def rfc3339(moment: datetime | None) -> str | None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     text = moment.isoformat()
     return text[:23] + "Z" if len(text) > 19 else text + ".000Z"
+
+
+class Rfc3339Memo(dict[datetime, str]):
+    """`memo[moment]` is `rfc3339(moment)`, each distinct moment formatted once: a page of jobs
+    repeats its times (a job is queued when it is created, and canceled when last updated)."""
+
+    def __missing__(self, moment: datetime) -> str:
+        text = self[moment] = rfc3339(moment) or ""
+        return text

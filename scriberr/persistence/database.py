@@ -49,6 +49,7 @@ class Database:
             event.listen(self.engine, "connect", _configure_sqlite_connection)
             event.listen(self.engine, "begin", _begin_sqlite)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read_engine = self.engine.execution_options(sqlite_begin=None)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
@@ -65,9 +66,12 @@ class Database:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """`session` without the ORM: a Core connection in one read transaction, for hot read
-        paths (listings, per-request authentication) that only run Core statements."""
-        with self.engine.begin() as connection:
+        """For hot single-statement reads (listings, per-request authentication): a Core
+        connection, without the ORM Session's bookkeeping. On SQLite no `BEGIN` is sent: one
+        SELECT is its own consistent read (SQLite wraps each statement in an implicit read
+        transaction), and the explicit `BEGIN`/`COMMIT` pair would cost as much as the query.
+        On PostgreSQL it is a plain transaction."""
+        with self._read_engine.begin() as connection:
             yield connection
 
     @contextmanager
@@ -145,4 +149,5 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_sqlite(connection: Any) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    if mode is not None:  # None: `read_connection`, one statement in autocommit mode
+        connection.exec_driver_sql(f"BEGIN {mode}")

@@ -27,7 +27,7 @@ from scriberr.clock import utcnow
 from scriberr.engine.probe import MediaInfo, probe_media
 from scriberr.events import EventBroker
 from scriberr.ids import new_id
-from scriberr.persistence.files_repository import FileQuery, FileRepository
+from scriberr.persistence.files_repository import FileQuery, FileRepository, FileRow
 from scriberr.persistence.models import AudioFile
 from scriberr.services.errors import (
     Conflict,
@@ -91,7 +91,7 @@ class AudioSource:
     filename: str
 
 
-def _view(row: AudioFile) -> FileView:
+def _view(row: AudioFile | FileRow) -> FileView:
     return FileView(
         id=row.id,
         title=row.title,

@@ -23,7 +23,7 @@ from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import submit_upload
-from scriberr.clock import rfc3339
+from scriberr.clock import Rfc3339Memo, rfc3339
 from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
 from scriberr.services.errors import NotFound, ServiceError
 from scriberr.services.transcriptions import CreateRequest, Execution, ListParams
@@ -126,12 +126,19 @@ class ExecutionList(BaseModel):
     next_cursor: str | None
 
 
-def transcription_fields(core: Any, record: TranscriptionRecord) -> dict[str, Any]:
+def transcription_fields(
+    core: Any, record: TranscriptionRecord, times: Rfc3339Memo | None = None
+) -> dict[str, Any]:
     """The public JSON object of a job (`TranscriptionOut`), as plain JSON types.
 
-    The one place that maps a record to its public shape: listings encode these dicts directly,
-    single-item routes validate them into `TranscriptionOut`."""
+    The one place that maps a record to its public shape: listings encode these dicts directly
+    (sharing one `times` memo across the page), single-item routes validate them into
+    `TranscriptionOut`."""
+    if times is None:
+        times = Rfc3339Memo()
     error = record.error
+    queued, started, completed = record.queued_at, record.started_at, record.completed_at
+    failed, canceled = record.failed_at, record.canceled_at
     return {
         "id": record.id,
         "file_id": record.file_id,
@@ -146,13 +153,13 @@ def transcription_fields(core: Any, record: TranscriptionRecord) -> dict[str, An
         "diarization": record.diarization,
         "duration_seconds": record.duration_seconds,
         "error": core.transcriptions.public_error(error) if error else error,
-        "created_at": rfc3339(record.created_at) or "",
-        "updated_at": rfc3339(record.updated_at) or "",
-        "queued_at": rfc3339(record.queued_at),
-        "started_at": rfc3339(record.started_at),
-        "completed_at": rfc3339(record.completed_at),
-        "failed_at": rfc3339(record.failed_at),
-        "canceled_at": rfc3339(record.canceled_at),
+        "created_at": times[record.created_at],
+        "updated_at": times[record.updated_at],
+        "queued_at": times[queued] if queued is not None else None,
+        "started_at": times[started] if started is not None else None,
+        "completed_at": times[completed] if completed is not None else None,
+        "failed_at": times[failed] if failed is not None else None,
+        "canceled_at": times[canceled] if canceled is not None else None,
     }
 
 
@@ -253,7 +260,8 @@ async def list_transcriptions(
 
     def page() -> Response:
         found = core.transcriptions.list_page(user.user_id, params)
-        items = [transcription_fields(core, record) for record in found.items]
+        times = Rfc3339Memo()
+        items = [transcription_fields(core, record, times) for record in found.items]
         return page_response(items, found.next_cursor)
 
     return await run_in_threadpool(page)
