@@ -30,11 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from scriberr.clock import utcnow
+from scriberr.jobs import Stage, is_terminal
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import AudioFile, Execution, JobLog, Transcription
 
-TERMINAL_STATUSES = ("completed", "failed", "canceled")
-ACTIVE_STATUSES = ("queued", "processing")
 SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "title", "-title")
 Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
@@ -69,7 +68,7 @@ class TranscriptionRecord(NamedTuple):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return is_terminal(self.status)
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def _record(row: Sequence[Any], options_cache: dict[str, dict[str, Any]]) -> Tra
             dict(options),
             status,
             float(progress or 0.0),
-            progress_stage or "queued",
+            progress_stage or Stage.QUEUED,
             language,
             bool(diarization),
             error,

@@ -22,6 +22,7 @@ from scriberr.api.schemas import (
 )
 from scriberr.api.uploads import receive_upload
 from scriberr.clock import rfc3339
+from scriberr.jobs import FileStatus
 from scriberr.services.errors import InvalidRequest
 from scriberr.services.files import FileService, FileView
 
@@ -42,7 +43,7 @@ class FileOut(BaseModel):
     id: str
     title: str
     kind: Literal["audio", "video", "youtube"]
-    status: Literal["uploaded", "processing", "ready", "failed"]
+    status: FileStatus
     mime_type: str | None
     size_bytes: int | None
     duration_seconds: float | None
@@ -158,7 +159,7 @@ async def list_files(
     files: FilesDep,
     q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
     kind: Literal["audio", "video", "youtube"] | None = None,
-    status: Literal["uploaded", "processing", "ready", "failed"] | None = None,
+    status: FileStatus | None = None,
     sort: Literal[
         "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"
     ] = "-created_at",
