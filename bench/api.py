@@ -379,6 +379,9 @@ async def _list_cpu(requests: int, data_dir: Path) -> float:
                 await client.post(f"/api/v1/transcriptions/{job}:cancel", headers=headers)
             while (await client.get("/api/v1/admin/queue", headers=headers)).json()["running"]:
                 await asyncio.sleep(0.1)
+            page = await client.get(f"/api/v1/transcriptions?limit={ROWS}", headers=headers)
+            if len(page.json()["items"]) != ROWS:
+                raise RuntimeError("the listing does not show every transcription")
         raw_headers = [(b"host", b"bench"), (b"authorization", f"Bearer {key['key']}".encode())]
         query = f"limit={ROWS}".encode()
         for _ in range(50):  # warm up
