@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from scriberr.clock import utcnow
-from scriberr.jobs import Stage, is_terminal
+from scriberr.jobs import Origin, Stage, is_terminal
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import AudioFile, Execution, JobLog, Transcription
 
@@ -93,6 +93,7 @@ class ListQuery:
     sort: Sort = "-created_at"
     after: tuple[Any, str] | None = None  # keyset cursor: (sort value, id)
     limit: int = 50
+    origins: Sequence[str] | None = (Origin.LIBRARY,)  # of the source file; None = any
 
 
 def _record(row: Sequence[Any], options_cache: dict[str, dict[str, Any]]) -> TranscriptionRecord:
@@ -175,12 +176,21 @@ def _sort_column(sort: str) -> InstrumentedAttribute[Any] | ColumnElement[Any]:
 
 @cache
 def _list_statement(
-    sort: str, *, has_q: bool, has_statuses: bool, has_updated_after: bool, has_after: bool
+    sort: str,
+    *,
+    has_q: bool,
+    has_statuses: bool,
+    has_updated_after: bool,
+    has_after: bool,
+    has_origins: bool,
 ) -> Select[Any]:
-    """The listing query for one combination of filters (at most 96 of them), with bound
+    """The listing query for one combination of filters (at most 192 of them), with bound
     parameters `user_id`, `limit` and, when used, `pattern`, `statuses`, `updated_after`,
-    `after_value`, `after_id`. Built once per shape, so SQLAlchemy's compiled-SQL cache key is
-    computed once too."""
+    `after_value`, `after_id`, `origins`. Built once per shape, so SQLAlchemy's compiled-SQL
+    cache key is computed once too.
+
+    `origins` filters on the origin of the job's source file (joined for its duration anyway);
+    a job without a file counts as `library`."""
     column = _sort_column(sort)
     descending = sort.startswith("-")
     conditions: list[ColumnElement[bool]] = [Transcription.user_id == bindparam("user_id")]
@@ -191,6 +201,9 @@ def _list_statement(
         conditions.append(Transcription.status.in_(bindparam("statuses", expanding=True)))
     if has_updated_after:
         conditions.append(Transcription.updated_at > bindparam("updated_after"))
+    if has_origins:
+        origin = func.coalesce(AudioFile.origin, Origin.LIBRARY.value)
+        conditions.append(origin.in_(bindparam("origins", expanding=True)))
     if has_after:
         value: BindParameter[Any] = bindparam("after_value")
         last_id: BindParameter[str] = bindparam("after_id")
@@ -245,6 +258,7 @@ class TranscriptionRepository:
             has_statuses=bool(query.statuses),
             has_updated_after=query.updated_after is not None,
             has_after=query.after is not None,
+            has_origins=query.origins is not None,
         )
         params: dict[str, Any] = {"user_id": query.user_id, "limit": query.limit + 1}
         if query.q:
@@ -255,6 +269,8 @@ class TranscriptionRepository:
             params["updated_after"] = query.updated_after
         if query.after is not None:
             params["after_value"], params["after_id"] = query.after
+        if query.origins is not None:
+            params["origins"] = [str(origin) for origin in query.origins]
         # A Core read of plain columns with a prepared statement: no ORM session, no statement
         # to build and key for the compiled-SQL cache on each request.
         with self._db.read_connection() as connection:

@@ -15,6 +15,7 @@ from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import (
     ERROR_RESPONSES,
+    ORIGIN_HELP,
     ErrorEnvelope,
     StrictModel,
     UtcDateTime,
@@ -167,10 +168,18 @@ async def list_files(
     limit: Annotated[
         int, Query(description="Page size; default 50, values above 200 are capped.")
     ] = 50,
+    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
 ) -> Response:
     def page() -> Response:
         found = files.list(
-            user.user_id, q=q, kind=kind, status=status, sort=sort, cursor=cursor, limit=limit
+            user.user_id,
+            q=q,
+            kind=kind,
+            status=status,
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+            origin=origin,
         )
         return page_response([file_fields(v) for v in found.items], found.next_cursor)
 

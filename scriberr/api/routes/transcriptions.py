@@ -22,7 +22,7 @@ from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
-from scriberr.api.schemas import multipart_upload_body
+from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import Rfc3339Memo, rfc3339
 from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
@@ -258,10 +258,17 @@ async def list_transcriptions(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
+    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
 ) -> Response:
     statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
     params = ListParams(
-        q=q, status=statuses, updated_after=updated_after, sort=sort, cursor=cursor, limit=limit
+        q=q,
+        status=statuses,
+        updated_after=updated_after,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        origin=origin,
     )
 
     def page() -> Response:
