@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +20,7 @@ from scriberr.api.deps import CoreDep, CurrentUser, StreamReader
 from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
-from scriberr.api.json_body import page_response
+from scriberr.api.json_body import json_body_response, page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.submissions import submit_upload
@@ -380,9 +379,9 @@ async def get_transcript(
     transcript = await run_in_threadpool(
         core.transcriptions.transcript, user.user_id, transcription_id
     )
-    # Built as a plain dict (the shape of `TranscriptOut`) and encoded with orjson: validating
-    # and encoding tens of thousands of word dicts through Pydantic and the standard library
-    # took most of the time a 2-hour transcript needed to reach the web reader.
+    # Built as a plain dict (the shape of `TranscriptOut`) and encoded once: validating and
+    # encoding tens of thousands of word dicts through Pydantic and the standard library took
+    # most of the time a 2-hour transcript needed to reach the web reader.
     out = {
         "transcription_id": transcription_id,
         "text": str(transcript.get("text") or ""),
@@ -391,7 +390,7 @@ async def get_transcript(
         "segments": list(transcript.get("segments") or []),
         "words": list(transcript.get("words") or []),
     }
-    return Response(content=orjson.dumps(out), media_type="application/json")
+    return json_body_response(out)
 
 
 @router.get(
