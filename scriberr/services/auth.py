@@ -129,9 +129,9 @@ class LoginThrottle:
             recent = self._recent(key, now)
             if len(recent) >= self._max:
                 retry = max(1, int(self._window - (now - recent[0])) + 1)
-                error = RateLimited("Too many failed login attempts; try again later.")
-                error.retry_after = retry  # type: ignore[attr-defined]
-                raise error
+                raise RateLimited(
+                    "Too many failed login attempts; try again later.", retry_after_s=retry
+                )
 
     def failed(self, username: str, client: str) -> None:
         key = (username.lower(), client)

@@ -12,7 +12,7 @@ from scriberr.api.deps import CoreDep, CurrentUser
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.json_body import page_response
 from scriberr.clock import rfc3339
-from scriberr.persistence.profile_repository import ProfileRecord
+from scriberr.services.profiles import ProfileRecord
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 

@@ -25,9 +25,14 @@ from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import Rfc3339Memo, rfc3339
-from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
 from scriberr.services.errors import NotFound, ServiceError
-from scriberr.services.transcriptions import CreateRequest, Execution, ListParams
+from scriberr.services.transcriptions import (
+    CreateRequest,
+    Execution,
+    FileRef,
+    ListParams,
+    TranscriptionRecord,
+)
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
@@ -449,7 +454,7 @@ async def transcription_executions(
     transcription_id: TranscriptionId,
     core: CoreDep,
     user: CurrentUser,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query()] = None,
 ) -> Response:
     def page() -> Response:
