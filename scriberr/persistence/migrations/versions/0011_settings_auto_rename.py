@@ -1,7 +1,7 @@
 """settings.auto_rename_enabled (upstream frontend's setting; stored, not yet acted on)
 
 Revision ID: 0011_settings_auto_rename
-Revises: 0005
+Revises: 0002
 Create Date: 2026-11-29 09:45:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_settings_auto_rename"
-down_revision = "0005"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
