@@ -65,6 +65,7 @@ class Config:
     log_format: LogFormat
     # Models to load when the engine starts: catalog IDs, `PRELOAD_DEFAULT`, or () for none.
     engine_preload: tuple[str, ...]
+    sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
 
     @property
     def database_kind(self) -> str:
@@ -210,6 +211,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         log_level=read.choice("SCRIBERR_LOG_LEVEL", "info", _LOG_LEVELS),
         log_format=log_format,  # type: ignore[arg-type]
         engine_preload=read.model_list("SPEECH_ENGINE_PRELOAD", PRELOAD_DEFAULT),
+        sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
     )
 
 

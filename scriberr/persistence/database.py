@@ -66,6 +66,7 @@ class Database:
             event.listen(self.engine, "connect", _configure_sqlite_connection)
             event.listen(self.engine, "begin", _begin_sqlite)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read_engine = self.engine.execution_options(sqlite_begin=None)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._gate = WriteGate(_sqlite_path(self.url) if self.is_sqlite else None)
@@ -81,6 +82,16 @@ class Database:
         writers: SQLite runs in WAL mode."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """For hot single-statement reads (listings, per-request authentication): a Core
+        connection, without the ORM Session's bookkeeping. On SQLite no `BEGIN` is sent: one
+        SELECT is its own consistent read (SQLite wraps each statement in an implicit read
+        transaction), and the explicit `BEGIN`/`COMMIT` pair would cost as much as the query.
+        On PostgreSQL it is a plain transaction."""
+        with self._read_engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -170,7 +181,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_sqlite(connection: Any) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    if mode is not None:  # None: `read_connection`, one statement in autocommit mode
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 class WriteGate:

@@ -240,8 +240,18 @@ class QueueRepository:
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    def enqueue(self, job: NewJob, *, session: Executor | None = None) -> str:
-        """Insert a `queued` job row; pass `session` to make it part of a larger transaction."""
+    def enqueue(
+        self,
+        job: NewJob,
+        *,
+        session: Executor | None = None,
+        before_commit: Callable[[str], None] | None = None,
+    ) -> str:
+        """Insert a `queued` job row; pass `session` to make it part of a larger transaction.
+
+        `before_commit(job_id)` runs after the insert, inside the transaction: no worker can
+        claim the job before it returns (the claim needs the same write), so what it announces
+        comes before anything a worker announces about the job."""
         job_id = job.id or new_id("tr")
         now = self._now()
         values = {
@@ -265,6 +275,8 @@ class QueueRepository:
         )
         with transaction as active:
             active.execute(insert(_jobs).values(**values))
+            if before_commit is not None:
+                before_commit(job_id)
         log_event(
             _log,
             "job.enqueued",

@@ -36,7 +36,7 @@ from scriberr.jobs import (
     origins_from_filter,
 )
 from scriberr.layout import DataLayout
-from scriberr.persistence.files_repository import FileQuery, FileRepository
+from scriberr.persistence.files_repository import FileQuery, FileRepository, FileRow
 from scriberr.persistence.models import AudioFile
 from scriberr.services.errors import (
     Conflict,
@@ -101,7 +101,7 @@ class AudioSource:
     filename: str
 
 
-def _view(row: AudioFile) -> FileView:
+def _view(row: AudioFile | FileRow) -> FileView:
     return FileView(
         id=row.id,
         title=row.title,

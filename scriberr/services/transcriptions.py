@@ -23,12 +23,14 @@ from typing import Any, Protocol
 from scriberr.clock import rfc3339
 from scriberr.events import EventBroker
 from scriberr.jobs import (
+    STAGE_PROGRESS,
     EventType,
     FileStatus,
     JobOptions,
     JobStatus,
     ModelCatalog,
     OptionError,
+    Stage,
     clean_partial,
     job_event,
 )
@@ -122,6 +124,7 @@ class Plan:
 @dataclass(frozen=True)
 class ListParams:
     q: str | None = None
+    file_id: str | None = None
     status: Sequence[str] = ()
     updated_after: datetime | None = None
     sort: str | None = None
@@ -279,6 +282,7 @@ class TranscriptionService:
             ListQuery(
                 user_id=user_id,
                 q=(params.q or "").strip() or None,
+                file_id=(params.file_id or "").strip() or None,
                 statuses=statuses,
                 updated_after=params.updated_after,
                 sort=sort.name,  # type: ignore[arg-type]
@@ -442,15 +446,33 @@ class TranscriptionService:
         return file
 
     def _enqueue(self, user_id: str, **fields: Any) -> TranscriptionRecord:
-        transcription_id = self._queue.enqueue(NewJob(user_id=user_id, **fields))
+        """Insert the job, announcing it (`queued`, `updated`) before a worker can claim it.
+
+        The answer describes the job as created: a worker may already have claimed it by the
+        time the row is read back, but the request created a `queued` job."""
+
+        def announce(job_id: str) -> None:
+            start = STAGE_PROGRESS[Stage.QUEUED].start
+            for event_type in (EventType.TRANSCRIPTION_QUEUED, EventType.TRANSCRIPTION_UPDATED):
+                event = job_event(job_id, JobStatus.QUEUED, start, Stage.QUEUED, type=event_type)
+                self._broker.publish(event.type, user_id, event.data, transcription_id=job_id)
+
+        transcription_id = self._queue.enqueue(
+            NewJob(user_id=user_id, **fields), before_commit=announce
+        )
         record = self._repo.get(user_id, transcription_id)
         if record is None:  # pragma: no cover - enqueue just wrote it
             raise NotFound("transcription not found")
+        if record.status != JobStatus.QUEUED:
+            record = record._replace(
+                status=JobStatus.QUEUED,
+                progress=STAGE_PROGRESS[Stage.QUEUED].start,
+                progress_stage=Stage.QUEUED,
+                started_at=None,
+            )
         return record
 
     def _announce(self, record: TranscriptionRecord) -> TranscriptionRecord:
-        self._publish(record, EventType.TRANSCRIPTION_QUEUED)
-        self._publish(record, EventType.TRANSCRIPTION_UPDATED)
         if not self._workers.accepting:
             raise ServiceUnavailable(
                 "the server is shutting down; the transcription stays queued for the next start"

@@ -32,10 +32,12 @@ TEXT = (
 PIECES = 6
 SLOW = {"delay_s": 3.0, "steps": PIECES, "pieces": PIECES, "text": TEXT}
 Frame = tuple[str, dict[str, Any], str | None]
+TERMINAL_EVENTS = ("transcription.completed", "transcription.failed", "transcription.canceled")
 
 
 def frames(stream: httpx.Response) -> Iterator[Frame]:
-    """(event, data, id) for each SSE frame as it arrives."""
+    """(event, data, id) for each SSE frame as it arrives, up to the terminal event (the stream
+    itself stays open with heartbeats)."""
     block: dict[str, str] = {}
     for line in stream.iter_lines():
         if line.startswith(("id: ", "event: ", "data: ")):
@@ -43,6 +45,8 @@ def frames(stream: httpx.Response) -> Iterator[Frame]:
             block[key] = value
         elif line == "" and "event" in block:
             yield block["event"], json.loads(block["data"]), block.get("id")
+            if block["event"] in TERMINAL_EVENTS:
+                return
             block = {}
 
 

@@ -3,14 +3,16 @@ audio streaming with Range support."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import CurrentUser, StreamReader
+from scriberr.api.audio_tokens import AudioTokenOut, audio_token
+from scriberr.api.deps import AuthDep, CurrentUser, FileAudioReader
 from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
+from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import (
     ERROR_RESPONSES,
@@ -21,6 +23,7 @@ from scriberr.api.schemas import (
     multipart_upload_body,
 )
 from scriberr.api.uploads import receive_upload
+from scriberr.clock import rfc3339
 from scriberr.jobs import FileStatus
 from scriberr.services.errors import InvalidRequest
 from scriberr.services.files import FileService, FileView
@@ -30,7 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["files"], responses=ERROR_RESPONSES)
 FileId = Annotated[str, Path(max_length=100, description="A `file_…` ID.")]
 
 
-def get_file_service(request: Request) -> FileService:
+async def get_file_service(request: Request) -> FileService:
     service: FileService = request.app.state.core.files
     return service
 
@@ -52,18 +55,24 @@ class FileOut(BaseModel):
 
     @classmethod
     def of(cls, view: FileView) -> FileOut:
-        return cls(
-            id=view.id,
-            title=view.title,
-            kind=view.kind,  # type: ignore[arg-type]
-            status=FileStatus(view.status),
-            mime_type=view.mime_type,
-            size_bytes=view.size_bytes,
-            duration_seconds=view.duration_seconds,
-            error=view.error,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-        )
+        return cls.model_validate(file_fields(view))
+
+
+def file_fields(view: FileView) -> dict[str, Any]:
+    """The public JSON object of a file (`FileOut`) as plain JSON types: the one mapping from a
+    view to its public shape (listings encode these dicts directly)."""
+    return {
+        "id": view.id,
+        "title": view.title,
+        "kind": view.kind,
+        "status": view.status,
+        "mime_type": view.mime_type,
+        "size_bytes": view.size_bytes,
+        "duration_seconds": view.duration_seconds,
+        "error": view.error,
+        "created_at": rfc3339(view.created_at),
+        "updated_at": rfc3339(view.updated_at),
+    }
 
 
 class FileList(BaseModel):
@@ -161,9 +170,9 @@ async def list_files(
         int, Query(description="Page size; default 50, values above 200 are capped.")
     ] = 50,
     origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
-) -> FileList:
-    page = await run_in_threadpool(
-        lambda: files.list(
+) -> Response:
+    def page() -> Response:
+        found = files.list(
             user.user_id,
             q=q,
             kind=kind,
@@ -173,8 +182,9 @@ async def list_files(
             limit=limit,
             origin=origin,
         )
-    )
-    return FileList(items=[FileOut.of(v) for v in page.items], next_cursor=page.next_cursor)
+        return page_response([file_fields(v) for v in found.items], found.next_cursor)
+
+    return await run_in_threadpool(page)
 
 
 @router.get("/files/{file_id}", response_model=FileOut)
@@ -205,13 +215,24 @@ async def delete_file(file_id: FileId, user: CurrentUser, files: FilesDep) -> Re
 )
 async def file_audio(
     file_id: FileId,
-    user: StreamReader,
+    user: FileAudioReader,
     files: FilesDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     """The stored bytes, whole or one `Range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`).
-    Accepts `?stream_token=` for <audio> elements."""
+    Accepts `?stream_token=` (a stream token, or this file's audio token) for <audio>
+    elements."""
     source = await run_in_threadpool(files.audio_source, user.user_id, file_id)
     return await run_in_threadpool(
         file_response, source.path, source.mime_type, range_header, filename=source.filename
     )
+
+
+@router.post("/files/{file_id}/audio-token", response_model=AudioTokenOut)
+async def file_audio_token(
+    file_id: FileId, user: CurrentUser, files: FilesDep, auth: AuthDep
+) -> AudioTokenOut:
+    """A read-only token for this file's audio only, and the URL that plays it (with Range) —
+    for `<audio>` elements, which cannot send an `Authorization` header. Valid for 1 hour."""
+    view = await run_in_threadpool(files.get, user.user_id, file_id)
+    return await audio_token(auth, user, "file", view.id, f"/api/v1/files/{view.id}/audio")
