@@ -46,6 +46,14 @@ class DiarizeRequest:
 
 
 @dataclass(frozen=True)
+class VerifyModelRequest:
+    """Load the Whisper model in `directory` once to prove it works (then drop it)."""
+
+    directory: Path
+    multilingual: bool | None
+
+
+@dataclass(frozen=True)
 class StatsRequest:
     """Ask the engine process for its resource use (benchmarks, diagnostics)."""
 
@@ -57,7 +65,7 @@ class EngineStats:
     loaded_models: tuple[str, ...]
 
 
-Request = PrepareRequest | TranscribeRequest | DiarizeRequest | StatsRequest
+Request = PrepareRequest | TranscribeRequest | DiarizeRequest | StatsRequest | VerifyModelRequest
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ models resident, preferring the process that last ran the requested model.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from scriberr.config import Config
@@ -21,7 +22,9 @@ from scriberr.engine.base import (
     Capabilities,
     DiarizationOptions,
     DiarizationOutput,
+    DownloadProgressCallback,
     InvalidOptionsError,
+    ModelInstallError,
     ModelUnavailableError,
     PreparedAudio,
     ProgressCallback,
@@ -37,6 +40,13 @@ from scriberr.engine.catalog import (
     list_models,
     locate_model,
 )
+from scriberr.engine.install import (
+    HubSource,
+    ModelSource,
+    download_model,
+    import_model,
+    remove_model,
+)
 from scriberr.engine.local.device import DeviceChoice
 from scriberr.engine.local.process import EnginePool
 from scriberr.engine.local.protocol import (
@@ -46,6 +56,7 @@ from scriberr.engine.local.protocol import (
     PrepareRequest,
     StatsRequest,
     TranscribeRequest,
+    VerifyModelRequest,
 )
 
 logger = logging.getLogger("scriberr.engine")
@@ -70,8 +81,10 @@ class LocalProvider:
         max_loaded: int = 2,
         auto_download: bool = True,
         processes: int = 1,
+        model_source: ModelSource | None = None,
     ) -> None:
         self._cache_dir = cache_dir
+        self._model_source = model_source
         self._default_model = default_model
         self._device = device
         self._auto_download = auto_download
@@ -148,6 +161,46 @@ class LocalProvider:
         turns: tuple[SpeakerTurn, ...] = result
         return DiarizationOutput(turns=turns, model=DIARIZATION_MODEL_ID)
 
+    # Model management (see `engine.install`): downloads and copies run in the calling thread
+    # (plain I/O); the one load that verifies the files runs in an engine process.
+
+    def download_model(
+        self, model_id: str, progress: DownloadProgressCallback, cancel: CancelToken
+    ) -> None:
+        """Fetch `model_id` from its hub into the cache; `ModelInstallError` says why not."""
+        entry = _installable_entry(model_id)
+        source = self._model_source or HubSource.from_environment(os.environ)
+        download_model(
+            entry.id,
+            str(entry.repo),
+            self._cache_dir,
+            source,
+            verify=lambda staged: self._verify(staged, entry, cancel),
+            progress=lambda report: progress(report.done_bytes, report.total_bytes),
+            check_cancel=cancel.raise_if_canceled,
+        )
+
+    def import_model(self, model_id: str, directory: Path, cancel: CancelToken) -> None:
+        """Install a CTranslate2 model directory copied from elsewhere, once it loads."""
+        entry = _installable_entry(model_id)
+        import_model(
+            entry.id,
+            directory,
+            self._cache_dir,
+            verify=lambda staged: self._verify(staged, entry, cancel),
+            check_cancel=cancel.raise_if_canceled,
+        )
+
+    def remove_model(self, model_id: str) -> bool:
+        """Delete a downloaded or imported model from the cache; False when it was not there."""
+        entry = _installable_entry(model_id)
+        return remove_model(entry.id, self._cache_dir)
+
+    def _verify(self, directory: Path, entry: CatalogEntry, cancel: CancelToken) -> None:
+        request = VerifyModelRequest(directory, entry.multilingual)
+        with self._pool.lease() as engine:
+            engine.call(request, _ignore_progress, cancel)
+
     def engine_stats(self) -> list[EngineStats]:
         """Resource use of each running engine process (benchmarks and diagnostics)."""
         stats = []
@@ -171,6 +224,17 @@ class LocalProvider:
             recent.remove(key)
         recent.append(key)
         del recent[: -self._max_loaded]
+
+
+def _installable_entry(model_id: str) -> CatalogEntry:
+    entry = find_entry(model_id)
+    if entry is None:
+        raise ModelUnavailableError(f"model '{model_id}' is not a known model")
+    if entry.repo is None:
+        raise ModelInstallError(
+            f"model '{model_id}' is bundled with Scriberr and cannot be downloaded or removed"
+        )
+    return entry
 
 
 def _transcription_entry(model_id: str) -> CatalogEntry:

@@ -37,6 +37,7 @@ from scriberr.engine.local.protocol import (
     Request,
     StatsRequest,
     TranscribeRequest,
+    VerifyModelRequest,
 )
 
 logger = logging.getLogger("scriberr.engine")
@@ -131,6 +132,17 @@ class Engine:
             return self._transcribe(request, progress, check_cancel)
         if isinstance(request, DiarizeRequest):
             return self._diarize(request, progress, check_cancel)
+        if isinstance(request, VerifyModelRequest):
+            settings = self._settings
+            whisper.open_model(
+                request.directory,
+                settings.device,
+                settings.compute_type,
+                settings.threads,
+                request.multilingual,
+            )
+            gc.collect()
+            return None
         if isinstance(request, StatsRequest):
             usage = resource.getrusage(resource.RUSAGE_SELF)
             return EngineStats(os.getpid(), usage.ru_maxrss / 1024.0, self._models.keys)
@@ -147,7 +159,7 @@ class Engine:
         model = self._models.get(
             f"whisper:{location.model_id}",
             lambda: whisper.load_model(
-                location, settings.device, settings.compute_type, settings.threads
+                location, settings.device, settings.compute_type, settings.threads, check_cancel
             ),
         )
         check_cancel()
