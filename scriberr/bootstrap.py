@@ -32,6 +32,7 @@ from scriberr.persistence.transcription_repository import TranscriptionRepositor
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService
 from scriberr.services.files import FileService
+from scriberr.services.models import ModelService
 from scriberr.services.options import OptionDefaults
 from scriberr.services.profiles import ProfileService
 from scriberr.services.settings import SettingsService
@@ -57,6 +58,7 @@ class Core:
     auth: AuthService
     settings: SettingsService
     files: FileService
+    models: ModelService
 
     def start(self) -> None:
         """Start the workers (recovery runs first, before any claim)."""
@@ -66,6 +68,7 @@ class Core:
         """Stop imports and workers (bounded by `timeout`), close the providers, then the
         database."""
         self.files.close()
+        self.models.close()
         self.workers.stop(timeout)
         self.orchestrator.close()
         try:
@@ -130,7 +133,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
-        files=files,
+        files=files, models=ModelService(registry, broker),
     )  # fmt: skip
 
 

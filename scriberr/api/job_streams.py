@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from scriberr.clock import utcnow
 from scriberr.events.broker import Event, Subscription
 from scriberr.persistence.transcription_repository import TranscriptionRecord
+from scriberr.services.models import MODEL_EVENT_TYPES
 
 POLL_INTERVAL_S = 1.0
 KEEPALIVE_S = 15.0
@@ -49,6 +50,7 @@ GLOBAL_EVENT_TYPES = frozenset(
         "transcription.completed",
         "transcription.failed",
         "transcription.canceled",
+        *MODEL_EVENT_TYPES,
     }
 )
 KEEPALIVE_FRAME = ": keep-alive\n\n"
