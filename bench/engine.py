@@ -8,7 +8,10 @@ Measures, after the models are loaded:
   type, threads and decode settings (decode with faster-whisper's own decoder, then transcribe);
   for the long file the faster of direct sequential and direct batched decoding;
 - diarization real-time factor and DER (pyannote.metrics, no collar, overlap scored) on sample.wav;
-- the engine process's peak resident memory after running tiny.en and diarization.
+- the engine process's peak resident memory after running tiny.en and diarization;
+- `rtf_base_long`: the 5-minute file through the pipeline with the multilingual `whisper-base`
+  (language detected), when that model is installed in SPEECH_ENGINE_CACHE_DIR (for example with
+  `scriberr models import whisper-base DIR`); the key is absent otherwise.
 
 Pipeline and direct runs are paired (adjacent in time, alternating which goes first); the RTFs are
 medians and `overhead_ratio` is the median of the per-pair ratios, so load from other processes on
@@ -44,6 +47,7 @@ JFK = FIXTURES / "jfk.flac"
 SAMPLE = FIXTURES / "sample.wav"
 SAMPLE_RTTM = FIXTURES / "sample.rttm"
 MODEL = "whisper-tiny.en"
+BASE_MODEL = "whisper-base"
 JFK_SECONDS = 11.0
 LONG_SECONDS = 300
 RATE = 16000
@@ -146,6 +150,28 @@ def pair_ratio(pipeline: list[float], direct: list[float]) -> float:
     return statistics.median([p / d for p, d in zip(pipeline, direct, strict=True)])
 
 
+def base_model_figures(provider: LocalProvider, long_path: Path, scratch: Path) -> dict[str, float]:
+    """`rtf_base_long`: median of 3 pipeline runs on the 5-minute file with whisper-base, after
+    one warm-up run on jfk.flac; empty when whisper-base is not installed."""
+    models = provider.capabilities().transcription_models
+    if not any(model.id == BASE_MODEL and model.installed for model in models):
+        log(f"{BASE_MODEL} is not installed: rtf_base_long skipped")
+        return {}
+    options = TranscriptionOptions(model=BASE_MODEL)
+
+    def run(path: Path) -> None:
+        destination = scratch / "base-job.wav"
+        audio = provider.prepare_audio(path, destination, CancelToken())
+        provider.transcribe(audio, options, lambda _f: None, CancelToken())
+        destination.unlink()
+
+    log(f"{BASE_MODEL}: warm-up on jfk.flac, then 3 runs on the {LONG_SECONDS} s input")
+    run(JFK)
+    times = [timed(lambda: run(long_path)) for _ in range(3)]
+    log(f"{BASE_MODEL} long runs: {_seconds(times)}")
+    return {"rtf_base_long": round(statistics.median(times) / LONG_SECONDS, 4)}
+
+
 def main() -> int:
     config = load_config(os.environ)
     device = resolve_device(config)
@@ -197,6 +223,7 @@ def main() -> int:
                 ).turns
                 diarization_times.append(time.perf_counter() - started)
             stats = provider.engine_stats()
+            base_figures = base_model_figures(provider, long_path, scratch)
     finally:
         provider.close()
 
@@ -218,6 +245,7 @@ def main() -> int:
         "diarization_rtf": round(statistics.median(diarization_times) / sample_seconds, 4),
         "der_sample": round(der(turns, sample_seconds), 4),
         "peak_rss_mb": round(max(stat.peak_rss_mb for stat in stats), 1),
+        **base_figures,
     }
     print(json.dumps(figures))
     return 0
