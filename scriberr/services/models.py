@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from scriberr.engine.base import CancelToken, EngineError, JobCanceled, ModelInstaller
 from scriberr.engine.registry import ProviderRegistry
 from scriberr.events import EventBroker
+from scriberr.jobs import EventType
 from scriberr.services.errors import Conflict, NotFound
 
 logger = logging.getLogger("scriberr.models")
 
-MODEL_DOWNLOAD_PROGRESS = "model.download.progress"
-MODEL_DOWNLOAD_COMPLETED = "model.download.completed"
-MODEL_DOWNLOAD_FAILED = "model.download.failed"
-MODEL_EVENT_TYPES = (MODEL_DOWNLOAD_PROGRESS, MODEL_DOWNLOAD_COMPLETED, MODEL_DOWNLOAD_FAILED)
+MODEL_DOWNLOAD_PROGRESS = EventType.MODEL_DOWNLOAD_PROGRESS
+MODEL_DOWNLOAD_COMPLETED = EventType.MODEL_DOWNLOAD_COMPLETED
+MODEL_DOWNLOAD_FAILED = EventType.MODEL_DOWNLOAD_FAILED
 _CLOSE_WAIT_S = 5.0
 
 
