@@ -64,10 +64,14 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             limit = hub.cut_after.get(path.name, len(data))
-            for offset in range(0, limit, _CHUNK):
-                self.wfile.write(data[offset : min(offset + _CHUNK, limit)])
-                if hub.hold is not None and offset == 0:
-                    hub.hold.wait(30)
+            try:
+                for offset in range(0, limit, _CHUNK):
+                    self.wfile.write(data[offset : min(offset + _CHUNK, limit)])
+                    if hub.hold is not None and offset == 0:
+                        hub.hold.wait(30)
+            except ConnectionError:  # the client gave up (a canceled download)
+                self.close_connection = True
+                return
             if limit < len(data):
                 self.close_connection = True
 
