@@ -3,7 +3,7 @@
 
 Point the downloader at it with `HF_ENDPOINT=<hub.url>`. `cut_after` makes a file's response stop
 after that many bytes (its Content-Length still announces the whole file), like a dropped
-connection; `hold` pauses every file response after its first chunk until the event is set.
+connection.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ class FakeHub:
     repos: dict[str, Path]  # repository name → directory whose top-level files it serves
     url: str = ""
     cut_after: dict[str, int] = field(default_factory=dict)  # file name → bytes sent
-    hold: threading.Event | None = None
     requests: list[str] = field(default_factory=list)
 
 
@@ -67,8 +66,6 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             try:
                 for offset in range(0, limit, _CHUNK):
                     self.wfile.write(data[offset : min(offset + _CHUNK, limit)])
-                    if hub.hold is not None and offset == 0:
-                        hub.hold.wait(30)
             except ConnectionError:  # the client gave up (a canceled download)
                 self.close_connection = True
                 return
@@ -89,7 +86,5 @@ def serve_hub(repos: dict[str, Path]) -> Iterator[FakeHub]:
     try:
         yield hub
     finally:
-        if hub.hold is not None:
-            hub.hold.set()
         server.shutdown()
         server.server_close()
