@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from scriberr.clock import utcnow
 from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
@@ -34,6 +35,7 @@ from scriberr.services.auth import AuthService
 from scriberr.services.files import FileService
 from scriberr.services.models import ModelService
 from scriberr.services.profiles import ProfileService
+from scriberr.services.retention import RetentionSweeper
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
 
@@ -57,15 +59,18 @@ class Core:
     auth: AuthService
     settings: SettingsService
     files: FileService
+    retention: RetentionSweeper
     models: ModelService
 
     def start(self) -> None:
-        """Start the workers (recovery runs first, before any claim)."""
+        """Start the workers (recovery runs first, before any claim) and the retention sweep."""
         self.workers.start()
+        self.retention.start()
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop imports and workers (bounded by `timeout`), close the providers, then the
         database."""
+        self.retention.stop()
         self.files.close()
         self.models.close()
         self.workers.stop(timeout)
@@ -134,7 +139,8 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
-        files=files, models=ModelService(registry, broker),
+        files=files, retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
+        models=ModelService(registry, broker),
     )  # fmt: skip
 
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +22,7 @@ from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.ranges import file_response
-from scriberr.api.schemas import multipart_upload_body
+from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import rfc3339
 from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
@@ -236,6 +237,7 @@ async def list_transcriptions(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
+    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
 ) -> TranscriptionList:
     statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
     page = await run_in_threadpool(
@@ -248,6 +250,7 @@ async def list_transcriptions(
             sort=sort,
             cursor=cursor,
             limit=limit,
+            origin=origin,
         ),
     )
     return TranscriptionList(
@@ -355,15 +358,18 @@ async def get_transcript(
     transcript = await run_in_threadpool(
         core.transcriptions.transcript, user.user_id, transcription_id
     )
-    out = TranscriptOut(
-        transcription_id=transcription_id,
-        text=str(transcript.get("text") or ""),
-        language=transcript.get("language"),
-        duration=transcript.get("duration"),
-        segments=list(transcript.get("segments") or []),
-        words=list(transcript.get("words") or []),
-    )
-    return JSONResponse(out.model_dump())
+    # Built as a plain dict (the shape of `TranscriptOut`) and encoded with orjson: validating
+    # and encoding tens of thousands of word dicts through Pydantic and the standard library
+    # took most of the time a 2-hour transcript needed to reach the web reader.
+    out = {
+        "transcription_id": transcription_id,
+        "text": str(transcript.get("text") or ""),
+        "language": transcript.get("language"),
+        "duration": transcript.get("duration"),
+        "segments": list(transcript.get("segments") or []),
+        "words": list(transcript.get("words") or []),
+    }
+    return Response(content=orjson.dumps(out), media_type="application/json")
 
 
 @router.get(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from scriberr.config import Config
@@ -136,7 +137,7 @@ class LocalProvider:
                 f"model '{entry.id}' cannot translate; choose a multilingual model"
             )
         location = locate_model(entry.id, self._cache_dir, self._auto_download)
-        request = TranscribeRequest(audio.path, location, language, options.task, options.prompt)
+        request = TranscribeRequest(audio.path, location, replace(options, language=language))
         key = f"whisper:{entry.id}"
         with self._pool.lease(key) as engine:
             result = engine.call(request, progress, cancel)
