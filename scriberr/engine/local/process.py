@@ -35,6 +35,7 @@ from scriberr.engine.base import (
     EngineError,
     InvalidOptionsError,
     JobCanceled,
+    ModelInstallError,
     ModelUnavailableError,
     ProgressCallback,
     SegmentCallback,
@@ -67,6 +68,7 @@ _ERRORS: dict[str, type[EngineError]] = {
         ModelUnavailableError,
         InvalidOptionsError,
         EngineCrashedError,
+        ModelInstallError,
         EngineError,
     )
 }

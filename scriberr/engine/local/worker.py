@@ -50,6 +50,7 @@ from scriberr.engine.local.protocol import (
     Request,
     StatsRequest,
     TranscribeRequest,
+    VerifyModelRequest,
 )
 
 logger = logging.getLogger("scriberr.engine")
@@ -166,6 +167,17 @@ class Engine:
             return turns
         if isinstance(request, PreloadRequest):
             return self._preload(request)
+        if isinstance(request, VerifyModelRequest):
+            settings = self._settings
+            whisper.open_model(
+                request.directory,
+                settings.device,
+                settings.compute_type,
+                settings.threads,
+                request.multilingual,
+            )
+            gc.collect()
+            return None
         if isinstance(request, StatsRequest):
             usage = resource.getrusage(resource.RUSAGE_SELF)
             return EngineStats(
@@ -173,12 +185,14 @@ class Engine:
             )
         raise TypeError(f"unknown request {type(request).__name__}")
 
-    def _whisper_model(self, location: ModelLocation) -> Any:
+    def _whisper_model(
+        self, location: ModelLocation, check_cancel: CancelCheck | None = None
+    ) -> Any:
         settings = self._settings
         return self._models.get(
             f"whisper:{location.model_id}",
             lambda: whisper.load_model(
-                location, settings.device, settings.compute_type, settings.threads
+                location, settings.device, settings.compute_type, settings.threads, check_cancel
             ),
         )
 
@@ -216,7 +230,7 @@ class Engine:
         on_segment: SegmentCallback | None,
     ) -> object:
         location = request.location
-        model = self._whisper_model(location)
+        model = self._whisper_model(location, check_cancel)
         check_cancel()
         samples = audio.load_samples(request.audio)
         started = time.monotonic()
