@@ -159,7 +159,10 @@ def test_per_job_sse_orders_progress_then_one_terminal_event(quick_heartbeat_env
         job = env.create(file_id)
         url = f"/api/v1/transcriptions/{job['id']}/events"
         items = read_sse(http, url, env.headers, until=_terminal_then_heartbeat)
-    events = events_of(items)
+    # (the job's partial segments come too: tests/api/test_live_segments.py)
+    segments = [data for name, data in events_of(items) if name == "transcription.segment"]
+    assert [data["index"] for data in segments] == [0]
+    events = [(name, data) for name, data in events_of(items) if name != "transcription.segment"]
     names = [name for name, _ in events]
     assert names[-1] == "transcription.completed"
     assert names.count("transcription.completed") == 1

@@ -17,6 +17,7 @@ from scriberr.engine.base import (
     ModelUnavailableError,
     PreparedAudio,
     ProgressCallback,
+    SegmentCallback,
     TranscriptionOptions,
     TranscriptionOutput,
 )
@@ -117,6 +118,7 @@ class _OtherProvider:
         options: TranscriptionOptions,
         progress: ProgressCallback,
         cancel: CancelToken,
+        on_segment: SegmentCallback | None = None,
     ) -> TranscriptionOutput:
         raise NotImplementedError
 

@@ -159,7 +159,9 @@ def test_the_orchestrator_returns_a_completion_and_settles_it(tmp_path: Path) ->
     assert json.loads((tmp_path / completion.output_path).read_text())["text"]
     assert queue.rows["tr_1"].status == JobStatus.PROCESSING  # nothing stored yet
     assert [line.message for line in completion.log_lines][-1].startswith("completed in")
-    stages = [data["stage"] for kind, data in broker.events]
+    segments = [data for kind, data in broker.events if kind == "transcription.segment"]
+    assert [data["index"] for data in segments] == [0]  # the fake's one segment, live
+    stages = [data["stage"] for kind, data in broker.events if kind != "transcription.segment"]
     assert stages[0] == "preparing" and stages[-2:] == ["merging", "saving"]
     assert "transcribing" in stages and "diarizing" not in stages  # diarization not asked
     assert not (tmp_path / "jobs" / "tr_1").exists()  # scratch removed

@@ -220,10 +220,15 @@ class _StubbornProvider(FakeProvider):
     """Ignores cancellation for a while (an engine stuck in native code)."""
 
     def transcribe(
-        self, audio: PreparedAudio, options: Any, progress: Any, cancel: CancelToken
+        self,
+        audio: PreparedAudio,
+        options: Any,
+        progress: Any,
+        cancel: CancelToken,
+        on_segment: Any = None,
     ) -> Any:
         time.sleep(3)
-        return super().transcribe(audio, options, progress, cancel)
+        return super().transcribe(audio, options, progress, cancel, on_segment)
 
 
 @pytest.mark.parametrize("stubborn", [False, True])
