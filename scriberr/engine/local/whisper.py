@@ -147,17 +147,18 @@ def use_batched(duration: float) -> bool:
 
 
 def start_decoding(
-    model: Any, samples: np.ndarray, options: TranscriptionOptions
+    model: Any, samples: np.ndarray, options: TranscriptionOptions, batched: bool | None = None
 ) -> tuple[Any, Any]:
-    """faster-whisper's lazy segment iterator and info for these samples."""
+    """faster-whisper's lazy segment iterator and info for these samples (`batched`: whether to
+    use the batched pipeline; by default when the samples are long enough)."""
     settings = decode_settings(options)
-    if use_batched(samples.shape[0] / SAMPLE_RATE):
+    if batched if batched is not None else use_batched(samples.shape[0] / SAMPLE_RATE):
         from faster_whisper import BatchedInferencePipeline
 
-        batched: tuple[Any, Any] = BatchedInferencePipeline(model).transcribe(
+        pipelined: tuple[Any, Any] = BatchedInferencePipeline(model).transcribe(
             samples, batch_size=BATCH_SIZE, **settings
         )
-        return batched
+        return pipelined
     plain: tuple[Any, Any] = model.transcribe(samples, **settings)
     return plain
 
@@ -194,7 +195,9 @@ def transcribe(
     language = options.language
     for start, part in parts:
         offset = start / SAMPLE_RATE
-        iterator, info = start_decoding(model, part, replace(options, language=language))
+        # the rest of a split input keeps the batched pipeline even when it is under a minute
+        batched = True if start > 0 else None
+        iterator, info = start_decoding(model, part, replace(options, language=language), batched)
         language = language or info.language  # the first part's answer holds for the rest
         for raw in iterator:
             converted = _segments(raw, duration, offset)
