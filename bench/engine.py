@@ -15,6 +15,9 @@ Measures, after the models are loaded:
   after `/health`, polled every 50 ms). `first_job_warm_ratio` divides it by the median of three
   runs of the same job on the now-warm server. `first_job_no_preload_s` is the same first job with
   `SPEECH_ENGINE_PRELOAD=none` (what the preload saves).
+- `rtf_base_long`: the 5-minute file through the pipeline with the multilingual `whisper-base`
+  (language detected), when that model is installed in SPEECH_ENGINE_CACHE_DIR (for example with
+  `scriberr models import whisper-base DIR`); the key is absent otherwise.
 
 Pipeline and direct runs are paired (adjacent in time, alternating which goes first); the RTFs are
 medians and `overhead_ratio` is the median of the per-pair ratios, so load from other processes on
@@ -55,6 +58,7 @@ JFK = FIXTURES / "jfk.flac"
 SAMPLE = FIXTURES / "sample.wav"
 SAMPLE_RTTM = FIXTURES / "sample.rttm"
 MODEL = "whisper-tiny.en"
+BASE_MODEL = "whisper-base"
 JFK_SECONDS = 11.0
 LONG_SECONDS = 300
 RATE = 16000
@@ -282,6 +286,28 @@ def first_and_warm(
     return first_s, warm
 
 
+def base_model_figures(provider: LocalProvider, long_path: Path, scratch: Path) -> dict[str, float]:
+    """`rtf_base_long`: median of 3 pipeline runs on the 5-minute file with whisper-base, after
+    one warm-up run on jfk.flac; empty when whisper-base is not installed."""
+    models = provider.capabilities().transcription_models
+    if not any(model.id == BASE_MODEL and model.installed for model in models):
+        log(f"{BASE_MODEL} is not installed: rtf_base_long skipped")
+        return {}
+    options = TranscriptionOptions(model=BASE_MODEL)
+
+    def run(path: Path) -> None:
+        destination = scratch / "base-job.wav"
+        audio = provider.prepare_audio(path, destination, CancelToken())
+        provider.transcribe(audio, options, lambda _f: None, CancelToken())
+        destination.unlink()
+
+    log(f"{BASE_MODEL}: warm-up on jfk.flac, then 3 runs on the {LONG_SECONDS} s input")
+    run(JFK)
+    times = [timed(lambda: run(long_path)) for _ in range(3)]
+    log(f"{BASE_MODEL} long runs: {_seconds(times)}")
+    return {"rtf_base_long": round(statistics.median(times) / LONG_SECONDS, 4)}
+
+
 def main() -> int:
     config = load_config(os.environ)
     device = resolve_device(config)
@@ -333,6 +359,7 @@ def main() -> int:
                 ).turns
                 diarization_times.append(time.perf_counter() - started)
             stats = provider.engine_stats()
+            base_figures = base_model_figures(provider, long_path, scratch)
     finally:
         provider.close()
 
@@ -370,6 +397,7 @@ def main() -> int:
         "first_job_s": round(first_s, 3),
         "first_job_warm_ratio": round(first_s / statistics.median(warm_runs), 3),
         "first_job_no_preload_s": round(first_no_preload_s, 3),
+        **base_figures,
     }
     print(json.dumps(figures))
     return 0

@@ -35,6 +35,7 @@ from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService
 from scriberr.services.files import FileService
 from scriberr.services.idempotency import IdempotencyService
+from scriberr.services.models import ModelService
 from scriberr.services.profiles import ProfileService
 from scriberr.services.retention import RetentionSweeper
 from scriberr.services.settings import SettingsService
@@ -62,6 +63,7 @@ class Core:
     files: FileService
     idempotency: IdempotencyService
     retention: RetentionSweeper
+    models: ModelService
 
     def start(self) -> None:
         """Start loading the preload models (in the background), the workers (recovery runs
@@ -75,6 +77,7 @@ class Core:
         database."""
         self.retention.stop()
         self.files.close()
+        self.models.close()
         self.workers.stop(timeout)
         self.orchestrator.close()
         try:
@@ -142,6 +145,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
         files=files, idempotency=IdempotencyService(IdempotencyRepository(database)),
         retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
+        models=ModelService(registry, broker),
     )  # fmt: skip
 
 

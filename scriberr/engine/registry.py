@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scriberr.config import Config, ConfigError
-from scriberr.engine.base import ModelInfo, SpeechProvider
+from scriberr.engine.base import ModelInfo, ModelInstaller, SpeechProvider
 from scriberr.jobs import JobOptions
 
 
@@ -51,6 +51,21 @@ class ProviderRegistry:
             if any(model.id == model_id for model in models):
                 return provider
         raise KeyError(model_id)
+
+    def installer_for(self, model_id: str) -> ModelInstaller | None:
+        """The provider that can download, import and remove `model_id`, if any can."""
+        try:
+            provider = self.provider_for(model_id)
+        except KeyError:
+            return None
+        return provider if isinstance(provider, ModelInstaller) else None
+
+    def model_info(self, model_id: str) -> ModelInfo | None:
+        """The listing row of one model (transcription or diarization), or None."""
+        for model in self.transcription_models() + self.diarization_models():
+            if model.id == model_id:
+                return model
+        return None
 
     def transcription_models(self) -> list[ModelInfo]:
         return self._collect(diarization=False)

@@ -35,6 +35,7 @@ from scriberr.engine.base import (
     EngineError,
     InvalidOptionsError,
     JobCanceled,
+    ModelInstallError,
     ModelUnavailableError,
     ProgressCallback,
 )
@@ -65,6 +66,7 @@ _ERRORS: dict[str, type[EngineError]] = {
         ModelUnavailableError,
         InvalidOptionsError,
         EngineCrashedError,
+        ModelInstallError,
         EngineError,
     )
 }

@@ -52,6 +52,14 @@ class PreloadRequest:
 
 
 @dataclass(frozen=True)
+class VerifyModelRequest:
+    """Load the Whisper model in `directory` once to prove it works (then drop it)."""
+
+    directory: Path
+    multilingual: bool | None
+
+
+@dataclass(frozen=True)
 class StatsRequest:
     """Ask the engine process for its resource use (benchmarks, diagnostics)."""
 
@@ -64,7 +72,14 @@ class EngineStats:
     model_loads: int  # models loaded since the process started (preloaded ones included)
 
 
-Request = PrepareRequest | TranscribeRequest | DiarizeRequest | PreloadRequest | StatsRequest
+Request = (
+    PrepareRequest
+    | TranscribeRequest
+    | DiarizeRequest
+    | PreloadRequest
+    | StatsRequest
+    | VerifyModelRequest
+)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ still be canceled while it waits. Only installed models are preloaded: startup n
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -30,8 +31,10 @@ from scriberr.engine.base import (
     Capabilities,
     DiarizationOptions,
     DiarizationOutput,
+    DownloadProgressCallback,
     EngineError,
     InvalidOptionsError,
+    ModelInstallError,
     ModelUnavailableError,
     PreparedAudio,
     ProgressCallback,
@@ -50,6 +53,13 @@ from scriberr.engine.catalog import (
     list_models,
     locate_model,
 )
+from scriberr.engine.install import (
+    HubSource,
+    ModelSource,
+    download_model,
+    import_model,
+    remove_model,
+)
 from scriberr.engine.local.device import DeviceChoice, resolve_device
 from scriberr.engine.local.process import EnginePool
 from scriberr.engine.local.protocol import (
@@ -60,6 +70,7 @@ from scriberr.engine.local.protocol import (
     PrepareRequest,
     StatsRequest,
     TranscribeRequest,
+    VerifyModelRequest,
 )
 
 logger = logging.getLogger("scriberr.engine")
@@ -86,8 +97,10 @@ class LocalProvider:
         auto_download: bool = True,
         processes: int = 1,
         preload: Sequence[str] = (),
+        model_source: ModelSource | None = None,
     ) -> None:
         self._cache_dir = cache_dir
+        self._model_source = model_source
         self._default_model = default_model
         self._device = device
         self._auto_download = auto_download
@@ -227,6 +240,46 @@ class LocalProvider:
         turns: tuple[SpeakerTurn, ...] = result
         return DiarizationOutput(turns=turns, model=DIARIZATION_MODEL_ID)
 
+    # Model management (see `engine.install`): downloads and copies run in the calling thread
+    # (plain I/O); the one load that verifies the files runs in an engine process.
+
+    def download_model(
+        self, model_id: str, progress: DownloadProgressCallback, cancel: CancelToken
+    ) -> None:
+        """Fetch `model_id` from its hub into the cache; `ModelInstallError` says why not."""
+        entry = _installable_entry(model_id)
+        source = self._model_source or HubSource.from_environment(os.environ)
+        download_model(
+            entry.id,
+            str(entry.repo),
+            self._cache_dir,
+            source,
+            verify=lambda staged: self._verify(staged, entry, cancel),
+            progress=lambda report: progress(report.done_bytes, report.total_bytes),
+            check_cancel=cancel.raise_if_canceled,
+        )
+
+    def import_model(self, model_id: str, directory: Path, cancel: CancelToken) -> None:
+        """Install a CTranslate2 model directory copied from elsewhere, once it loads."""
+        entry = _installable_entry(model_id)
+        import_model(
+            entry.id,
+            directory,
+            self._cache_dir,
+            verify=lambda staged: self._verify(staged, entry, cancel),
+            check_cancel=cancel.raise_if_canceled,
+        )
+
+    def remove_model(self, model_id: str) -> bool:
+        """Delete a downloaded or imported model from the cache; False when it was not there."""
+        entry = _installable_entry(model_id)
+        return remove_model(entry.id, self._cache_dir)
+
+    def _verify(self, directory: Path, entry: CatalogEntry, cancel: CancelToken) -> None:
+        request = VerifyModelRequest(directory, entry.multilingual)
+        with self._pool.lease() as engine:
+            engine.call(request, _ignore_progress, cancel)
+
     def engine_stats(self) -> list[EngineStats]:
         """Resource use of each running engine process (benchmarks and diagnostics)."""
         stats = []
@@ -277,6 +330,17 @@ def preload_ids(config: Config) -> tuple[str, ...]:
 def _model_key(model_id: str) -> str:
     """How the engine processes name a resident model."""
     return model_id if model_id == DIARIZATION_MODEL_ID else f"whisper:{model_id}"
+
+
+def _installable_entry(model_id: str) -> CatalogEntry:
+    entry = find_entry(model_id)
+    if entry is None:
+        raise ModelUnavailableError(f"model '{model_id}' is not a known model")
+    if entry.repo is None:
+        raise ModelInstallError(
+            f"model '{model_id}' is bundled with Scriberr and cannot be downloaded or removed"
+        )
+    return entry
 
 
 def _transcription_entry(model_id: str) -> CatalogEntry:

@@ -43,6 +43,7 @@ from scriberr.engine.local.protocol import (
     Request,
     StatsRequest,
     TranscribeRequest,
+    VerifyModelRequest,
 )
 
 logger = logging.getLogger("scriberr.engine")
@@ -154,6 +155,17 @@ class Engine:
             return turns
         if isinstance(request, PreloadRequest):
             return self._preload(request)
+        if isinstance(request, VerifyModelRequest):
+            settings = self._settings
+            whisper.open_model(
+                request.directory,
+                settings.device,
+                settings.compute_type,
+                settings.threads,
+                request.multilingual,
+            )
+            gc.collect()
+            return None
         if isinstance(request, StatsRequest):
             usage = resource.getrusage(resource.RUSAGE_SELF)
             return EngineStats(
@@ -161,12 +173,14 @@ class Engine:
             )
         raise TypeError(f"unknown request {type(request).__name__}")
 
-    def _whisper_model(self, location: ModelLocation) -> Any:
+    def _whisper_model(
+        self, location: ModelLocation, check_cancel: CancelCheck | None = None
+    ) -> Any:
         settings = self._settings
         return self._models.get(
             f"whisper:{location.model_id}",
             lambda: whisper.load_model(
-                location, settings.device, settings.compute_type, settings.threads
+                location, settings.device, settings.compute_type, settings.threads, check_cancel
             ),
         )
 
@@ -200,7 +214,7 @@ class Engine:
         self, request: TranscribeRequest, pacer: Pacer, check_cancel: CancelCheck
     ) -> object:
         location = request.location
-        model = self._whisper_model(location)
+        model = self._whisper_model(location, check_cancel)
         check_cancel()
         samples = audio.load_samples(request.audio)
         started = time.monotonic()
