@@ -1,7 +1,7 @@
 """Messages between the server process and an engine process (pickled over a multiprocessing pipe).
 
-Requests go parent → child; the child answers with any number of `Progress`/`PartialSegment`/`LogLine` messages and
-then exactly one `Done`, `Failed` or `Canceled`. Only plain dataclasses from here and `engine.base`
+Requests go parent → child; the child answers with any number of `Progress`, `PartialSegment`
+and `LogLine` messages and then exactly one `Done`, `Failed` or `Canceled`. Only plain dataclasses from here and `engine.base`
 cross the pipe, never speech-library objects.
 """
 
