@@ -27,15 +27,19 @@ from scriberr.persistence.files_repository import FileRepository
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
+from scriberr.persistence.search_repository import SearchRepository
 from scriberr.persistence.settings_repository import SettingsRepository
+from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService
 from scriberr.services.files import FileService
 from scriberr.services.options import OptionDefaults
 from scriberr.services.profiles import ProfileService
+from scriberr.services.search import SearchService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
+from scriberr.services.transcripts import TranscriptService
 
 _log = logging.getLogger("scriberr")
 
@@ -57,6 +61,8 @@ class Core:
     auth: AuthService
     settings: SettingsService
     files: FileService
+    transcripts: TranscriptService
+    search: SearchService
 
     def start(self) -> None:
         """Start the workers (recovery runs first, before any claim)."""
@@ -131,6 +137,11 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         config, database, broker, registry, queue, job_logs, orchestrator, workers,
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
         files=files,
+        transcripts=TranscriptService(
+            transcriptions=TranscriptionRepository(database),
+            documents=TranscriptRepository(database),
+        ),
+        search=SearchService(SearchRepository(database)),
     )  # fmt: skip
 
 

@@ -27,14 +27,16 @@ from scriberr.api.routes import (
     models,
     openai_compat,
     profiles,
+    search,
     settings,
     transcriptions,
+    transcripts,
 )
 from scriberr.persistence.idempotency_repository import IdempotencyRepository
 
 _ROUTE_MODULES = (
     *(health, auth, api_keys, files, settings),
-    *(transcriptions, profiles, models, events, admin, openai_compat),
+    *(transcriptions, transcripts, search, profiles, models, events, admin, openai_compat),
 )
 
 _DESCRIPTION = """\

@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from scriberr.clock import utcnow
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import AudioFile, Execution, JobLog, Transcription
+from scriberr.persistence.search_repository import matching_transcriptions
 
 TERMINAL_STATUSES = ("completed", "failed", "canceled")
 ACTIVE_STATUSES = ("queued", "processing")
@@ -147,9 +148,14 @@ class TranscriptionRepository:
         conditions: list[ColumnElement[bool]] = [Transcription.user_id == query.user_id]
         if query.q:
             pattern = f"%{_escape_like(query.q.lower())}%"
-            conditions.append(
-                func.lower(func.coalesce(Transcription.title, "")).like(pattern, escape="\\")
+            in_title = func.lower(func.coalesce(Transcription.title, "")).like(
+                pattern, escape="\\"
             )
+            # Transcript text (current revision) through the full-text index.
+            in_text = matching_transcriptions(
+                self._db.is_sqlite, query.user_id, query.q, Transcription.id
+            )
+            conditions.append(in_title if in_text is None else or_(in_title, in_text))
         if query.statuses:
             conditions.append(Transcription.status.in_(list(query.statuses)))
         if query.updated_after is not None:

@@ -1,5 +1,6 @@
 """Transcriptions: create (option resolution + enqueue), read, list, rename, cancel, retry, delete,
-transcript and exports, executions, logs — the use cases behind `/api/v1/transcriptions`.
+executions, logs — the use cases behind `/api/v1/transcriptions` (the transcript itself:
+`services.transcripts`).
 
 Rules kept here:
 - Options resolve request > named profile > the user's default profile > config defaults, and are
@@ -51,7 +52,6 @@ from scriberr.services.pagination import (
     parse_sort,
 )
 from scriberr.services.profiles import ProfileService
-from scriberr.transcript import FORMATS, parse_stored, render
 
 STATUSES = ("queued", "processing", "completed", "failed", "canceled")
 _STOP_WAIT_S = 15.0
@@ -333,21 +333,6 @@ class TranscriptionService:
             self._remove(user_id, transcription_id)
 
     # ------------------------------------------------------------- transcript
-
-    def transcript(self, user_id: str, transcription_id: str) -> dict[str, Any]:
-        """The canonical transcript of a completed job; `Conflict` (409) before completion."""
-        record = self.get(user_id, transcription_id)
-        if record.status != "completed":
-            raise Conflict(f"transcription is {record.status}; the transcript is not available")
-        transcript = parse_stored(self._repo.transcript_json(user_id, transcription_id))
-        if transcript.get("language") is None and record.language:
-            transcript["language"] = record.language
-        return transcript
-
-    def export(self, user_id: str, transcription_id: str, fmt: str) -> str:
-        if fmt not in FORMATS:
-            raise InvalidRequest("format must be one of: " + ", ".join(FORMATS), field="format")
-        return render(self.transcript(user_id, transcription_id), fmt)
 
     def audio_file(self, user_id: str, transcription_id: str) -> FileRef:
         record = self.get(user_id, transcription_id)

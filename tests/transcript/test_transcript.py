@@ -183,7 +183,7 @@ def test_render_srt_and_vtt_keep_speaker_labels() -> None:
         "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v SPEAKER_00>Hi there.\n\n"
         "00:01:01.000 --> 00:01:02.500\n<v SPEAKER_01>Bye &lt;now&gt;.\n"
     )
-    assert render(transcript, "txt") == "SPEAKER_00: Hi there.\nSPEAKER_01: Bye <now>.\n"
+    assert render(transcript, "txt") == "SPEAKER_00: Hi there.\n\nSPEAKER_01: Bye <now>.\n"
     assert json.loads(render(transcript, "json")) == transcript
 
 

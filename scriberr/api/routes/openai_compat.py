@@ -116,7 +116,7 @@ async def _transcribe(request: Request, core: Any, user_id: str) -> Response:
         raise Unprocessable(f"transcription failed: {message}", field="file")
     if finished.status == "canceled":
         raise ServiceUnavailable("the transcription was canceled before it finished")
-    transcript = await run_in_threadpool(core.transcriptions.transcript, user_id, record.id)
+    transcript = await run_in_threadpool(core.transcripts.transcript, user_id, record.id)
     return _format(transcript, response_format, granularities, finished.options)
 
 
