@@ -148,9 +148,7 @@ class TranscriptionRepository:
         conditions: list[ColumnElement[bool]] = [Transcription.user_id == query.user_id]
         if query.q:
             pattern = f"%{_escape_like(query.q.lower())}%"
-            in_title = func.lower(func.coalesce(Transcription.title, "")).like(
-                pattern, escape="\\"
-            )
+            in_title = func.lower(func.coalesce(Transcription.title, "")).like(pattern, escape="\\")
             # Transcript text (current revision) through the full-text index.
             in_text = matching_transcriptions(
                 self._db.is_sqlite, query.user_id, query.q, Transcription.id
