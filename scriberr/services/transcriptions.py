@@ -240,7 +240,8 @@ class TranscriptionService:
         rows = self._repo.list_page(
             ListQuery(
                 user_id=user_id,
-                q=(params.q or "").strip() or None,
+                q=(params.q or "").replace("\x00", "").strip()
+                or None,  # NUL: PostgreSQL refuses it
                 statuses=statuses,
                 updated_after=params.updated_after,
                 sort=sort.name,  # type: ignore[arg-type]
@@ -457,7 +458,7 @@ def _clean_title(title: Any) -> str | None:
         return None
     if not isinstance(title, str):
         raise InvalidRequest("title must be a string", field="title")
-    cleaned = " ".join(title.split())
+    cleaned = " ".join(title.replace("\x00", "").split())
     if len(cleaned) > 500:
         raise Unprocessable("title is longer than 500 characters", field="title")
     return cleaned or None
