@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, literal_column, text
+from sqlalchemy.orm import InstrumentedAttribute
 
 from scriberr.persistence.database import Database
 
@@ -150,7 +151,7 @@ class SearchRepository:
 
 
 def matching_transcriptions(
-    is_sqlite: bool, user_id: str, query: str, id_column: ColumnElement[str]
+    is_sqlite: bool, user_id: str, query: str, id_column: InstrumentedAttribute[str]
 ) -> ColumnElement[bool] | None:
     """A condition "`id_column` is a transcription of `user_id` whose indexed text (transcript
     or title) matches `query`", for the transcription listing; None when nothing can match."""
