@@ -267,7 +267,10 @@ class SearchSegment(Base):
     0004; see `persistence.search_repository`."""
 
     __tablename__ = "search_segments"
-    __table_args__ = (Index("ix_search_segments_transcription", "transcription_id"),)
+    __table_args__ = (
+        Index("ix_search_segments_transcription", "transcription_id"),
+        Index("ix_search_segments_user", "user_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     transcription_id: Mapped[str] = mapped_column(String(40))

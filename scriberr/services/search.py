@@ -40,12 +40,13 @@ class SearchService:
         before = _decode_cursor(cursor)
         terms = parse_query(query[:MAX_QUERY_CHARS])
         hits = self._repo.search(user_id, terms, before_id=before, limit=size + 1)
+        pattern = match_pattern(terms)
         items = [
             SearchItem(
                 transcription_id=hit.transcription_id,
                 segment_id=hit.segment_id,
                 start=hit.start,
-                snippet=snippet(hit.text, terms),
+                snippet=snippet(hit.text, pattern),
             )
             for hit in hits[:size]
         ]
@@ -61,7 +62,8 @@ def _decode_cursor(cursor: str | None) -> int | None:
     return int(cursor[1:])
 
 
-def _pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
+def match_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
+    """A regex finding the query's (positive) words in a text, whole words or prefixes."""
     words = {
         (word, term.prefix and index == len(term.words) - 1)
         for term in positive(terms)
@@ -77,10 +79,9 @@ def _pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![^\W_])(?:" + "|".join(parts) + r")(?![^\W_])", re.IGNORECASE)
 
 
-def snippet(text: str, terms: Sequence[Term]) -> str:
+def snippet(text: str, pattern: re.Pattern[str] | None) -> str:
     """The text around the first match, escaped, with matches marked (see module docstring)."""
     clean = " ".join(text.split())
-    pattern = _pattern(terms)
     first = pattern.search(clean) if pattern is not None else None
     begin = 0
     if first is not None and len(clean) > SNIPPET_CHARS:

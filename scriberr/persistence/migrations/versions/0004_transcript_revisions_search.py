@@ -160,6 +160,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_search_segments_transcription", "search_segments", ["transcription_id"])
+    op.create_index("ix_search_segments_user", "search_segments", ["user_id", "id"])
     for statement in _SQLITE if op.get_bind().dialect.name == "sqlite" else _POSTGRES:
         op.execute(statement)
 
@@ -177,6 +178,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS search_transcriptions ON transcriptions")
         op.execute("DROP FUNCTION IF EXISTS scriberr_search_transcriptions()")
         op.execute("DROP FUNCTION IF EXISTS scriberr_search_segments(text, text, text, text)")
+    op.drop_index("ix_search_segments_user", table_name="search_segments")
     op.drop_index("ix_search_segments_transcription", table_name="search_segments")
     op.drop_table("search_segments")
     op.drop_table("speaker_names")
