@@ -34,7 +34,6 @@ from scriberr.persistence.transcription_repository import TranscriptionRepositor
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService
 from scriberr.services.files import FileService
-from scriberr.services.options import OptionDefaults
 from scriberr.services.profiles import ProfileService
 from scriberr.services.search import SearchService
 from scriberr.services.settings import SettingsService
@@ -84,9 +83,11 @@ class Core:
 def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> Core:
     """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
 
-    Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA.
+    Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
+    `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
     """
     registry = providers if providers is not None else build_provider_registry(config)
+    registry.check_default_model()
     for directory in (config.data_dir, config.jobs_dir, config.transcripts_dir):
         directory.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
@@ -100,7 +101,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         providers=registry,
         broker=broker,
         paths=OrchestratorPaths(config.data_dir, config.jobs_dir, config.transcripts_dir),
-        default_model=registry.default_model,
+        defaults=registry.default_options,
     )
     workers = WorkerService(
         repository=queue,
@@ -155,7 +156,7 @@ def _build_job_services(
     workers: WorkerService,
 ) -> tuple[ProfileService, TranscriptionService]:
     """Profiles and transcriptions (request > profile > default profile > config defaults)."""
-    defaults = OptionDefaults(model=registry.default_model)
+    defaults = registry.default_options
     profiles = ProfileService(ProfileRepository(database), registry, defaults)
     transcriptions = TranscriptionService(
         repository=TranscriptionRepository(database),

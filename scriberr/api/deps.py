@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from scriberr.bootstrap import Core
 from scriberr.services.auth import AuthService, Principal
 from scriberr.services.errors import Unauthorized
 
@@ -33,11 +34,12 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_core(request: Request) -> Any:
-    return request.app.state.core
+def get_core(request: Request) -> Core:
+    core: Core = request.app.state.core
+    return core
 
 
-CoreDep = Annotated[Any, Depends(get_core)]
+CoreDep = Annotated[Core, Depends(get_core)]
 
 
 def get_auth(request: Request) -> AuthService:

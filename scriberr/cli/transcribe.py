@@ -25,6 +25,7 @@ from scriberr.engine.base import (
     TranscriptionOptions,
 )
 from scriberr.engine.registry import build_provider_registry
+from scriberr.jobs import AUTO_LANGUAGE, DEFAULT_TASK, TASKS, Stage
 from scriberr.transcript import FORMATS, CueLimits, ExportOptions, build_transcript, export
 
 
@@ -39,8 +40,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--language", help="language code, or 'auto' to detect (default: auto)")
     parser.add_argument(
         "--task",
-        choices=["transcribe", "translate"],
-        default="transcribe",
+        choices=list(TASKS),
+        default=DEFAULT_TASK,
         help="transcribe (default) or translate into English",
     )
     parser.add_argument("--diarize", action="store_true", help="label speakers")
@@ -119,11 +120,11 @@ def _transcript(
     show = sys.stderr.isatty()
     with tempfile.TemporaryDirectory(prefix="scriberr-") as scratch:
         audio = provider.prepare_audio(source, Path(scratch) / "audio.wav", cancel)
-        language = None if arguments.language in (None, "auto") else arguments.language
+        language = None if arguments.language in (None, AUTO_LANGUAGE) else arguments.language
         output = provider.transcribe(
             audio,
             TranscriptionOptions(model=model, language=language, task=arguments.task),
-            _progress("transcribing", show),
+            _progress(Stage.TRANSCRIBING, show),
             cancel,
         )
         engine_info: dict[str, Any] = {

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
+from scriberr.jobs import FileStatus, JobStatus
 from scriberr.persistence.database import Database
 from scriberr.persistence.keyset import keyset_page
 from scriberr.persistence.models import AudioFile, Transcription
@@ -113,7 +114,7 @@ class FileRepository:
                     select(Transcription.id).where(
                         Transcription.user_id == user_id,
                         Transcription.file_id == file_id,
-                        Transcription.status == "processing",
+                        Transcription.status == JobStatus.PROCESSING,
                     )
                 )
             )
@@ -126,12 +127,12 @@ class FileRepository:
             rows = list(
                 session.scalars(
                     select(AudioFile).where(
-                        AudioFile.kind == kind, AudioFile.status == "processing"
+                        AudioFile.kind == kind, AudioFile.status == FileStatus.PROCESSING
                     )
                 )
             )
             for row in rows:
-                row.status = "failed"
+                row.status = FileStatus.FAILED
                 row.error = error
                 row.updated_at = now
             return [(row.user_id, row.id) for row in rows]

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scriberr.jobs import JobStatus
 from scriberr.persistence.transcript_repository import (
     RevisionRecord,
     StaleRevision,
@@ -109,7 +110,7 @@ class TranscriptService:
         record = self._jobs.get(user_id, transcription_id)
         if record is None:
             raise NotFound("transcription not found")
-        if record.status != "completed":
+        if record.status != JobStatus.COMPLETED:
             raise Conflict(f"transcription is {record.status}; the transcript is not available")
         stored = self._documents.read(user_id, transcription_id, revision)
         if stored is None:
