@@ -112,7 +112,9 @@ class SearchRepository:
         self, user_id: str, terms: Sequence[Term], *, before_id: int | None, limit: int
     ) -> list[SearchHit]:
         """Up to `limit` hits of the user's index rows, ids below `before_id` when given."""
-        params: dict[str, object] = {"user": user_id, "limit": limit, "before": before_id}
+        params: dict[str, object] = {"user": user_id, "limit": limit}
+        if before_id is not None:
+            params["before"] = before_id
         if self._db.is_sqlite:
             match = fts5_query(terms)
             if match is None:
@@ -121,8 +123,8 @@ class SearchRepository:
                 "SELECT s.id, s.transcription_id, s.segment_id, s.start, s.text "
                 "FROM search_fts JOIN search_segments AS s ON s.id = search_fts.rowid "
                 "WHERE search_fts MATCH :match AND s.user_id = :user "
-                "AND (:before IS NULL OR search_fts.rowid < :before) "
-                "ORDER BY search_fts.rowid DESC LIMIT :limit"
+                + ("AND search_fts.rowid < :before " if before_id is not None else "")
+                + "ORDER BY search_fts.rowid DESC LIMIT :limit"
             )
             params["match"] = match
         else:
@@ -132,8 +134,8 @@ class SearchRepository:
             statement = text(
                 "SELECT id, transcription_id, segment_id, start, text FROM search_segments "
                 "WHERE user_id = :user AND tsv @@ to_tsquery('simple', :query) "
-                "AND (CAST(:before AS integer) IS NULL OR id < :before) "
-                "ORDER BY id DESC LIMIT :limit"
+                + ("AND id < :before " if before_id is not None else "")
+                + "ORDER BY id DESC LIMIT :limit"
             )
             params["query"] = query
         with self._db.session() as session:

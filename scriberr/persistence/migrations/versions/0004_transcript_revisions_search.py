@@ -79,7 +79,7 @@ _POSTGRES = [
     "CREATE INDEX ix_search_segments_tsv ON search_segments USING gin (tsv)",
     """CREATE FUNCTION scriberr_search_segments(tid text, uid text, title text, doc text)
     RETURNS void LANGUAGE plpgsql AS $$
-    DECLARE parsed jsonb;
+    DECLARE parsed json;
     BEGIN
         DELETE FROM search_segments WHERE transcription_id = tid;
         IF doc IS NULL THEN RETURN; END IF;
@@ -88,19 +88,23 @@ _POSTGRES = [
             VALUES (tid, uid, NULL, NULL, title);
         END IF;
         BEGIN
-            parsed := doc::jsonb;
+            parsed := doc::json;
         EXCEPTION WHEN others THEN
             RETURN;
         END;
-        IF jsonb_typeof(parsed) <> 'object' OR jsonb_typeof(parsed -> 'segments') <> 'array' THEN
+        IF json_typeof(parsed) <> 'object' THEN
+            RETURN;
+        END IF;
+        parsed := parsed -> 'segments';
+        IF parsed IS NULL OR json_typeof(parsed) <> 'array' THEN
             RETURN;
         END IF;
         INSERT INTO search_segments (transcription_id, user_id, segment_id, start, text)
         SELECT tid, uid, s ->> 'id',
-               CASE WHEN jsonb_typeof(s -> 'start') = 'number' THEN (s ->> 'start')::float8 END,
+               CASE WHEN json_typeof(s -> 'start') = 'number' THEN (s ->> 'start')::float8 END,
                s ->> 'text'
-        FROM jsonb_array_elements(parsed -> 'segments') AS s
-        WHERE jsonb_typeof(s) = 'object' AND coalesce(s ->> 'text', '') <> '';
+        FROM json_array_elements(parsed) AS s
+        WHERE json_typeof(s) = 'object' AND coalesce(s ->> 'text', '') <> '';
     END $$""",
     """CREATE FUNCTION scriberr_search_transcriptions() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
