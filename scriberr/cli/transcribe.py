@@ -1,8 +1,13 @@
 """`scriberr transcribe FILE`: run the job pipeline on one file without a server or database.
 
-prepare (16 kHz mono) → transcribe → diarize (with --diarize or a speaker-count hint) → canonical
-transcript → render to stdout (or `--output FILE`; docx needs one when stdout is a terminal).
-Bad options exit 2; engine failures print one sanitised line on stderr and exit 1.
+prepare (16 kHz mono) → transcribe → diarize (with --diarize, or a speaker-count hint, which
+implies it) → canonical transcript → render to stdout (or `--output FILE`; docx needs one when
+stdout is a terminal), with the export options of the HTTP API (`--no-speakers`, `--timestamps`,
+subtitle layout). Bad options exit 2; engine failures print one sanitised line on stderr and
+exit 1.
+
+Every job option has a flag derived from `scriberr.jobs.JobOptions` (`beam_size` → `--beam-size`,
+booleans as `--vad/--no-vad`), validated by `JobOptions.from_request` like an API request.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from scriberr.engine.base import (
     TranscriptionOptions,
 )
 from scriberr.engine.registry import build_provider_registry
-from scriberr.jobs import AUTO_LANGUAGE, DEFAULT_TASK, TASKS, Stage
+from scriberr.jobs import JobOptions, OptionError, OptionSpec, Stage, option_specs
 from scriberr.transcript import FORMATS, CueLimits, ExportOptions, build_transcript, export
 
 
@@ -36,21 +41,8 @@ def register(subparsers: Any) -> None:
         description="Transcribe one file with the local speech engine and print the transcript.",
     )
     parser.add_argument("file", type=Path, help="audio or video file")
-    parser.add_argument("--model", help="transcription model ID (default: the configured default)")
-    parser.add_argument("--language", help="language code, or 'auto' to detect (default: auto)")
-    parser.add_argument(
-        "--task",
-        choices=list(TASKS),
-        default=DEFAULT_TASK,
-        help="transcribe (default) or translate into English",
-    )
-    parser.add_argument("--diarize", action="store_true", help="label speakers")
-    for flag, text in (
-        ("--num-speakers", "exact number of speakers (implies --diarize)"),
-        ("--min-speakers", "at least this many speakers (implies --diarize)"),
-        ("--max-speakers", "at most this many speakers (implies --diarize)"),
-    ):
-        parser.add_argument(flag, type=_speaker_count, help=text)
+    for name, spec, default in option_specs():
+        _add_option_flag(parser, name, spec, default)
     parser.add_argument(
         "--format", dest="fmt", choices=list(FORMATS), default="txt", help="output format"
     )
@@ -83,10 +75,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _speaker_count(value: str) -> int:
-    return int(_bounded(int, 1, 32)(value))
-
-
 def _bounded(kind: type[int] | type[float], low: float, high: float) -> Any:
     def parse(value: str) -> int | float:
         try:
@@ -100,9 +88,46 @@ def _bounded(kind: type[int] | type[float], low: float, high: float) -> Any:
     return parse
 
 
-def _wants_diarization(arguments: argparse.Namespace) -> bool:
-    hints = (arguments.num_speakers, arguments.min_speakers, arguments.max_speakers)
-    return bool(arguments.diarize) or any(hint is not None for hint in hints)
+_FLAG_ALIASES = {"diarization": ("--diarize",)}
+_HELP = {
+    "model": "transcription model ID (default: the configured default)",
+    "language": "language code, or 'auto' to detect (default: auto)",
+    "diarization": "label speakers",
+}
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _add_option_flag(parser: Any, name: str, spec: OptionSpec, default: Any) -> None:
+    """One flag per job option; unset flags keep the option's default."""
+    flags = ("--" + name.replace("_", "-"), *_FLAG_ALIASES.get(name, ()))
+    text = _HELP.get(name) or spec.description or name.replace("_", " ")
+    if spec.kind == "bool":
+        parser.add_argument(
+            *flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text
+        )
+        return
+    parser.add_argument(
+        *flags,
+        dest=name,
+        type=_TYPES[spec.kind],
+        choices=list(spec.choices) or None,
+        default=None,
+        help=text,
+    )
+
+
+def _job_options(arguments: argparse.Namespace, registry: Any) -> JobOptions:
+    """The flags as job options, validated against the catalog (OptionError names the flag)."""
+    given = {name: getattr(arguments, name) for name, _spec, _default in option_specs()}
+    hints = ("num_speakers", "min_speakers", "max_speakers")
+    if given.get("diarization") is None and any(given.get(h) is not None for h in hints):
+        given["diarization"] = True  # a speaker-count hint asks for speakers
+    return JobOptions.from_request(
+        {key: value for key, value in given.items() if value is not None},
+        defaults=JobOptions.defaults(registry.default_model),
+        catalog=registry,
+        prefix="",
+    )
 
 
 def _progress(label: str, enabled: bool) -> Any:
@@ -113,33 +138,28 @@ def _progress(label: str, enabled: bool) -> Any:
     return report
 
 
-def _transcript(
-    provider: SpeechProvider, source: Path, model: str, arguments: argparse.Namespace
-) -> dict[str, Any]:
+def _transcript(provider: SpeechProvider, source: Path, options: JobOptions) -> dict[str, Any]:
     cancel = CancelToken()
     show = sys.stderr.isatty()
     with tempfile.TemporaryDirectory(prefix="scriberr-") as scratch:
         audio = provider.prepare_audio(source, Path(scratch) / "audio.wav", cancel)
-        language = None if arguments.language in (None, AUTO_LANGUAGE) else arguments.language
         output = provider.transcribe(
             audio,
-            TranscriptionOptions(model=model, language=language, task=arguments.task),
+            TranscriptionOptions.from_job(options),
             _progress(Stage.TRANSCRIBING, show),
             cancel,
         )
         engine_info: dict[str, Any] = {
             "provider": provider.name,
-            "transcription_model": output.model or model,
+            "transcription_model": output.model or options.model,
         }
         turns: tuple[SpeakerTurn, ...] | None = None
-        if _wants_diarization(arguments):
-            hints = DiarizationOptions(
-                num_speakers=arguments.num_speakers,
-                min_speakers=arguments.min_speakers,
-                max_speakers=arguments.max_speakers,
-            )
+        if options.diarization:
             diarization = provider.diarize(
-                audio, hints, _progress("identifying speakers", show), cancel
+                audio,
+                DiarizationOptions.from_job(options),
+                _progress("identifying speakers", show),
+                cancel,
             )
             turns = diarization.turns
             engine_info["diarization_model"] = diarization.model
@@ -154,20 +174,21 @@ def run(arguments: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"scriberr: no such file: {source}", file=sys.stderr)
         return 2
-    problem = _option_problem(arguments)
-    if problem is not None:
-        print(f"scriberr: {problem}", file=sys.stderr)
+    if arguments.fmt == "docx" and arguments.output is None and sys.stdout.isatty():
+        print("scriberr: docx is a binary format: write it with --output FILE", file=sys.stderr)
         return 2
     registry = build_provider_registry(config)
-    model = arguments.model or registry.default_model
     try:
-        provider = registry.provider_for(model)
-    except KeyError:
+        options = _job_options(arguments, registry)
+        provider = registry.provider_for(options.model)
+    except OptionError as error:
         registry.close()
-        print(f"scriberr: unknown model '{model}' (see `scriberr models`)", file=sys.stderr)
+        flag = "--" + (error.field or "").replace("_", "-")
+        hint = " (see `scriberr models`)" if error.field == "model" else ""
+        print(f"scriberr: {flag}: {error.message}{hint}", file=sys.stderr)
         return 2
     try:
-        transcript = _transcript(provider, source, model, arguments)
+        transcript = _transcript(provider, source, options)
     except EngineError as error:
         print(f"scriberr: {error.public_message}", file=sys.stderr)
         return 1
@@ -191,15 +212,7 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.output is not None:
         arguments.output.write_bytes(content)
     else:
+        sys.stdout.flush()
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
     return 0
-
-
-def _option_problem(arguments: argparse.Namespace) -> str | None:
-    low, high = arguments.min_speakers, arguments.max_speakers
-    if low is not None and high is not None and low > high:
-        return "--min-speakers is greater than --max-speakers"
-    if arguments.fmt == "docx" and arguments.output is None and sys.stdout.isatty():
-        return "docx is a binary format: write it to a file with --output FILE"
-    return None

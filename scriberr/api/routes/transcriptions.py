@@ -21,7 +21,7 @@ from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.ranges import file_response
-from scriberr.api.schemas import multipart_upload_body
+from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import rfc3339
 from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
@@ -222,6 +222,7 @@ async def list_transcriptions(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
+    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
 ) -> TranscriptionList:
     statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
     page = await run_in_threadpool(
@@ -234,6 +235,7 @@ async def list_transcriptions(
             sort=sort,
             cursor=cursor,
             limit=limit,
+            origin=origin,
         ),
     )
     return TranscriptionList(
