@@ -8,13 +8,14 @@ to `_ROUTE_MODULES`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from scriberr import __version__
-from scriberr.api.errors import ERROR_SCHEMA, install_error_handlers
+from scriberr.api.errors import ERROR_SCHEMA, http_error_handler, install_error_handlers
 from scriberr.api.idempotency import IdempotencyStore
 from scriberr.api.middleware import RequestContextMiddleware
 from scriberr.api.routes import (
@@ -32,6 +33,7 @@ from scriberr.api.routes import (
     transcriptions,
     transcripts,
 )
+from scriberr.api.webapp import DEFAULT_WEB_DIR, install_web_app
 from scriberr.persistence.idempotency_repository import IdempotencyRepository
 
 if TYPE_CHECKING:
@@ -51,18 +53,20 @@ Every error is `{"error": {"code", "message", "field", "request_id"}}`.
 """
 
 
-def create_app(core: Core) -> FastAPI:
+def create_app(core: Core, web_dir: Path | None = None) -> FastAPI:
+    """The app for `core`; the built web app is read from `web_dir` (default `web/dist`)."""
     app = FastAPI(
         title="Scriberr",
         version=__version__,
         description=_DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.core = core
     app.state.idempotency = IdempotencyStore(IdempotencyRepository(core.database))
     install_error_handlers(app)
+    install_web_app(app, web_dir or DEFAULT_WEB_DIR, http_error_handler)
     app.add_middleware(RequestContextMiddleware)
     for module in _ROUTE_MODULES:
         app.include_router(module.router)

@@ -1,17 +1,25 @@
 """Account routes under `/api/v1/auth`: registration, login, refresh, logout, me, password and
-username changes, and stream tokens for SSE/audio routes."""
+username changes, and stream tokens for SSE/audio routes.
+
+Every response that issues tokens also sets the refresh token as an httpOnly, `SameSite=Strict`
+cookie scoped to this prefix, so the web app never holds it in script-readable storage:
+`refresh` takes the token from the body or, when the body has none, from that cookie; `logout`
+without a body ends the cookie's session (or, with no cookie either, every session) and clears it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import AuthDep, CurrentUser, client_address
+from scriberr.api.errors import error_response
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
-from scriberr.services.auth import TokenPair, UserView
+from scriberr.services.auth import REFRESH_TOKEN_TTL, TokenPair, UserView
+from scriberr.services.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -35,7 +43,7 @@ class LoginIn(StrictModel):
 
 
 class RefreshIn(StrictModel):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+    refresh_token: Annotated[str | None, Field(min_length=1, max_length=512)] = None
 
 
 class LogoutIn(StrictModel):
@@ -84,6 +92,42 @@ class StreamTokenOut(BaseModel):
     expires_at: UtcDateTime
 
 
+REFRESH_COOKIE = "scriberr_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+REFRESH_COOKIE_MAX_AGE = int(REFRESH_TOKEN_TTL.total_seconds())
+# A script-readable flag (no secret in it) telling the web app that a refresh cookie exists, so
+# it tries a silent refresh on load only when there is something to refresh.
+SESSION_HINT_COOKIE = "scriberr_session"
+
+
+def set_refresh_cookie(request: Request, response: Response, pair: TokenPair) -> None:
+    """The refresh token as an httpOnly, SameSite=Strict cookie (Secure over HTTPS)."""
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=REFRESH_COOKIE_MAX_AGE,
+        path=REFRESH_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    response.set_cookie(
+        SESSION_HINT_COOKIE,
+        "1",
+        max_age=REFRESH_COOKIE_MAX_AGE,
+        path="/",
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_refresh_cookie(response: Response) -> None:
+    response.delete_cookie(
+        REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, httponly=True, samesite="strict"
+    )
+    response.delete_cookie(SESSION_HINT_COOKIE, path="/", samesite="strict")
+
+
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorEnvelope, "description": "Too many failed logins"}
 }
@@ -99,35 +143,67 @@ async def registration_status(auth: AuthDep) -> RegistrationStatusOut:
 
 
 @router.post("/register", response_model=TokensOut, status_code=201, responses=_CONFLICT)
-async def register(body: RegisterIn, auth: AuthDep) -> TokensOut:
+async def register(
+    body: RegisterIn, auth: AuthDep, request: Request, response: Response
+) -> TokensOut:
     """Create the first (and only) account; 409 once a user exists."""
     pair = await run_in_threadpool(
         auth.register, body.username, body.password, body.confirm_password
     )
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
 @router.post("/login", response_model=TokensOut, responses=_RATE_LIMITED)
 async def login(
-    body: LoginIn, auth: AuthDep, client: Annotated[str, Depends(client_address)]
+    body: LoginIn,
+    auth: AuthDep,
+    client: Annotated[str, Depends(client_address)],
+    request: Request,
+    response: Response,
 ) -> TokensOut:
     """Exchange username and password for tokens; repeated failures → 429."""
     pair = await run_in_threadpool(auth.login, body.username, body.password, client)
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
 @router.post("/refresh", response_model=TokensOut)
-async def refresh(body: RefreshIn, auth: AuthDep) -> TokensOut:
-    """Rotate a refresh token. Each one works once; reusing one revokes its whole family."""
-    pair = await run_in_threadpool(auth.refresh, body.refresh_token)
+async def refresh(
+    auth: AuthDep, request: Request, response: Response, body: RefreshIn | None = None
+) -> Any:
+    """Rotate a refresh token, given in the body or (for browsers) in the httpOnly refresh
+    cookie. Each one works once; reusing one revokes its whole family. A rejected cookie is
+    cleared, so the browser stops offering it."""
+    from_body = body.refresh_token if body else None
+    token = from_body or request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise Unauthorized("A refresh token is required.")
+    try:
+        pair = await run_in_threadpool(auth.refresh, token)
+    except Unauthorized as exc:
+        if from_body:
+            raise
+        rejected = error_response(
+            request, 401, exc.code, exc.message, headers={"WWW-Authenticate": "Bearer"}
+        )
+        clear_refresh_cookie(rejected)
+        return rejected
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
 @router.post("/logout", status_code=204, response_class=Response)
-async def logout(user: CurrentUser, auth: AuthDep, body: LogoutIn | None = None) -> Response:
-    """Revoke the given refresh token's session, or every session when none is given."""
-    await run_in_threadpool(auth.logout, user, body.refresh_token if body else None)
-    return Response(status_code=204)
+async def logout(
+    user: CurrentUser, auth: AuthDep, request: Request, body: LogoutIn | None = None
+) -> Response:
+    """Revoke the given refresh token's session (the body's, else the refresh cookie's), or every
+    session when there is neither."""
+    token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
+    await run_in_threadpool(auth.logout, user, token)
+    response = Response(status_code=204)
+    clear_refresh_cookie(response)
+    return response
 
 
 @router.get("/me", response_model=UserOut)
@@ -136,12 +212,19 @@ async def me(user: CurrentUser, auth: AuthDep) -> UserOut:
 
 
 @router.post("/change-password", response_model=TokensOut)
-async def change_password(body: ChangePasswordIn, user: CurrentUser, auth: AuthDep) -> TokensOut:
+async def change_password(
+    body: ChangePasswordIn,
+    user: CurrentUser,
+    auth: AuthDep,
+    request: Request,
+    response: Response,
+) -> TokensOut:
     """Set a new password. Every existing session and access token stops working; the response
     carries fresh tokens for this client."""
     pair = await run_in_threadpool(
         auth.change_password, user, body.current_password, body.new_password
     )
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
