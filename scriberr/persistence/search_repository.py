@@ -5,7 +5,7 @@ it into terms (words, quoted phrases, `word*` prefixes, `-word` exclusions; ever
 is a separator, bare `AND`/`OR`/`NOT`/`NEAR` are ignored) and each dialect's query string is
 built from those terms only, so quotes, operators and stray punctuation can never make a query
 fail. Every query is scoped by `user_id`. Hits come newest-indexed first (`id` descending), which
-is also the keyset cursor; on PostgreSQL in growing id windows (see `POSTGRES_WINDOW`).
+is also the keyset cursor.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, literal_column, text
 from sqlalchemy.orm import InstrumentedAttribute
@@ -105,90 +104,52 @@ def tsquery(terms: Sequence[Term]) -> str | None:
     return " & ".join(("!" if term.negated else "") + lexemes(term) for term in terms)
 
 
-# PostgreSQL searches the newest `POSTGRES_WINDOW` index rows first, then windows 8x larger, until
-# a page is full: a GIN index cannot return rows newest first, and without a window the planner
-# either sorts every match of a common word or walks the whole table backwards for a rare phrase
-# it misjudged (measured in bench/search.py). Each window bounds the work of one step.
-POSTGRES_WINDOW = 20_000
-_WINDOW_GROWTH = 8
-
-
 class SearchRepository:
-    def __init__(self, database: Database, *, postgres_window: int = POSTGRES_WINDOW) -> None:
+    def __init__(self, database: Database) -> None:
         self._db = database
-        self._window = max(1, postgres_window)
 
     def search(
         self, user_id: str, terms: Sequence[Term], *, before_id: int | None, limit: int
     ) -> list[SearchHit]:
-        """Up to `limit` hits of the user's index rows, newest first, ids below `before_id`
-        when given."""
-        if self._db.is_sqlite:
-            return self._search_sqlite(user_id, terms, before_id, limit)
-        return self._search_postgres(user_id, terms, before_id, limit)
-
-    def _search_sqlite(
-        self, user_id: str, terms: Sequence[Term], before_id: int | None, limit: int
-    ) -> list[SearchHit]:
-        match = fts5_query(terms)
-        if match is None:
-            return []
-        statement = text(
-            "SELECT s.id, s.transcription_id, s.segment_id, s.start, s.text "
-            "FROM search_fts JOIN search_segments AS s ON s.id = search_fts.rowid "
-            "WHERE search_fts MATCH :match AND s.user_id = :user "
-            + ("AND search_fts.rowid < :before " if before_id is not None else "")
-            + "ORDER BY search_fts.rowid DESC LIMIT :limit"
-        )
-        params: dict[str, object] = {"user": user_id, "limit": limit, "match": match}
+        """Up to `limit` hits of the user's index rows, ids below `before_id` when given."""
+        params: dict[str, object] = {"user": user_id, "limit": limit}
         if before_id is not None:
             params["before"] = before_id
-        with self._db.session() as session:
-            return [_hit(row) for row in session.execute(statement, params)]
-
-    def _search_postgres(
-        self, user_id: str, terms: Sequence[Term], before_id: int | None, limit: int
-    ) -> list[SearchHit]:
-        query = tsquery(terms)
-        if query is None:
-            return []
-        statement = text(
-            "SELECT id, transcription_id, segment_id, start, text FROM search_segments "
-            "WHERE user_id = :user AND tsv @@ to_tsquery('simple', :query) "
-            "AND id < :high AND id >= :low ORDER BY id DESC LIMIT :limit"
-        )
-        hits: list[SearchHit] = []
-        with self._db.session() as session:
-            newest = session.execute(
-                text("SELECT max(id) FROM search_segments WHERE user_id = :user"),
-                {"user": user_id},
-            ).scalar()
-            if newest is None:
+        if self._db.is_sqlite:
+            match = fts5_query(terms)
+            if match is None:
                 return []
-            high = int(newest) + 1 if before_id is None else min(before_id, int(newest) + 1)
-            window = self._window
-            while high > 0 and len(hits) < limit:
-                low = max(0, high - window)
-                params = {
-                    "user": user_id,
-                    "query": query,
-                    "high": high,
-                    "low": low,
-                    "limit": limit - len(hits),
-                }
-                hits.extend(_hit(row) for row in session.execute(statement, params))
-                high, window = low, window * _WINDOW_GROWTH
-        return hits
-
-
-def _hit(row: Any) -> SearchHit:
-    return SearchHit(
-        id=int(row.id),
-        transcription_id=row.transcription_id,
-        segment_id=row.segment_id,
-        start=float(row.start) if row.start is not None else None,
-        text=row.text,
-    )
+            statement = text(
+                "SELECT s.id, s.transcription_id, s.segment_id, s.start, s.text "
+                "FROM search_fts JOIN search_segments AS s ON s.id = search_fts.rowid "
+                "WHERE search_fts MATCH :match AND s.user_id = :user "
+                + ("AND search_fts.rowid < :before " if before_id is not None else "")
+                + "ORDER BY search_fts.rowid DESC LIMIT :limit"
+            )
+            params["match"] = match
+        else:
+            query = tsquery(terms)
+            if query is None:
+                return []
+            statement = text(
+                "SELECT id, transcription_id, segment_id, start, text FROM search_segments "
+                "WHERE user_id = :user AND tsv @@ to_tsquery('simple', :query) "
+                + ("AND id < :before " if before_id is not None else "")
+                + "ORDER BY id DESC LIMIT :limit"
+            )
+            params["query"] = query
+        with self._db.session() as session:
+            rows = session.execute(statement, params).all()
+        return [
+            SearchHit(
+                id=int(row.id),
+                transcription_id=row.transcription_id,
+                segment_id=row.segment_id,
+                start=float(row.start) if row.start is not None else None,
+                text=row.text,
+            )
+            for row in rows
+        ]
 
 
 def matching_transcriptions(
