@@ -34,7 +34,9 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_core(request: Request) -> Core:
+# The trivial dependencies are `async def`: a plain `def` dependency runs in the thread pool,
+# and that hop costs more than the lookup itself.
+async def get_core(request: Request) -> Core:
     core: Core = request.app.state.core
     return core
 
@@ -42,7 +44,7 @@ def get_core(request: Request) -> Core:
 CoreDep = Annotated[Core, Depends(get_core)]
 
 
-def get_auth(request: Request) -> AuthService:
+async def get_auth(request: Request) -> AuthService:
     auth: AuthService = request.app.state.core.auth
     return auth
 

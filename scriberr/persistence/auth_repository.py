@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from scriberr.clock import as_utc
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import ApiKey, RefreshToken, User
+
+
+@dataclass(frozen=True)
+class ApiKeyOwner:
+    """What authenticating with an API key needs: the key's state and its owner."""
+
+    key_id: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    user_id: str
+    username: str
+
+
+_KEY_WITH_OWNER = (
+    select(ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at, User.id, User.username)
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
 
 
 class UsernameTaken(Exception):
@@ -138,15 +157,13 @@ class ApiKeyRepository:
         with self._db.session() as session:
             return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
-    def with_owner(self, key_hash: str) -> tuple[ApiKey, User] | None:
-        """The key with this hash and its user, in one query (the per-request auth path)."""
-        with self._db.session() as session:
-            row = session.execute(
-                select(ApiKey, User)
-                .join(User, User.id == ApiKey.user_id)
-                .where(ApiKey.key_hash == key_hash)
-            ).first()
-            return (row[0], row[1]) if row is not None else None
+    def with_owner(self, key_hash: str) -> ApiKeyOwner | None:
+        """The key with this hash and its user, in one query. This is the per-request auth
+        path, so it reads plain columns through a Core connection with a prepared statement,
+        which costs a fraction of loading entities through a session."""
+        with self._db.read_connection() as connection:
+            row = connection.execute(_KEY_WITH_OWNER, {"key_hash": key_hash}).first()
+        return ApiKeyOwner(*row) if row is not None else None
 
     def list_active(self, user_id: str) -> list[ApiKey]:
         with self._db.session() as session:

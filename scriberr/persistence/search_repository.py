@@ -14,8 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, literal_column, text
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import TextualSelect, literal_column, text
 
 from scriberr.persistence.database import Database
 
@@ -152,27 +151,24 @@ class SearchRepository:
         ]
 
 
-def matching_transcriptions(
-    is_sqlite: bool, user_id: str, query: str, id_column: InstrumentedAttribute[str]
-) -> ColumnElement[bool] | None:
-    """A condition "`id_column` is a transcription of `user_id` whose indexed text (transcript
-    or title) matches `query`", for the transcription listing; None when nothing can match."""
+def text_match_query(is_sqlite: bool, query: str) -> str | None:
+    """The dialect's full-text query string for `query`, or None when nothing can match."""
     terms = parse_query(query)
+    return fts5_query(terms) if is_sqlite else tsquery(terms)
+
+
+def matching_transcriptions(is_sqlite: bool) -> TextualSelect:
+    """The ids of transcriptions of `:user_id` whose indexed text (transcript or title) matches
+    `:text_query` (from `text_match_query`), for the transcription listing."""
     if is_sqlite:
-        match = fts5_query(terms)
-        if match is None:
-            return None
         clause = text(
             "SELECT s.transcription_id FROM search_fts "
             "JOIN search_segments AS s ON s.id = search_fts.rowid "
-            "WHERE search_fts MATCH :search_match AND s.user_id = :search_user"
-        ).bindparams(search_match=match, search_user=user_id)
+            "WHERE search_fts MATCH :text_query AND s.user_id = :user_id"
+        )
     else:
-        tsq = tsquery(terms)
-        if tsq is None:
-            return None
         clause = text(
             "SELECT transcription_id FROM search_segments "
-            "WHERE user_id = :search_user AND tsv @@ to_tsquery('simple', :search_query)"
-        ).bindparams(search_query=tsq, search_user=user_id)
-    return id_column.in_(clause.columns(literal_column("transcription_id")))
+            "WHERE user_id = :user_id AND tsv @@ to_tsquery('simple', :text_query)"
+        )
+    return clause.columns(literal_column("transcription_id"))

@@ -129,9 +129,9 @@ class LoginThrottle:
             recent = self._recent(key, now)
             if len(recent) >= self._max:
                 retry = max(1, int(self._window - (now - recent[0])) + 1)
-                error = RateLimited("Too many failed login attempts; try again later.")
-                error.retry_after = retry  # type: ignore[attr-defined]
-                raise error
+                raise RateLimited(
+                    "Too many failed login attempts; try again later.", retry_after_s=retry
+                )
 
     def failed(self, username: str, client: str) -> None:
         key = (username.lower(), client)
@@ -298,14 +298,13 @@ class AuthService:
 
     def authenticate_api_key(self, raw_key: str) -> Principal:
         found = self._keys.with_owner(_sha256(raw_key))
-        if found is None or found[0].revoked_at is not None:
+        if found is None or found.revoked_at is not None:
             raise Unauthorized("Invalid or revoked API key.")
-        key, user = found
         now = self._now()
-        last = key.last_used_at
+        last = found.last_used_at
         if last is None or now - as_utc(last) >= API_KEY_TOUCH_INTERVAL:
-            self._keys.touch(key.id, now)
-        return Principal(user_id=user.id, username=user.username, via="api_key")
+            self._keys.touch(found.key_id, now)
+        return Principal(user_id=found.user_id, username=found.username, via="api_key")
 
     def authenticate_stream_token(self, token: str) -> Principal:
         return self._authenticate_jwt(token, "stream")

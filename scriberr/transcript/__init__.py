@@ -2,7 +2,8 @@
 reading legacy stored forms, reading layout (paragraphs, subtitle cues), corrections, and
 rendering exports (txt, srt, vtt, json, tsv, rttm, docx).
 
-Everything here is a pure function over plain dicts and engine dataclasses: no I/O.
+Everything here is a pure function over plain dicts and the engine result (read through the
+protocols in `transcript.inputs`, so this package does not import the engine): no I/O.
 """
 
 from scriberr.transcript.build import build_transcript, segment_id
