@@ -58,6 +58,7 @@ class Config:
     openai_retention_s: float
     log_level: str
     log_format: LogFormat
+    sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
 
     @property
     def database_kind(self) -> str:
@@ -190,6 +191,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         openai_retention_s=read.duration("SCRIBERR_OPENAI_RETENTION", "24h", minimum_s=0),
         log_level=read.choice("SCRIBERR_LOG_LEVEL", "info", _LOG_LEVELS),
         log_format=log_format,  # type: ignore[arg-type]
+        sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
     )
 
 

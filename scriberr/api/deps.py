@@ -6,24 +6,32 @@
 - `StreamReader`: the same, or a short-lived read-only stream token in the `stream_token` query
   parameter (for EventSource and <audio> elements, which cannot set headers). Use it only on
   GET routes (SSE, audio).
+- `FileAudioReader` / `TranscriptionAudioReader`: `StreamReader` for one resource's audio route;
+  they also accept an audio token scoped to exactly that file or transcription (from
+  `POST …/{id}/audio-token`), which every other route refuses.
+- `OptionalUser`: the caller if credentials were sent, else None (logout).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from scriberr.bootstrap import Core
-from scriberr.services.auth import AuthService, Principal
+from scriberr.services.auth import AuthService, Principal, audio_resource
 from scriberr.services.errors import Unauthorized
 
 __all__ = [
     "CoreDep",
     "CurrentUser",
+    "FileAudioReader",
+    "OptionalUser",
     "Principal",
     "StreamReader",
+    "TranscriptionAudioReader",
     "client_address",
     "get_core",
 ]
@@ -75,28 +83,70 @@ def current_user(
     return principal
 
 
-def stream_reader(
+def optional_user(
     auth: AuthDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
-    stream_token: Annotated[
-        str | None,
-        Query(
-            description="Short-lived read-only token from `POST /api/v1/auth/stream-token`, "
-            "for clients that cannot set headers (EventSource, <audio>).",
-        ),
-    ] = None,
+) -> Principal | None:
+    """The caller when credentials were sent (bad ones are still a 401), else None."""
+    return _from_headers(auth, bearer, api_key)
+
+
+_StreamTokenQuery = Annotated[
+    str | None,
+    Query(
+        description="Short-lived read-only token from `POST /api/v1/auth/stream-token` (or, on "
+        "audio routes, from `POST …/audio-token`), for clients that cannot set headers "
+        "(EventSource, <audio>).",
+    ),
+]
+
+
+def _stream_principal(
+    auth: AuthService,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
+    stream_token: str | None,
+    resource: str | None,
 ) -> Principal:
     principal = _from_headers(auth, bearer, api_key)
     if principal is not None:
         return principal
     if stream_token:
-        return auth.authenticate_stream_token(stream_token)
+        return auth.authenticate_stream_token(stream_token, resource)
     raise Unauthorized("Authentication required.")
 
 
+def stream_reader(
+    auth: AuthDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+    stream_token: _StreamTokenQuery = None,
+) -> Principal:
+    return _stream_principal(auth, bearer, api_key, stream_token, None)
+
+
+def _audio_reader(kind: str, path_param: str) -> Callable[..., Principal]:
+    def reader(
+        request: Request,
+        auth: AuthDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key_header)],
+        stream_token: _StreamTokenQuery = None,
+    ) -> Principal:
+        resource = audio_resource(kind, str(request.path_params.get(path_param, "")))
+        return _stream_principal(auth, bearer, api_key, stream_token, resource)
+
+    return reader
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 StreamReader = Annotated[Principal, Depends(stream_reader)]
+FileAudioReader = Annotated[Principal, Depends(_audio_reader("file", "file_id"))]
+TranscriptionAudioReader = Annotated[
+    Principal, Depends(_audio_reader("transcription", "transcription_id"))
+]
 
 
 def client_address(request: Request) -> str:

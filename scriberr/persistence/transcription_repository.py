@@ -89,6 +89,7 @@ class FileRef:
 class ListQuery:
     user_id: str
     q: str | None = None
+    file_id: str | None = None
     statuses: Sequence[str] = ()
     updated_after: datetime | None = None
     sort: Sort = "-created_at"
@@ -180,14 +181,15 @@ def _list_statement(
     sort: str,
     *,
     has_q: bool,
+    has_file_id: bool,
     has_statuses: bool,
     has_updated_after: bool,
     has_after: bool,
     has_origins: bool,
     text_search: str | None = None,
 ) -> Select[Any]:
-    """The listing query for one combination of filters (at most 192 of them), with bound
-    parameters `user_id`, `limit` and, when used, `pattern`, `statuses`, `updated_after`,
+    """The listing query for one combination of filters (at most 384 of them), with bound
+    parameters `user_id`, `limit` and, when used, `pattern`, `file_id`, `statuses`, `updated_after`,
     `after_value`, `after_id`, `origins`. Built once per shape, so SQLAlchemy's compiled-SQL
     cache key is computed once too.
 
@@ -207,6 +209,8 @@ def _list_statement(
         else:
             in_text = Transcription.id.in_(matching_transcriptions(text_search == "sqlite"))
             conditions.append(or_(in_title, in_text))
+    if has_file_id:
+        conditions.append(Transcription.file_id == bindparam("file_id"))
     if has_statuses:
         conditions.append(Transcription.status.in_(bindparam("statuses", expanding=True)))
     if has_updated_after:
@@ -267,6 +271,7 @@ class TranscriptionRepository:
         statement = _list_statement(
             query.sort,
             has_q=bool(query.q),
+            has_file_id=bool(query.file_id),
             has_statuses=bool(query.statuses),
             has_updated_after=query.updated_after is not None,
             has_after=query.after is not None,
@@ -278,6 +283,8 @@ class TranscriptionRepository:
             params["pattern"] = f"%{_escape_like(query.q.lower())}%"
         if text_query is not None:
             params["text_query"] = text_query
+        if query.file_id:
+            params["file_id"] = query.file_id
         if query.statuses:
             params["statuses"] = list(query.statuses)
         if query.updated_after is not None:

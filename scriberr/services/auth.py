@@ -6,6 +6,9 @@ Token design:
   `session_version`, so a password change ends every older session), `typ=access`, 15 minutes.
 - stream token: the same JWT shape with `typ=stream`, 5 minutes, read-only; only accepted in the
   `stream_token` query parameter of SSE and audio routes.
+- audio token: a stream token with `res` naming one resource (`file:<id>` or
+  `transcription:<id>`), 1 hour (a player keeps seeking with it); accepted only on that
+  resource's audio route.
 - refresh token: `rt_<random>`, stored as a SHA-256 hash in a rotation family; each use issues a
   new one; presenting a used (or revoked) one revokes its whole family.
 - API key: `sk_<random>`, stored as a SHA-256 hash with a `sk_...abcd` preview.
@@ -35,10 +38,18 @@ from scriberr.persistence.auth_repository import (
     UserRepository,
 )
 from scriberr.persistence.models import ApiKey, RefreshToken, User
-from scriberr.services.errors import Conflict, InvalidRequest, NotFound, RateLimited, Unauthorized
+from scriberr.services.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unprocessable,
+)
 
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 STREAM_TOKEN_TTL = timedelta(minutes=5)
+AUDIO_TOKEN_TTL = timedelta(hours=1)
 REFRESH_TOKEN_TTL = timedelta(days=30)
 API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 LOGIN_MAX_FAILURES = 5
@@ -148,6 +159,11 @@ class LoginThrottle:
             self._failures.pop((username.lower(), client), None)
 
 
+def audio_resource(kind: str, resource_id: str) -> str:
+    """The scope of an audio token: `file:<id>` or `transcription:<id>`."""
+    return f"{kind}:{resource_id}"
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -245,14 +261,22 @@ class AuthService:
             raise Unauthorized("Refresh token is invalid, expired or already used.")
         return self._issue(user, family_id=token.family_id)
 
-    def logout(self, principal: Principal, refresh_token: str | None) -> None:
-        """Revoke the given refresh token's family, or every session of the user."""
+    def logout(self, principal: Principal | None, refresh_token: str | None) -> None:
+        """Revoke the given refresh token's family (holding the token is enough: browsers log
+        out with it alone), or, without one, every session of the authenticated user.
+
+        An unknown or already revoked token is not an error (logging out twice is fine); a token
+        of another user than the authenticated one is left alone."""
         now = self._now()
         if refresh_token:
             token = self._refresh.find(_sha256(refresh_token))
-            if token is not None and token.user_id == principal.user_id:
+            if token is None:
+                return
+            if principal is None or token.user_id == principal.user_id:
                 self._refresh.revoke_family(token.family_id, now)
             return
+        if principal is None:
+            raise Unauthorized("Authentication required.")
         self._refresh.revoke_all_for_user(principal.user_id, now)
 
     def me(self, principal: Principal) -> UserView:
@@ -262,15 +286,22 @@ class AuthService:
         return _user_view(user)
 
     def change_password(
-        self, principal: Principal, current_password: str, new_password: str
+        self,
+        principal: Principal,
+        current_password: str,
+        new_password: str,
+        confirm_password: str | None = None,
     ) -> TokenPair:
-        """Set a new password; every other session ends, the caller gets fresh tokens."""
+        """Set a new password; every other session ends, the caller gets fresh tokens.
+        `confirm_password`, when given, must repeat `new_password`."""
         user = self._users.get(principal.user_id)
         if user is None:
             raise Unauthorized("Authentication required.")
         if not self._verify(user.password_hash, current_password):
             raise InvalidRequest("Current password is incorrect.", field="current_password")
         validate_password(new_password, field="new_password")
+        if confirm_password is not None and confirm_password != new_password:
+            raise Unprocessable("Passwords do not match.", field="confirm_password")
         now = self._now()
         self._users.set_password(user.id, self._hasher.hash(new_password), now)
         self._refresh.revoke_all_for_user(user.id, now)
@@ -306,14 +337,21 @@ class AuthService:
             self._keys.touch(found.key_id, now)
         return Principal(user_id=found.user_id, username=found.username, via="api_key")
 
-    def authenticate_stream_token(self, token: str) -> Principal:
-        return self._authenticate_jwt(token, "stream")
+    def authenticate_stream_token(self, token: str, resource: str | None = None) -> Principal:
+        """A stream token for this route. `resource` names what the route serves
+        (`audio_resource(...)`); a token scoped to one resource is valid only there."""
+        return self._authenticate_jwt(token, "stream", resource=resource)
 
-    def issue_stream_token(self, principal: Principal) -> StreamToken:
+    def issue_stream_token(self, principal: Principal, resource: str | None = None) -> StreamToken:
+        """A read-only token for `?stream_token=`: general (SSE and audio routes, 5 minutes) or,
+        with `resource`, only for that one resource's audio (1 hour)."""
         user = self._users.get(principal.user_id)
         if user is None:
             raise Unauthorized("Authentication required.")
-        token, expires = self._jwt(user, "stream", STREAM_TOKEN_TTL)
+        if resource is None:
+            token, expires = self._jwt(user, "stream", STREAM_TOKEN_TTL)
+        else:
+            token, expires = self._jwt(user, "stream", AUDIO_TOKEN_TTL, resource=resource)
         return StreamToken(token=token, expires_at=expires)
 
     # -- API keys --------------------------------------------------------------------------
@@ -351,10 +389,12 @@ class AuthService:
         except (VerificationError, InvalidHashError):
             return False
 
-    def _jwt(self, user: User, kind: str, ttl: timedelta) -> tuple[str, datetime]:
+    def _jwt(
+        self, user: User, kind: str, ttl: timedelta, *, resource: str | None = None
+    ) -> tuple[str, datetime]:
         now = self._now()
         expires = now + ttl
-        claims = {
+        claims: dict[str, object] = {
             "sub": user.id,
             "sv": user.session_version,
             "typ": kind,
@@ -362,9 +402,11 @@ class AuthService:
             "exp": int(expires.timestamp()),
             "jti": secrets.token_hex(8),
         }
+        if resource is not None:
+            claims["res"] = resource
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM), expires
 
-    def _authenticate_jwt(self, token: str, kind: str) -> Principal:
+    def _authenticate_jwt(self, token: str, kind: str, *, resource: str | None = None) -> Principal:
         try:
             claims = jwt.decode(
                 token,
@@ -376,6 +418,9 @@ class AuthService:
             raise Unauthorized("Invalid or expired token.") from None
         if claims.get("typ") != kind:
             raise Unauthorized("Invalid or expired token.")
+        scope = claims.get("res")
+        if scope is not None and scope != resource:
+            raise Unauthorized("This token is for another resource.")
         user = self._users.get(str(claims["sub"]))
         if user is None or user.session_version != claims.get("sv"):
             raise Unauthorized("Invalid or expired token.")

@@ -188,7 +188,7 @@ def test_logout_ends_the_cookies_session_and_clears_it(core: Any, tmp_path: Path
             ).json()
         token = browser.cookies.get("scriberr_refresh")
         out = browser.post("/api/v1/auth/logout", headers=account.headers)
-        assert out.status_code == 204
+        assert out.status_code == 200 and out.json() == {"ok": True}
         assert browser.cookies.get("scriberr_refresh") is None
         assert browser.cookies.get("scriberr_session") is None
         # The cookie's session is gone; the other device's session is not.

@@ -24,6 +24,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.database_url == f"sqlite:///{tmp_path / 'scriberr.db'}"
     assert config.database_kind == "sqlite"
     assert (config.log_level, config.log_format) == ("info", "text")
+    assert config.sse_heartbeat_s == 15.0
+    assert load_config({"SCRIBERR_SSE_HEARTBEAT": "250ms"}).sse_heartbeat_s == 0.25
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,8 @@ def test_duration_forms(text: str, seconds: float) -> None:
         ("SPEECH_ENGINE_PROVIDER", "tpu", "one of auto/cpu/cuda"),
         ("SPEECH_ENGINE_AUTO_DOWNLOAD", "maybe", "one of true/false/1/0/yes/no"),
         ("SCRIBERR_LOG_FORMAT", "xml", "one of text/json"),
+        ("SCRIBERR_SSE_HEARTBEAT", "often", "a duration like 500ms"),
+        ("SCRIBERR_SSE_HEARTBEAT", "0s", "a duration"),
         ("SCRIBERR_DATABASE_URL", "mysql://x", "a sqlite:/// or postgresql:// URL"),
     ],
 )

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import AuthDep, CurrentUser, client_address
+from scriberr.api.deps import AuthDep, CurrentUser, OptionalUser, client_address
 from scriberr.api.errors import error_response
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
 from scriberr.services.auth import REFRESH_TOKEN_TTL, TokenPair, UserView
@@ -53,6 +53,9 @@ class LogoutIn(StrictModel):
 class ChangePasswordIn(StrictModel):
     current_password: _Password
     new_password: _Password
+    confirm_password: _Password | None = Field(
+        default=None, description="When given, must repeat `new_password`."
+    )
 
 
 class ChangeUsernameIn(StrictModel):
@@ -85,6 +88,10 @@ class TokensOut(BaseModel):
             expires_in=pair.expires_in,
             user=UserOut.of(pair.user),
         )
+
+
+class OkOut(BaseModel):
+    ok: bool = True
 
 
 class StreamTokenOut(BaseModel):
@@ -193,17 +200,22 @@ async def refresh(
     return TokensOut.of(pair)
 
 
-@router.post("/logout", status_code=204, response_class=Response)
+@router.post("/logout", response_model=OkOut)
 async def logout(
-    user: CurrentUser, auth: AuthDep, request: Request, body: LogoutIn | None = None
-) -> Response:
-    """Revoke the given refresh token's session (the body's, else the refresh cookie's), or every
-    session when there is neither."""
+    user: OptionalUser,
+    auth: AuthDep,
+    request: Request,
+    response: Response,
+    body: LogoutIn | None = None,
+) -> OkOut:
+    """End a session: the body's `refresh_token`, else the refresh cookie's, revokes that
+    token's session — no access token needed (holding the refresh token is enough; browsers log
+    out that way). With neither, an authenticated caller's every session ends. An unknown or
+    already revoked refresh token still answers ok. The refresh cookie is cleared."""
     token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
     await run_in_threadpool(auth.logout, user, token)
-    response = Response(status_code=204)
     clear_refresh_cookie(response)
-    return response
+    return OkOut()
 
 
 @router.get("/me", response_model=UserOut)
@@ -222,7 +234,11 @@ async def change_password(
     """Set a new password. Every existing session and access token stops working; the response
     carries fresh tokens for this client."""
     pair = await run_in_threadpool(
-        auth.change_password, user, body.current_password, body.new_password
+        auth.change_password,
+        user,
+        body.current_password,
+        body.new_password,
+        body.confirm_password,
     )
     set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
