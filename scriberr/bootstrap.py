@@ -37,6 +37,7 @@ from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService
 from scriberr.services.files import FileService
 from scriberr.services.idempotency import IdempotencyService
+from scriberr.services.models import ModelService
 from scriberr.services.profiles import ProfileService
 from scriberr.services.retention import RetentionSweeper
 from scriberr.services.search import SearchService
@@ -68,9 +69,12 @@ class Core:
     retention: RetentionSweeper
     transcripts: TranscriptService
     search: SearchService
+    models: ModelService
 
     def start(self) -> None:
-        """Start the workers (recovery runs first, before any claim) and the retention sweep."""
+        """Start loading the preload models (in the background), the workers (recovery runs
+        first, before any claim) and the retention sweep."""
+        self.providers.preload()
         self.workers.start()
         self.retention.start()
 
@@ -79,6 +83,7 @@ class Core:
         database."""
         self.retention.stop()
         self.files.close()
+        self.models.close()
         self.workers.stop(timeout)
         self.orchestrator.close()
         try:
@@ -151,6 +156,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
             documents=TranscriptRepository(database),
         ),
         search=SearchService(SearchRepository(database)),
+        models=ModelService(registry, broker),
     )  # fmt: skip
 
 

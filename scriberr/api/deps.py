@@ -3,6 +3,7 @@
 - `CoreDep`: the `bootstrap.Core` stored on `app.state.core` by `create_app`.
 - `CurrentUser`: a `Principal` from `Authorization: Bearer <access token | API key>` or
   `X-API-Key: <API key>`; 401 otherwise.
+- `AdminUser`: a `CurrentUser` that `is_admin` accepts; 403 otherwise.
 - `StreamReader`: the same, or a short-lived read-only stream token in the `stream_token` query
   parameter (for EventSource and <audio> elements, which cannot set headers). Use it only on
   GET routes (SSE, audio).
@@ -22,9 +23,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from scriberr.bootstrap import Core
 from scriberr.services.auth import AuthService, Principal, audio_resource
-from scriberr.services.errors import Unauthorized
+from scriberr.services.errors import Forbidden, Unauthorized
 
 __all__ = [
+    "AdminUser",
     "CoreDep",
     "CurrentUser",
     "FileAudioReader",
@@ -34,6 +36,7 @@ __all__ = [
     "TranscriptionAudioReader",
     "client_address",
     "get_core",
+    "is_admin",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key (`sk_…`).")
@@ -152,3 +155,21 @@ TranscriptionAudioReader = Annotated[
 def client_address(request: Request) -> str:
     """The peer address (used to key login throttling)."""
     return request.client.host if request.client else "unknown"
+
+
+def is_admin(principal: Principal) -> bool:
+    """The one place that decides who may run admin-only routes (model downloads and removal).
+
+    Until accounts carry roles, every account with full access is an admin (an install has a
+    single account); read-only stream tokens never are. Switch this to the role when it exists.
+    """
+    return not principal.read_only and principal.via != "stream"
+
+
+def admin_user(principal: CurrentUser) -> Principal:
+    if not is_admin(principal):
+        raise Forbidden("This action needs an administrator.")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(admin_user)]

@@ -1,16 +1,18 @@
-"""Model catalog routes: transcription and diarization models with installed/default state, and
-`GET /api/v1/models` in upstream Scriberr's model-card shape (its web frontend reads it)."""
+"""Model routes: the catalog with installed/default state, `GET /api/v1/models` in upstream
+Scriberr's model-card shape (its web frontend reads it); admins download (202, then
+`model.download.*` events on the global stream) and remove models."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import CoreDep, CurrentUser
+from scriberr.api.deps import AdminUser, CoreDep, CurrentUser
+from scriberr.api.schemas import ErrorEnvelope
 from scriberr.services import pipeline
 from scriberr.services.errors import Unprocessable
 
@@ -142,3 +144,41 @@ async def model_cards(
     return ModelCardList(
         items=[card for card in cards if all(card.capabilities[name] for name in wanted)]
     )
+
+
+class DownloadOut(BaseModel):
+    id: str
+    status: str
+
+
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorEnvelope, "description": "Not an administrator"},
+    404: {"model": ErrorEnvelope, "description": "Unknown model, or not in the cache"},
+    409: {"model": ErrorEnvelope, "description": "Installed, bundled or downloading"},
+}
+
+
+@router.post(
+    "/{model_id}:download",
+    status_code=202,
+    response_model=DownloadOut,
+    summary="Download a model into the cache (admins)",
+    description="Starts the download and answers at once; progress arrives on "
+    "`GET /api/v1/events` as `model.download.progress`, then `model.download.completed` or "
+    "`model.download.failed`.",
+    responses=_ADMIN_ERRORS,
+)
+async def download_model(model_id: str, core: CoreDep, user: AdminUser) -> DownloadOut:
+    started = await run_in_threadpool(core.models.start_download, user.user_id, model_id)
+    return DownloadOut(id=started.id, status=started.status)
+
+
+@router.delete(
+    "/{model_id}",
+    status_code=204,
+    summary="Remove a downloaded or imported model (admins)",
+    responses=_ADMIN_ERRORS,
+)
+async def remove_model(model_id: str, core: CoreDep, user: AdminUser) -> Response:
+    await run_in_threadpool(core.models.remove, model_id)
+    return Response(status_code=204)
