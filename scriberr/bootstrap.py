@@ -29,8 +29,10 @@ from scriberr.persistence.idempotency_repository import IdempotencyRepository
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
+from scriberr.persistence.search_repository import SearchRepository
 from scriberr.persistence.segment_repository import SegmentRepository
 from scriberr.persistence.settings_repository import SettingsRepository
+from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService
@@ -39,8 +41,10 @@ from scriberr.services.idempotency import IdempotencyService
 from scriberr.services.models import ModelService
 from scriberr.services.profiles import ProfileService
 from scriberr.services.retention import RetentionSweeper
+from scriberr.services.search import SearchService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
+from scriberr.services.transcripts import TranscriptService
 
 _log = logging.getLogger("scriberr")
 
@@ -64,6 +68,8 @@ class Core:
     files: FileService
     idempotency: IdempotencyService
     retention: RetentionSweeper
+    transcripts: TranscriptService
+    search: SearchService
     models: ModelService
 
     def start(self) -> None:
@@ -148,6 +154,11 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
         files=files, idempotency=IdempotencyService(IdempotencyRepository(database)),
         retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
+        transcripts=TranscriptService(
+            transcriptions=TranscriptionRepository(database),
+            documents=TranscriptRepository(database),
+        ),
+        search=SearchService(SearchRepository(database)),
         models=ModelService(registry, broker),
     )  # fmt: skip
 

@@ -256,7 +256,7 @@ def _segments(raw: Any, duration: float, offset: float = 0.0) -> list[Segment]:
         start = _clamp(raw.start, duration, offset)
         words = tuple(_word(word, duration, offset) for word in raw_words)
         end = max(_clamp(raw.end, duration, offset), start)
-        return [Segment(start, end, raw.text.strip(), words)]
+        return [Segment(start, end, raw.text.strip(), words, **_confidence(raw))]
     pieces: list[list[Any]] = [[]]
     for index, word in enumerate(raw_words):
         pieces[-1].append(word)
@@ -266,10 +266,22 @@ def _segments(raw: Any, duration: float, offset: float = 0.0) -> list[Segment]:
             or float(following.start) - float(word.end) >= _PAUSE_S
         ):
             pieces.append([])
-    return [_piece(piece, duration, offset) for piece in pieces if piece]
+    confidence = _confidence(raw)
+    return [_piece(piece, duration, offset, confidence) for piece in pieces if piece]
 
 
-def _piece(raw_words: list[Any], duration: float, offset: float) -> Segment:
+def _confidence(raw: Any) -> dict[str, float | None]:
+    """The decoder's segment confidence; the pieces of a split segment share their parent's."""
+    values: dict[str, float | None] = {}
+    for name in ("avg_logprob", "no_speech_prob", "compression_ratio"):
+        value = getattr(raw, name, None)
+        values[name] = round(float(value), 4) if value is not None else None
+    return values
+
+
+def _piece(
+    raw_words: list[Any], duration: float, offset: float, confidence: dict[str, float | None]
+) -> Segment:
     words = tuple(_word(word, duration, offset) for word in raw_words)
     text = "".join(word.word for word in raw_words).strip()
-    return Segment(start=words[0].start, end=words[-1].end, text=text, words=words)
+    return Segment(start=words[0].start, end=words[-1].end, text=text, words=words, **confidence)

@@ -1,14 +1,14 @@
 """transcription_segments: partial segments of running attempts (live transcripts)
 
 Revision ID: 0006
-Revises: 0011_settings_auto_rename
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0011_settings_auto_rename"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
