@@ -19,6 +19,7 @@ from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator, OrchestratorPaths
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
+    LoginFailureRepository,
     RefreshTokenRepository,
     UserRepository,
 )
@@ -30,7 +31,7 @@ from scriberr.persistence.queue_repository import QueueRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.queue.service import WorkerService, WorkerSettings
-from scriberr.services.auth import AuthService
+from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.files import FileService
 from scriberr.services.options import OptionDefaults
 from scriberr.services.profiles import ProfileService
@@ -119,13 +120,13 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         config.data_dir,
         delete_transcriptions=transcriptions.delete_all_for_file,
         on_file_ready=transcriptions.on_file_ready,
-        cancel_transcription=transcriptions.cancel,
     )
     auth = AuthService(
         UserRepository(database),
         RefreshTokenRepository(database),
         ApiKeyRepository(database),
         resolve_secret_key(config),
+        throttle=LoginThrottle(LoginFailureRepository(database)),
     )
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,

@@ -7,6 +7,7 @@ message is one line naming the variable, the bad value and what is allowed.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import secrets
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 EngineProvider = Literal["auto", "cpu", "cuda"]
 LogFormat = Literal["text", "json"]
 
@@ -23,6 +25,7 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -55,6 +58,10 @@ class Config:
     lease_timeout_s: float
     log_level: str
     log_format: LogFormat
+    cors_origins: tuple[str, ...] = ()
+    forwarded_allow_ips: tuple[IpNetwork, ...] = ()
+    import_allow_private: bool = False
+    upload_stall_timeout_s: float = 60.0
 
     @property
     def database_kind(self) -> str:
@@ -141,6 +148,30 @@ class _Reader:
         except ValueError:
             raise ConfigError(name, value, "one of true/false/1/0/yes/no") from None
 
+    def origins(self, name: str) -> tuple[str, ...]:
+        """A comma list of browser origins (`scheme://host[:port]`, no path)."""
+        value = self.raw(name, "")
+        origins = tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        for origin in origins:
+            if not _ORIGIN.match(origin):
+                raise ConfigError(name, value, "comma-separated origins like https://app.example")
+        return origins
+
+    def networks(self, name: str) -> tuple[IpNetwork, ...]:
+        """A comma list of IP addresses or CIDR networks."""
+        value = self.raw(name, "")
+        networks: list[IpNetwork] = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ConfigError(
+                    name, value, "comma-separated IP addresses or networks like 10.0.0.0/8"
+                ) from None
+        return tuple(networks)
+
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.raw(name, default).lower()
         if value not in choices:
@@ -179,6 +210,10 @@ def load_config(env: Mapping[str, str]) -> Config:
         lease_timeout_s=read.duration("TRANSCRIPTION_LEASE_TIMEOUT", "10m", minimum_s=1),
         log_level=read.choice("SCRIBERR_LOG_LEVEL", "info", _LOG_LEVELS),
         log_format=log_format,  # type: ignore[arg-type]
+        cors_origins=read.origins("SCRIBERR_CORS_ORIGINS"),
+        forwarded_allow_ips=read.networks("SCRIBERR_FORWARDED_ALLOW_IPS"),
+        import_allow_private=read.boolean("SCRIBERR_IMPORT_ALLOW_PRIVATE", False),
+        upload_stall_timeout_s=read.duration("SCRIBERR_UPLOAD_STALL_TIMEOUT", "60s", minimum_s=0),
     )
 
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from scriberr import __version__
+from scriberr.api.edge import JSON_LIMIT_BYTES, BodyLimits, install_edge
 from scriberr.api.errors import ERROR_SCHEMA, install_error_handlers
 from scriberr.api.idempotency import IdempotencyStore
 from scriberr.api.middleware import RequestContextMiddleware
@@ -37,6 +38,9 @@ _ROUTE_MODULES = (
     *(transcriptions, profiles, models, events, admin, openai_compat),
 )
 
+# Multipart framing and the non-file form fields on top of the file itself.
+UPLOAD_OVERHEAD_BYTES = 1024 * 1024
+
 _DESCRIPTION = """\
 Self-hosted, privacy-first transcription server.
 
@@ -58,6 +62,13 @@ def create_app(core: Any) -> FastAPI:
     app.state.core = core
     app.state.idempotency = IdempotencyStore(IdempotencyRepository(core.database))
     install_error_handlers(app)
+    config = core.config
+    limits = BodyLimits(
+        json_limit=JSON_LIMIT_BYTES,
+        upload_limit=config.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
+        stall_timeout_s=config.upload_stall_timeout_s,
+    )
+    install_edge(app, limits, config.cors_origins)
     app.add_middleware(RequestContextMiddleware)
     for module in _ROUTE_MODULES:
         app.include_router(module.router)

@@ -6,21 +6,28 @@
 - `StreamReader`: the same, or a short-lived read-only stream token in the `stream_token` query
   parameter (for EventSource and <audio> elements, which cannot set headers). Use it only on
   GET routes (SSE, audio).
+- `OptionalUser`: the caller when credentials are sent, else None (logout with a refresh token).
+- `AdminUser`: the caller, who must have the admin role (403 otherwise).
+- `client_address`: the peer address, or the `X-Forwarded-For` client when the peer is a proxy
+  listed in `SCRIBERR_FORWARDED_ALLOW_IPS`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from scriberr.services.auth import AuthService, Principal
-from scriberr.services.errors import Unauthorized
+from scriberr.services.errors import Forbidden, Unauthorized
 
 __all__ = [
+    "AdminUser",
     "CoreDep",
     "CurrentUser",
+    "OptionalUser",
     "Principal",
     "StreamReader",
     "client_address",
@@ -91,10 +98,49 @@ def stream_reader(
     raise Unauthorized("Authentication required.")
 
 
+def optional_user(
+    auth: AuthDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal | None:
+    return _from_headers(auth, bearer, api_key)
+
+
+def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+    if not user.is_admin:
+        raise Forbidden("Only an admin can do this.")
+    return user
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
 StreamReader = Annotated[Principal, Depends(stream_reader)]
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]
+AdminUser = Annotated[Principal, Depends(admin_user)]
+
+
+def _trusted(address: str, networks: Any) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def client_address(request: Request) -> str:
-    """The peer address (used to key login throttling)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address (keys the login throttle). `X-Forwarded-For` counts only when the
+    peer is a trusted proxy; then the right-most entry that is not itself trusted is the
+    client."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.core.config.forwarded_allow_ips
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop[:64]
+    return peer

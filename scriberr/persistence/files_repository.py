@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, or_, select
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.keyset import keyset_page
-from scriberr.persistence.models import AudioFile, Transcription
+from scriberr.persistence.models import AudioFile
 
 _SORT_COLUMNS = {
     "created_at": AudioFile.created_at,
@@ -105,18 +105,9 @@ class FileRepository:
             session.flush()
             return row
 
-    def running_transcriptions(self, user_id: str, file_id: str) -> builtins.list[str]:
-        """IDs of this file's transcriptions that are `processing` right now."""
+    def ids_for_user(self, user_id: str) -> builtins.list[str]:
         with self._db.session() as session:
-            return list(
-                session.scalars(
-                    select(Transcription.id).where(
-                        Transcription.user_id == user_id,
-                        Transcription.file_id == file_id,
-                        Transcription.status == "processing",
-                    )
-                )
-            )
+            return list(session.scalars(select(AudioFile.id).where(AudioFile.user_id == user_id)))
 
     def fail_processing(
         self, kind: str, error: str, now: datetime

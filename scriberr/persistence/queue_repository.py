@@ -809,15 +809,15 @@ class QueueRepository:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def stats(self, user_id: str) -> dict[str, int]:
-        """Job counts per status for one user (all statuses present, zero when none)."""
+    def stats(self, user_id: str | None) -> dict[str, int]:
+        """Job counts per status for one user, or everyone's for None (all statuses present,
+        zero when none)."""
         counts = dict.fromkeys(("queued", "processing", *TERMINAL), 0)
+        query = select(_jobs.c.status, func.count()).group_by(_jobs.c.status)
+        if user_id is not None:
+            query = query.where(_jobs.c.user_id == user_id)
         with self._db.session() as session:
-            rows = session.execute(
-                select(_jobs.c.status, func.count())
-                .where(_jobs.c.user_id == user_id)
-                .group_by(_jobs.c.status)
-            ).all()
+            rows = session.execute(query).all()
         for status, count in rows:
             counts[status] = int(count)
         return counts

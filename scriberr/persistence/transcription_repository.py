@@ -173,6 +173,12 @@ class TranscriptionRepository:
             rows = session.execute(statement.limit(query.limit + 1))
             return [_record(row) for row in rows]
 
+    def ids_for_user(self, user_id: str) -> list[str]:
+        with self._db.session() as session:
+            return list(
+                session.scalars(select(Transcription.id).where(Transcription.user_id == user_id))
+            )
+
     def ids_for_file(self, user_id: str, file_id: str) -> list[str]:
         with self._db.session() as session:
             return list(

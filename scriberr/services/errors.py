@@ -36,6 +36,10 @@ class Conflict(ServiceError):
     code, status = "CONFLICT", 409
 
 
+class RequestTimeout(ServiceError):
+    code, status = "REQUEST_TIMEOUT", 408
+
+
 class PayloadTooLarge(ServiceError):
     code, status = "PAYLOAD_TOO_LARGE", 413
 

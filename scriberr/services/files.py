@@ -107,8 +107,9 @@ def _view(row: AudioFile) -> FileView:
 
 
 def base_name(client_name: str) -> str:
-    """The last path component of a client-supplied name, whichever separator it uses."""
-    name = client_name.replace("\x00", "")
+    """The last path component of a client-supplied name, whichever separator it uses, without
+    control characters (they would break headers and terminals)."""
+    name = "".join(ch for ch in client_name if unicodedata.category(ch)[0] != "C")
     name = PureWindowsPath(PurePosixPath(name).name).name
     return name.strip()
 
@@ -161,7 +162,6 @@ class FileService:
         importer: MediaImporter | None = None,
         delete_transcriptions: FileCallback | None = None,
         on_file_ready: FileCallback | None = None,
-        cancel_transcription: FileCallback | None = None,
         import_workers: int = 2,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -173,7 +173,6 @@ class FileService:
         self._importer: MediaImporter = importer or YtDlpImporter()
         self._delete_transcriptions = delete_transcriptions
         self._on_file_ready = on_file_ready
-        self._cancel_transcription = cancel_transcription
         self._executor = ThreadPoolExecutor(
             max_workers=import_workers, thread_name_prefix="scriberr-import"
         )
@@ -370,8 +369,7 @@ class FileService:
         return Page(items=[_view(r) for r in items], next_cursor=next_cursor)
 
     def update(self, user_id: str, file_id: str, *, title: str | None = None) -> FileView:
-        """Rename. As the SPEC asks, a transcription of this file that is running is canceled
-        first (queued ones are left alone)."""
+        """Rename. Jobs of the file are never touched (a running one keeps running)."""
         changes: dict[str, Any] = {}
         if title is not None:
             cleaned = clean_title(title)
@@ -380,8 +378,6 @@ class FileService:
             changes["title"] = cleaned
         if not changes:
             return self.get(user_id, file_id)
-        self.get(user_id, file_id)
-        self._cancel_running(user_id, file_id)
         row = self._repo.update(user_id, file_id, changes, self._now())
         if row is None:
             raise NotFound("File not found.")
@@ -397,6 +393,12 @@ class FileService:
         if not self._repo.delete(user_id, file_id):
             raise NotFound("File not found.")
         shutil.rmtree(self.uploads_dir / file_id, ignore_errors=True)
+
+    def delete_all_for_user(self, user_id: str) -> None:
+        """Delete every file of a user with its jobs and bytes (an admin deletes the account)."""
+        for file_id in self._repo.ids_for_user(user_id):
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                self.delete(user_id, file_id)
 
     def audio_source(self, user_id: str, file_id: str) -> AudioSource:
         row = self._repo.get(user_id, file_id)
@@ -429,13 +431,6 @@ class FileService:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- internals -------------------------------------------------------------------------
-
-    def _cancel_running(self, user_id: str, file_id: str) -> None:
-        if self._cancel_transcription is None:
-            return
-        for transcription_id in self._repo.running_transcriptions(user_id, file_id):
-            with contextlib.suppress(Conflict, NotFound):  # it ended meanwhile
-                self._cancel_transcription(user_id, transcription_id)
 
     def _publish_ready(self, user_id: str, view: FileView) -> None:
         with contextlib.suppress(Exception):

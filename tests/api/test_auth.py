@@ -105,9 +105,12 @@ def test_logout_revokes_the_session(client: Any, user: Account) -> None:
     response = client.post(
         "/api/v1/auth/logout", json={"refresh_token": user.refresh_token}, headers=user.headers
     )
-    assert response.status_code == 204
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
     refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
     assert refreshed.status_code == 401
+    # The session's access token ended at once too.
+    assert client.get("/api/v1/auth/me", headers=user.headers).status_code == 401
 
 
 def test_change_password_ends_other_sessions(client: Any, user: Account) -> None:
@@ -141,11 +144,15 @@ def test_change_password_needs_the_current_one(client: Any, user: Account) -> No
 
 def test_change_username(client: Any, user: Account, other_user: Account) -> None:
     taken = client.post(
-        "/api/v1/auth/change-username", json={"new_username": "Mallory"}, headers=user.headers
+        "/api/v1/auth/change-username",
+        json={"new_username": "Mallory", "password": PASSWORD},
+        headers=user.headers,
     )
     assert taken.status_code == 409
     renamed = client.post(
-        "/api/v1/auth/change-username", json={"new_username": "alicia"}, headers=user.headers
+        "/api/v1/auth/change-username",
+        json={"new_username": "alicia", "password": PASSWORD},
+        headers=user.headers,
     )
     assert renamed.status_code == 200
     assert renamed.json()["username"] == "alicia"

@@ -1,15 +1,15 @@
-"""Account routes under `/api/v1/auth`: registration, login, refresh, logout, me, password and
-username changes, and stream tokens for SSE/audio routes."""
+"""Account routes under `/api/v1/auth`: registration, login, refresh, logout (one session or all),
+me, password and username changes, and stream tokens for SSE/audio routes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import AuthDep, CurrentUser, client_address
+from scriberr.api.deps import AuthDep, CurrentUser, OptionalUser, client_address
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
 from scriberr.services.auth import TokenPair, UserView
 
@@ -45,20 +45,34 @@ class LogoutIn(StrictModel):
 class ChangePasswordIn(StrictModel):
     current_password: _Password
     new_password: _Password
+    confirm_password: _Password | None = None
 
 
 class ChangeUsernameIn(StrictModel):
     new_username: _Username
+    password: _Password
+
+
+class OkOut(BaseModel):
+    ok: bool = True
 
 
 class UserOut(BaseModel):
     id: str
     username: str
+    role: str = Field(description="`admin` or `member`.")
+    is_admin: bool
     created_at: UtcDateTime
 
     @classmethod
     def of(cls, user: UserView) -> UserOut:
-        return cls(id=user.id, username=user.username, created_at=user.created_at)
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            is_admin=user.role == "admin",
+            created_at=user.created_at,
+        )
 
 
 class TokensOut(BaseModel):
@@ -123,11 +137,19 @@ async def refresh(body: RefreshIn, auth: AuthDep) -> TokensOut:
     return TokensOut.of(pair)
 
 
-@router.post("/logout", status_code=204, response_class=Response)
-async def logout(user: CurrentUser, auth: AuthDep, body: LogoutIn | None = None) -> Response:
-    """Revoke the given refresh token's session, or every session when none is given."""
+@router.post("/logout", response_model=OkOut)
+async def logout(user: OptionalUser, auth: AuthDep, body: LogoutIn | None = None) -> OkOut:
+    """End one session: the one of `refresh_token` (no access token needed), else the caller's
+    own. Its access and stream tokens stop working at once."""
     await run_in_threadpool(auth.logout, user, body.refresh_token if body else None)
-    return Response(status_code=204)
+    return OkOut()
+
+
+@router.post("/logout-all", response_model=OkOut)
+async def logout_all(user: CurrentUser, auth: AuthDep) -> OkOut:
+    """End every session of the caller (all access, refresh and stream tokens)."""
+    await run_in_threadpool(auth.logout_all, user)
+    return OkOut()
 
 
 @router.get("/me", response_model=UserOut)
@@ -135,19 +157,40 @@ async def me(user: CurrentUser, auth: AuthDep) -> UserOut:
     return UserOut.of(await run_in_threadpool(auth.me, user))
 
 
-@router.post("/change-password", response_model=TokensOut)
-async def change_password(body: ChangePasswordIn, user: CurrentUser, auth: AuthDep) -> TokensOut:
-    """Set a new password. Every existing session and access token stops working; the response
-    carries fresh tokens for this client."""
+@router.post("/change-password", response_model=TokensOut, responses=_RATE_LIMITED)
+async def change_password(
+    body: ChangePasswordIn,
+    user: CurrentUser,
+    auth: AuthDep,
+    client: Annotated[str, Depends(client_address)],
+) -> TokensOut:
+    """Set a new password (`confirm_password`, when sent, must match). Every existing session
+    and access token stops working; the response carries fresh tokens for this client. Wrong
+    current passwords count towards the login throttle."""
     pair = await run_in_threadpool(
-        auth.change_password, user, body.current_password, body.new_password
+        lambda: auth.change_password(
+            user,
+            body.current_password,
+            body.new_password,
+            confirm_password=body.confirm_password,
+            client=client,
+        )
     )
     return TokensOut.of(pair)
 
 
-@router.post("/change-username", response_model=UserOut, responses=_CONFLICT)
-async def change_username(body: ChangeUsernameIn, user: CurrentUser, auth: AuthDep) -> UserOut:
-    return UserOut.of(await run_in_threadpool(auth.change_username, user, body.new_username))
+@router.post("/change-username", response_model=UserOut, responses={**_CONFLICT, **_RATE_LIMITED})
+async def change_username(
+    body: ChangeUsernameIn,
+    user: CurrentUser,
+    auth: AuthDep,
+    client: Annotated[str, Depends(client_address)],
+) -> UserOut:
+    """Rename the account; needs the current `password`."""
+    view = await run_in_threadpool(
+        lambda: auth.change_username(user, body.new_username, body.password, client=client)
+    )
+    return UserOut.of(view)
 
 
 @router.post("/stream-token", response_model=StreamTokenOut, status_code=201)

@@ -21,6 +21,7 @@ from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import multipart_upload_body
+from scriberr.api.stream_guard import guarded
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import rfc3339
 from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
@@ -360,6 +361,7 @@ async def get_transcript(
     return JSONResponse(out.model_dump())
 
 
+@router.head("/transcriptions/{transcription_id}/audio", include_in_schema=False)
 @router.get(
     "/transcriptions/{transcription_id}/audio",
     summary="The job's source audio (supports Range)",
@@ -389,7 +391,9 @@ async def transcription_events(
         subscription.close()
         raise
     return StreamingResponse(
-        job_event_stream(request, core, user.user_id, record, subscription),
+        guarded(
+            job_event_stream(request, core, user.user_id, record, subscription), core.auth, user
+        ),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
@@ -438,4 +442,5 @@ async def stream_file_audio(request: Request, core: Any, file: FileRef) -> Respo
         file.mime_type,
         request.headers.get("range"),
         filename=file.title,
+        head_only=request.method == "HEAD",
     )

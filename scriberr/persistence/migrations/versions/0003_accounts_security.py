@@ -1,0 +1,78 @@
+"""accounts and security: user roles and disabling, the login throttle, API key parity fields
+
+Revision ID: 0003
+Revises: 0001
+Create Date: 2026-11-29 09:50:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("role", sa.String(length=16), nullable=False, server_default="member")
+        )
+        batch_op.add_column(
+            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    # The first account (the one that registered) administers the server.
+    users = sa.table(
+        "users", sa.column("id", sa.String), sa.column("role"), sa.column("created_at")
+    )
+    first = sa.select(users.c.id).order_by(users.c.created_at, users.c.id).limit(1)
+    op.execute(
+        users.update().where(users.c.id == first.scalar_subquery()).values(role=sa.literal("admin"))
+    )
+
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index("ix_login_failures_key_at", ["key", "failed_at"], unique=False)
+
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+        batch_op.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
+    api_keys = sa.table(
+        "api_keys",
+        sa.column("is_active"),
+        sa.column("revoked_at"),
+        sa.column("created_at"),
+        sa.column("updated_at"),
+    )
+    op.execute(
+        api_keys.update().where(api_keys.c.revoked_at.is_not(None)).values(is_active=sa.false())
+    )
+    op.execute(api_keys.update().values(updated_at=api_keys.c.created_at))
+
+    with op.batch_alter_table("transcriptions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_transcriptions_user_started", ["user_id", "started_at"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("transcriptions", schema=None) as batch_op:
+        batch_op.drop_index("ix_transcriptions_user_started")
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("updated_at")
+        batch_op.drop_column("is_active")
+        batch_op.drop_column("description")
+    op.drop_table("login_failures")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("disabled")
+        batch_op.drop_column("role")
