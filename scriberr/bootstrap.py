@@ -32,7 +32,9 @@ from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService, LoginThrottle
+from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
+from scriberr.services.importer import YtDlpImporter
 from scriberr.services.options import OptionDefaults
 from scriberr.services.profiles import ProfileService
 from scriberr.services.settings import SettingsService
@@ -118,6 +120,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         settings,
         broker,
         config.data_dir,
+        importer=YtDlpImporter(None if config.import_allow_private else is_public_address),
         delete_transcriptions=transcriptions.delete_all_for_file,
         on_file_ready=transcriptions.on_file_ready,
     )

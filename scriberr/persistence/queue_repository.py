@@ -2,8 +2,8 @@
 
 enqueue → claim → (renew | progress)* → complete | fail | cancel | release (shutdown) | recover.
 
-Claim takes the oldest `queued` row by the scheduler policy (FIFO on `queued_at, created_at, id`
-today) and marks it `processing` in the same statement, so two workers never get the same job:
+Claim takes the next `queued` row by the scheduler policy (`FairPolicy`: round-robin across users,
+FIFO within a user) and marks it `processing` in the same statement, so two workers never get the same job:
 - SQLite: `Database.write_session()` opens with `BEGIN IMMEDIATE`, which takes the database write
   lock before the `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …` runs;
 - PostgreSQL: the inner select is `FOR UPDATE SKIP LOCKED`, so concurrent claimers skip rows
@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -84,6 +84,23 @@ class FifoPolicy:
 
     def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]:
         return (jobs.c.queued_at.asc(), jobs.c.created_at.asc(), jobs.c.id.asc())
+
+
+class FairPolicy:
+    """Round-robin across users: the next job belongs to the user with queued work who was
+    served longest ago (never served first), FIFO within that user. So one user's hundred
+    uploads do not starve another's single job. "Served" is the user's latest claim
+    (`started_at`, indexed by `ix_transcriptions_user_started`)."""
+
+    def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]:
+        served = jobs.alias("served")
+        last_served = (
+            select(func.max(served.c.started_at))
+            .where(served.c.user_id == jobs.c.user_id)
+            .scalar_subquery()
+        )
+        never = literal(datetime(1970, 1, 1, tzinfo=UTC), jobs.c.started_at.type)
+        return (func.coalesce(last_served, never).asc(), *FifoPolicy().order_by(jobs))
 
 
 @dataclass(frozen=True)
@@ -372,7 +389,7 @@ class QueueRepository:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = database
-        self._policy = policy or FifoPolicy()
+        self._policy = policy or FairPolicy()
         self._now = clock
         self._sql = _Statements(self._policy, database.is_sqlite)
         self._gate = _WriteGate(_sqlite_path(database.url) if database.is_sqlite else None)

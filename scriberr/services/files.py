@@ -35,7 +35,7 @@ from scriberr.services.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from scriberr.services.importer import ImportFailed, MediaImporter, YtDlpImporter
+from scriberr.services.importer import PUBLIC_FAILURE, ImportFailed, MediaImporter
 from scriberr.services.pagination import (
     Page,
     clamp_limit,
@@ -159,7 +159,7 @@ class FileService:
         data_dir: Path,
         *,
         probe: Callable[[Path], MediaInfo | None] = probe_media,
-        importer: MediaImporter | None = None,
+        importer: MediaImporter,
         delete_transcriptions: FileCallback | None = None,
         on_file_ready: FileCallback | None = None,
         import_workers: int = 2,
@@ -170,7 +170,7 @@ class FileService:
         self._broker = broker
         self._data_dir = data_dir
         self._probe = probe
-        self._importer: MediaImporter = importer or YtDlpImporter()
+        self._importer: MediaImporter = importer
         self._delete_transcriptions = delete_transcriptions
         self._on_file_ready = on_file_ready
         self._executor = ThreadPoolExecutor(
@@ -289,7 +289,7 @@ class FileService:
             result = self._importer.download(url, directory, max_bytes=limit)
             info = self._probe(result.path)
             if info is None:
-                raise ImportFailed("The downloaded media has no audio that can be transcribed.")
+                raise ImportFailed(PUBLIC_FAILURE)
             changes: dict[str, Any] = {
                 "status": "ready",
                 "mime_type": info.mime_type,
@@ -308,11 +308,7 @@ class FileService:
             self._publish_ready(user_id, _view(row))
             self._auto_transcribe(user_id, file_id)
         except Exception as error:
-            message = (
-                error.public_message
-                if isinstance(error, ImportFailed)
-                else "The import failed unexpectedly."
-            )
+            message = PUBLIC_FAILURE
             if not isinstance(error, ImportFailed):
                 logger.exception("import of %s failed", file_id)
             shutil.rmtree(directory, ignore_errors=True)

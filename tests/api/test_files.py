@@ -362,6 +362,13 @@ def test_upload_publishes_file_ready(client: Any, core: Any, user: Account) -> N
 
 
 @pytest.fixture
+def core(make_core: Any) -> Any:
+    """These tests import from a loopback media server, which only private-allowed imports
+    may reach (the refusal itself is tested in test_import_guard.py)."""
+    return make_core(SCRIBERR_IMPORT_ALLOW_PRIVATE="true")
+
+
+@pytest.fixture
 def media_server(tmp_path: Path) -> Iterator[str]:
     """A loopback HTTP server serving the sample audio (and a text file)."""
     root = tmp_path / "site"
