@@ -177,8 +177,8 @@ class EgressProxy:
 
     def __init__(self, policy: AddressPolicy = is_public_address) -> None:
         self._server = _Server(policy)
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        port = int(self._server.server_address[1])
+        self.url = f"http://127.0.0.1:{port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="scriberr-egress", daemon=True
         )
