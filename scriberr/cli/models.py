@@ -10,6 +10,7 @@ from typing import Any
 from scriberr.config import load_config
 from scriberr.engine.base import ModelInfo
 from scriberr.engine.registry import build_provider_registry
+from scriberr.privacy import confine_to_data_dir
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +53,9 @@ def _table(models: list[ModelInfo]) -> str:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    registry = build_provider_registry(load_config(os.environ))
+    config = load_config(os.environ)
+    confine_to_data_dir(config.data_dir)
+    registry = build_provider_registry(config)
     try:
         models = registry.transcription_models() + registry.diarization_models()
     finally:

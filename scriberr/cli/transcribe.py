@@ -24,6 +24,7 @@ from scriberr.engine.base import (
     TranscriptionOptions,
 )
 from scriberr.engine.registry import build_provider_registry
+from scriberr.privacy import confine_to_data_dir
 from scriberr.transcript import FORMATS, build_transcript, render
 
 
@@ -83,6 +84,7 @@ def _transcript(
 
 def run(arguments: argparse.Namespace) -> int:
     config = load_config(os.environ)
+    confine_to_data_dir(config.data_dir)
     source: Path = arguments.file
     if not source.is_file():
         print(f"scriberr: no such file: {source}", file=sys.stderr)

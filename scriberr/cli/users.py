@@ -19,6 +19,7 @@ from scriberr.persistence.auth_repository import (
     UserRepository,
 )
 from scriberr.persistence.database import Database
+from scriberr.privacy import confine_to_data_dir
 from scriberr.services.auth import (
     ROLE_ADMIN,
     ROLES,
@@ -77,6 +78,7 @@ def _service(database: Database, secret: str) -> tuple[AuthService, UserReposito
 
 def run(arguments: argparse.Namespace) -> int:
     config = load_config(os.environ)
+    confine_to_data_dir(config.data_dir)
     database = Database(config.database_url)
     try:
         database.migrate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,6 +105,17 @@ class FileRepository:
             row.updated_at = now
             session.flush()
             return row
+
+    def durations(self, user_id: str, file_ids: Sequence[str]) -> dict[str, float]:
+        with self._db.session() as session:
+            rows = session.execute(
+                select(AudioFile.id, AudioFile.duration_seconds).where(
+                    AudioFile.user_id == user_id,
+                    AudioFile.id.in_(list(file_ids)),
+                    AudioFile.duration_seconds.is_not(None),
+                )
+            ).all()
+        return {file_id: float(duration) for file_id, duration in rows if duration is not None}
 
     def ids_for_user(self, user_id: str) -> builtins.list[str]:
         with self._db.session() as session:

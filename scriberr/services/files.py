@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -389,6 +389,10 @@ class FileService:
         if not self._repo.delete(user_id, file_id):
             raise NotFound("File not found.")
         shutil.rmtree(self.uploads_dir / file_id, ignore_errors=True)
+
+    def durations(self, user_id: str, file_ids: Sequence[str]) -> dict[str, float]:
+        """Durations (seconds) of the user's files among `file_ids` that have one."""
+        return self._repo.durations(user_id, file_ids) if file_ids else {}
 
     def delete_all_for_user(self, user_id: str) -> None:
         """Delete every file of a user with its jobs and bytes (an admin deletes the account)."""

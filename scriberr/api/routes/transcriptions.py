@@ -78,6 +78,7 @@ class TranscriptionOut(BaseModel):
     completed_at: str | None
     failed_at: str | None
     canceled_at: str | None
+    duration_seconds: float | None = Field(None, description="The source file's duration.")
 
 
 class TranscriptionList(BaseModel):
@@ -123,7 +124,9 @@ class ExecutionList(BaseModel):
     next_cursor: str | None
 
 
-def transcription_out(core: Any, record: TranscriptionRecord) -> TranscriptionOut:
+def transcription_out(
+    core: Any, record: TranscriptionRecord, duration_seconds: float | None = None
+) -> TranscriptionOut:
     return TranscriptionOut(
         id=record.id,
         file_id=record.file_id,
@@ -144,6 +147,7 @@ def transcription_out(core: Any, record: TranscriptionRecord) -> TranscriptionOu
         completed_at=rfc3339(record.completed_at),
         failed_at=rfc3339(record.failed_at),
         canceled_at=rfc3339(record.canceled_at),
+        duration_seconds=duration_seconds,
     )
 
 
@@ -245,8 +249,13 @@ async def list_transcriptions(
             limit=limit,
         ),
     )
+    file_ids = sorted({record.file_id for record in page.items if record.file_id})
+    durations = await run_in_threadpool(core.files.durations, user.user_id, file_ids)
     return TranscriptionList(
-        items=[transcription_out(core, record) for record in page.items],
+        items=[
+            transcription_out(core, record, durations.get(record.file_id or ""))
+            for record in page.items
+        ],
         next_cursor=page.next_cursor,
     )
 

