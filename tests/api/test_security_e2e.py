@@ -516,3 +516,44 @@ def test_a_second_user_sees_nothing_and_disabling_ends_every_token_at_once(
         assert http.get("/api/v1/auth/me", headers=dave).status_code == 401
         events = http.get("/api/v1/events", params={"stream_token": stream})
         assert events.status_code == 401
+
+
+@pytest.mark.engine
+def test_a_diarized_job_writes_nothing_outside_the_data_dir(tmp_path: Path) -> None:
+    """HOME points at an empty folder: after a real diarized transcription it is still empty
+    (library caches and onnxruntime's telemetry would otherwise land under ~/.cache)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    data_dir = tmp_path / "data"
+    process = start_server(data_dir, HOME=str(home), XDG_CACHE_HOME="", NUMBA_CACHE_DIR="")
+    try:
+        base_url = wait_listening(process, data_dir)
+        with httpx.Client(base_url=base_url, timeout=60) as http:
+            tokens = http.post(
+                "/api/v1/auth/register",
+                json={"username": "owner", "password": PASSWORD, "confirm_password": PASSWORD},
+            ).json()
+            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            with SAMPLE.open("rb") as handle:
+                submitted = http.post(
+                    "/api/v1/transcriptions:submit",
+                    files={"file": ("sample.wav", handle, "audio/wav")},
+                    data={"options": json.dumps({"diarization": True})},
+                    headers=headers,
+                )
+            assert submitted.status_code == 202, submitted.text
+            job_id = submitted.json()["id"]
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                job = http.get(f"/api/v1/transcriptions/{job_id}", headers=headers).json()
+                if job["status"] in ("completed", "failed", "canceled"):
+                    break
+                time.sleep(0.5)
+            assert job["status"] == "completed", job
+            transcript = http.get(
+                f"/api/v1/transcriptions/{job_id}/transcript", headers=headers
+            ).json()
+            assert {s.get("speaker") for s in transcript["segments"]} >= {"SPEAKER_00"}
+    finally:
+        stop_server(process)
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
