@@ -35,7 +35,6 @@ from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
 from scriberr.services.importer import YtDlpImporter
-from scriberr.services.options import OptionDefaults
 from scriberr.services.profiles import ProfileService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
@@ -81,9 +80,11 @@ class Core:
 def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> Core:
     """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
 
-    Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA.
+    Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
+    `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
     """
     registry = providers if providers is not None else build_provider_registry(config)
+    registry.check_default_model()
     for directory in (config.data_dir, config.jobs_dir, config.transcripts_dir):
         directory.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
@@ -97,7 +98,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         providers=registry,
         broker=broker,
         paths=OrchestratorPaths(config.data_dir, config.jobs_dir, config.transcripts_dir),
-        default_model=registry.default_model,
+        defaults=registry.default_options,
     )
     workers = WorkerService(
         repository=queue,
@@ -148,7 +149,7 @@ def _build_job_services(
     workers: WorkerService,
 ) -> tuple[ProfileService, TranscriptionService]:
     """Profiles and transcriptions (request > profile > default profile > config defaults)."""
-    defaults = OptionDefaults(model=registry.default_model)
+    defaults = registry.default_options
     profiles = ProfileService(ProfileRepository(database), registry, defaults)
     transcriptions = TranscriptionService(
         repository=TranscriptionRepository(database),

@@ -8,7 +8,7 @@ to `_ROUTE_MODULES`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -33,6 +33,9 @@ from scriberr.api.routes import (
 )
 from scriberr.persistence.idempotency_repository import IdempotencyRepository
 
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
+
 _ROUTE_MODULES = (
     *(health, auth, api_keys, files, settings),
     *(transcriptions, profiles, models, events, admin, openai_compat),
@@ -50,7 +53,7 @@ Every error is `{"error": {"code", "message", "field", "request_id"}}`.
 """
 
 
-def create_app(core: Any) -> FastAPI:
+def create_app(core: Core) -> FastAPI:
     app = FastAPI(
         title="Scriberr",
         version=__version__,

@@ -15,11 +15,14 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from scriberr.bootstrap import Core
+from scriberr.config import IpNetwork
 from scriberr.services.auth import AuthService, Principal
 from scriberr.services.errors import Forbidden, Unauthorized
 
@@ -40,11 +43,12 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_core(request: Request) -> Any:
-    return request.app.state.core
+def get_core(request: Request) -> Core:
+    core: Core = request.app.state.core
+    return core
 
 
-CoreDep = Annotated[Any, Depends(get_core)]
+CoreDep = Annotated[Core, Depends(get_core)]
 
 
 def get_auth(request: Request) -> AuthService:
@@ -118,7 +122,7 @@ OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
 
 
-def _trusted(address: str, networks: Any) -> bool:
+def _trusted(address: str, networks: Sequence[IpNetwork]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

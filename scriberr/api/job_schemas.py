@@ -1,26 +1,59 @@
-"""Pydantic models shared by the transcription and profile routes (job options)."""
+"""Pydantic models shared by the transcription and profile routes (job options).
+
+`JobOptionsIn` is derived from the option fields of `scriberr.jobs.JobOptions` (their types,
+bounds and descriptions), so a new job option appears in the API without touching this module.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
+
+from scriberr.jobs import OptionSpec, option_specs
 
 
-class JobOptionsIn(BaseModel):
-    """Job options as a request or profile gives them; every key is optional (unset = inherit)."""
+def _annotation(spec: OptionSpec) -> Any:
+    if spec.kind == "bool":
+        return StrictBool | None
+    if spec.kind == "int":
+        return StrictInt | None
+    if spec.kind == "float":
+        return StrictFloat | StrictInt | None
+    if spec.choices:
+        return Literal[spec.choices] | None
+    return str | None
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model: str | None = Field(
-        default=None, max_length=100, description="Catalog model ID, e.g. `whisper-tiny.en`."
+def _field(spec: OptionSpec) -> Any:
+    bounds: dict[str, Any] = {}
+    if spec.minimum is not None:
+        bounds["ge"] = spec.minimum
+    if spec.maximum is not None:
+        bounds["le"] = spec.maximum
+    if spec.max_length is not None:
+        bounds["max_length"] = spec.max_length
+    if spec.description:
+        bounds["description"] = spec.description
+    return Field(default=None, **bounds)
+
+
+def _job_options_model() -> type[BaseModel]:
+    """Job options as a request or profile gives them; every key optional (unset = inherit)."""
+    definitions: dict[str, Any] = {
+        name: (_annotation(spec), _field(spec)) for name, spec, _default in option_specs()
+    }
+    model: type[BaseModel] = create_model(
+        "JobOptionsIn",
+        __config__=ConfigDict(extra="forbid", protected_namespaces=()),
+        __doc__="Job options as a request or profile gives them; every key is optional "
+        "(unset = inherit).",
+        **definitions,
     )
-    language: str | None = Field(
-        default=None, max_length=16, description="Language code such as `en`, or `auto`."
-    )
-    task: Literal["transcribe", "translate"] | None = None
-    diarization: StrictBool | None = None
-    num_speakers: StrictInt | None = Field(default=None, ge=1, le=50)
-    min_speakers: StrictInt | None = Field(default=None, ge=1, le=50)
-    max_speakers: StrictInt | None = Field(default=None, ge=1, le=50)
-    prompt: str | None = Field(default=None, max_length=4000)
+    return model
+
+
+if TYPE_CHECKING:
+    JobOptionsIn = BaseModel
+else:
+    JobOptionsIn = _job_options_model()

@@ -22,37 +22,33 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.clock import utcnow
 from scriberr.events.broker import Event, Subscription
+from scriberr.jobs import (
+    JOB_EVENT_KEYS,
+    STATE_EVENTS,
+    TERMINAL_EVENTS,
+    EventType,
+    JobStatus,
+    is_terminal,
+    job_event_data,
+    state_event_type,
+)
 from scriberr.persistence.transcription_repository import TranscriptionRecord
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
 
 POLL_INTERVAL_S = 1.0
 KEEPALIVE_S = 15.0
 RETRY_MS = 3000
-TERMINAL_EVENTS = {
-    "completed": "transcription.completed",
-    "failed": "transcription.failed",
-    "canceled": "transcription.canceled",
-}
-GLOBAL_EVENT_TYPES = frozenset(
-    {
-        "file.ready",
-        "file.failed",
-        "transcription.queued",
-        "transcription.updated",
-        "transcription.progress",
-        "transcription.completed",
-        "transcription.failed",
-        "transcription.canceled",
-    }
-)
+GLOBAL_EVENT_TYPES = frozenset(EventType)
 KEEPALIVE_FRAME = ": keep-alive\n\n"
-_STATE_EVENTS = frozenset({"transcription.progress", *TERMINAL_EVENTS.values()})
 _OVERLAP = timedelta(seconds=2)  # re-read recent changes: commit times and clocks may lag
 
 
@@ -68,14 +64,9 @@ def sse_frame(event_type: str, data: dict[str, Any], event_id: int | str | None 
 def job_state(
     record: TranscriptionRecord, public_error: Callable[[str | None], str | None]
 ) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": record.id,
-        "status": record.status,
-        "progress": round(record.progress, 4),
-        "stage": record.progress_stage,
-    }
-    if record.status == "failed":
-        data["error"] = public_error(record.error)
+    data = job_event_data(record.id, record.status, record.progress, record.progress_stage)
+    if record.status == JobStatus.FAILED:
+        data["error"] = public_error(record.error)  # present even when None
     return data
 
 
@@ -88,7 +79,7 @@ def _key(data: dict[str, Any]) -> tuple[Any, ...]:
 
 async def job_event_stream(
     request: Request,
-    core: Any,
+    core: Core,
     user_id: str,
     record: TranscriptionRecord,
     subscription: Subscription,
@@ -97,10 +88,12 @@ async def job_event_stream(
     with subscription:
         yield f"retry: {RETRY_MS}\n\n"
         if record.is_terminal:
-            yield sse_frame(TERMINAL_EVENTS[record.status], job_state(record, service.public_error))
+            yield sse_frame(
+                state_event_type(record.status), job_state(record, service.public_error)
+            )
             return
         current = job_state(record, service.public_error)
-        yield sse_frame("transcription.progress", current)
+        yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, current)
         last = _key(current)
         silent_s = 0.0
         while True:
@@ -120,12 +113,12 @@ async def job_event_stream(
                 return
             data = job_state(latest, service.public_error)
             if latest.is_terminal:
-                yield sse_frame(TERMINAL_EVENTS[latest.status], data)
+                yield sse_frame(state_event_type(latest.status), data)
                 return
             if _key(data) != last and record.id not in service.running_here():
                 last = _key(data)  # (a job running here is reported by the broker)
                 silent_s = 0.0
-                yield sse_frame("transcription.progress", data)
+                yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, data)
                 continue
             silent_s += POLL_INTERVAL_S
             if silent_s >= KEEPALIVE_S:
@@ -135,14 +128,14 @@ async def job_event_stream(
 
 def _from_event(event: Event, last: tuple[Any, ...]) -> tuple[str | None, tuple[Any, ...], bool]:
     """(frame to send or None, new last-state key, whether the stream is done)."""
-    data = {key: event.data.get(key) for key in ("id", "status", "progress", "stage")}
+    data = {key: event.data.get(key) for key in JOB_EVENT_KEYS}
     if isinstance(data["progress"], int | float):
         data["progress"] = round(float(data["progress"]), 4)
     if event.type in TERMINAL_EVENTS.values():
         if "error" in event.data:
             data["error"] = event.data["error"]
         return sse_frame(event.type, data), _key(data), True
-    if event.type == "transcription.progress" and _key(data) != last:
+    if event.type == EventType.TRANSCRIPTION_PROGRESS and _key(data) != last:
         return sse_frame(event.type, data), _key(data), False
     return None, last, False
 
@@ -162,7 +155,7 @@ class _GlobalFeed:
             state = _key(event.data)
             repeated = self._known.get(event.transcription_id) == state
             self._known[event.transcription_id] = state
-            if repeated and event.type in _STATE_EVENTS:
+            if repeated and event.type in STATE_EVENTS:
                 return None  # already delivered from the database
         return sse_frame(event.type, dict(event.data), event.id)
 
@@ -173,19 +166,19 @@ class _GlobalFeed:
                 continue  # our broker reports it
             data = job_state(record, self._public_error)
             previous = self._known.get(record.id)
-            if previous == _key(data) or (previous is not None and previous[0] in TERMINAL_EVENTS):
+            if previous == _key(data) or (previous is not None and is_terminal(previous[0])):
                 continue
             self._known[record.id] = _key(data)
-            if previous is None and record.status == "queued":
+            if previous is None and record.status == JobStatus.QUEUED:
                 continue  # created here (the broker announced it) or not started yet
             self._synthesised += 1
-            event_type = TERMINAL_EVENTS.get(record.status, "transcription.progress")
+            event_type = state_event_type(record.status)
             frames.append(sse_frame(event_type, data, f"db-{self._synthesised}"))
         return frames
 
 
 async def user_event_stream(
-    request: Request, core: Any, user_id: str, subscription: Subscription
+    request: Request, core: Core, user_id: str, subscription: Subscription
 ) -> AsyncIterator[str]:
     """Every broker event of the user once, plus events synthesised from the database for jobs
     that another process runs (their broker is not ours). Job states are tracked per job, so a

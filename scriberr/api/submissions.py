@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -22,11 +22,14 @@ from scriberr.persistence.transcription_repository import TranscriptionRecord
 from scriberr.services.errors import InvalidRequest, ServiceUnavailable
 from scriberr.services.transcriptions import Plan
 
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
 
-async def receive(request: Request, core: Any, user_id: str) -> ReceivedUpload:
+
+async def receive(request: Request, core: Core, user_id: str) -> ReceivedUpload:
     """Stream the body to the staging area with the caller's upload limit enforced."""
     limit = await run_in_threadpool(_upload_limit, core, user_id)
-    return await receive_upload(request, limit, _staging_dir(core))
+    return await receive_upload(request, limit, core.files.staging_dir)
 
 
 def parse_options_field(raw: str | None, field: str = "options") -> dict[str, Any] | None:
@@ -43,7 +46,7 @@ def parse_options_field(raw: str | None, field: str = "options") -> dict[str, An
 
 
 async def create_from_upload(
-    core: Any,
+    core: Core,
     user_id: str,
     upload: ReceivedUpload,
     *,
@@ -82,7 +85,7 @@ async def create_from_upload(
 
 
 async def submit_upload(
-    request: Request, core: Any, user_id: str, *, options_field: str = "options"
+    request: Request, core: Core, user_id: str, *, options_field: str = "options"
 ) -> TranscriptionRecord:
     """`POST /api/v1/transcriptions:submit`: fields `file`, `title?`, `profile_id?`, `options?`."""
     upload = await receive(request, core, user_id)
@@ -102,18 +105,10 @@ async def submit_upload(
     )
 
 
-def _delete_file_quietly(core: Any, user_id: str, file_id: str) -> None:
+def _delete_file_quietly(core: Core, user_id: str, file_id: str) -> None:
     with contextlib.suppress(Exception):  # the original error is what the client needs
         core.files.delete(user_id, file_id)
 
 
-def _upload_limit(core: Any, user_id: str) -> int:
-    limit_for = getattr(core.files, "upload_limit_bytes", None)
-    if callable(limit_for):
-        return int(limit_for(user_id))
-    return int(core.config.max_upload_bytes)
-
-
-def _staging_dir(core: Any) -> Any:
-    staging = getattr(core.files, "staging_dir", None)
-    return staging if staging is not None else core.config.data_dir / "uploads" / ".staging"
+def _upload_limit(core: Core, user_id: str) -> int:
+    return core.files.upload_limit_bytes(user_id)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from fastapi import Request
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from scriberr.services.errors import InvalidRequest, PayloadTooLarge

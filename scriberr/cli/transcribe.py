@@ -24,6 +24,7 @@ from scriberr.engine.base import (
     TranscriptionOptions,
 )
 from scriberr.engine.registry import build_provider_registry
+from scriberr.jobs import AUTO_LANGUAGE, Stage
 from scriberr.privacy import confine_to_data_dir
 from scriberr.transcript import FORMATS, build_transcript, render
 
@@ -59,11 +60,11 @@ def _transcript(
     show = sys.stderr.isatty()
     with tempfile.TemporaryDirectory(prefix="scriberr-") as scratch:
         audio = provider.prepare_audio(source, Path(scratch) / "audio.wav", cancel)
-        language = None if arguments.language in (None, "auto") else arguments.language
+        language = None if arguments.language in (None, AUTO_LANGUAGE) else arguments.language
         output = provider.transcribe(
             audio,
             TranscriptionOptions(model=model, language=language),
-            _progress("transcribing", show),
+            _progress(Stage.TRANSCRIBING, show),
             cancel,
         )
         engine_info: dict[str, Any] = {

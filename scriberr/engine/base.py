@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-Task = Literal["transcribe", "translate"]
+from scriberr.jobs import JobOptions, Task
+
 ModelKind = Literal["transcription", "diarization"]
 
 # Called with the fraction (0.0 to 1.0) of the current step that is done.
@@ -106,6 +107,15 @@ class PreparedAudio:
     sample_rate: int = 16000
 
 
+def _from_job(request_type: type[Any], options: JobOptions, **overrides: Any) -> Any:
+    """An engine request holding every job option its fields name (same name, same value), so
+    a new job option reaches the engine by adding the field here."""
+    names = {item.name for item in fields(request_type)} - set(overrides)
+    return request_type(
+        **{name: getattr(options, name) for name in names if hasattr(options, name)}, **overrides
+    )
+
+
 @dataclass(frozen=True)
 class TranscriptionOptions:
     model: str
@@ -113,13 +123,27 @@ class TranscriptionOptions:
     task: Task = "transcribe"
     prompt: str | None = None
 
+    @classmethod
+    def from_job(cls, options: JobOptions) -> TranscriptionOptions:
+        language = None if options.detected_language else options.language
+        result: TranscriptionOptions = _from_job(cls, options, language=language)
+        return result
+
+
+DEFAULT_DIARIZATION_MODEL = "diarization-default"
+
 
 @dataclass(frozen=True)
 class DiarizationOptions:
-    model: str = "diarization-default"
+    model: str = DEFAULT_DIARIZATION_MODEL  # the job's `model` names its transcription model
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
+
+    @classmethod
+    def from_job(cls, options: JobOptions) -> DiarizationOptions:
+        result: DiarizationOptions = _from_job(cls, options, model=DEFAULT_DIARIZATION_MODEL)
+        return result
 
 
 @dataclass(frozen=True)
@@ -158,7 +182,7 @@ class SpeakerTurn:
 @dataclass(frozen=True)
 class DiarizationOutput:
     turns: tuple[SpeakerTurn, ...] = field(default_factory=tuple)
-    model: str = "diarization-default"
+    model: str = DEFAULT_DIARIZATION_MODEL
 
 
 @runtime_checkable

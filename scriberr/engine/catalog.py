@@ -11,10 +11,15 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from scriberr.engine.base import ModelInfo, ModelKind, ModelUnavailableError
+from scriberr.engine.base import (
+    DEFAULT_DIARIZATION_MODEL,
+    ModelInfo,
+    ModelKind,
+    ModelUnavailableError,
+)
 
 LOCAL_PROVIDER = "local"
-DIARIZATION_MODEL_ID = "diarization-default"
+DIARIZATION_MODEL_ID = DEFAULT_DIARIZATION_MODEL
 BUNDLED_MODEL_ID = "whisper-tiny.en"
 
 # Every language Whisper's multilingual checkpoints know (faster-whisper's tokenizer list).

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scriberr.config import Config
+from scriberr.config import Config, ConfigError
 from scriberr.engine.base import ModelInfo, SpeechProvider
+from scriberr.jobs import JobOptions
 
 
 class ProviderRegistry:
@@ -21,12 +22,22 @@ class ProviderRegistry:
         if not providers:
             raise ValueError("a provider registry needs at least one provider")
         self._providers = tuple(providers)
-        self._default_model = default_model
+        self._defaults = JobOptions.defaults(default_model)
 
     @property
     def default_model(self) -> str:
         """The transcription model used when neither the request nor a profile names one."""
-        return self._default_model
+        return self._defaults.model
+
+    @property
+    def default_options(self) -> JobOptions:
+        """The one object holding the configuration defaults of every job option."""
+        return self._defaults
+
+    def check_default_model(self) -> None:
+        """Startup check: the default model (`SPEECH_ENGINE_DEFAULT_MODEL`) must be one of the
+        catalog's transcription models; a typo stops startup with one line (`ConfigError`)."""
+        require_known_default(self.default_model, [m.id for m in self.transcription_models()])
 
     @property
     def providers(self) -> tuple[SpeechProvider, ...]:
@@ -69,10 +80,25 @@ class ProviderRegistry:
             provider.close()
 
 
+def require_known_default(default_model: str, known: Sequence[str]) -> None:
+    """Raise the one-line `ConfigError` for a default model that is not in `known`."""
+    if default_model not in known:
+        raise ConfigError(
+            "SPEECH_ENGINE_DEFAULT_MODEL",
+            default_model,
+            "a transcription model ID (" + ", ".join(known) + ")",
+        )
+
+
 def build_provider_registry(config: Config) -> ProviderRegistry:
-    """The real engine for `config`. Resolves SPEECH_ENGINE_PROVIDER once (raising a one-line
-    `ConfigError` for `cuda` without a CUDA device) but starts no process and loads no model."""
+    """The real engine for `config`. Checks SPEECH_ENGINE_DEFAULT_MODEL against the catalog and
+    resolves SPEECH_ENGINE_PROVIDER once (each raising a one-line `ConfigError`), but starts no
+    process and loads no model."""
+    from scriberr.engine.catalog import CATALOG
     from scriberr.engine.local import LocalProvider, resolve_device
+
+    transcription = [entry.id for entry in CATALOG if entry.kind == "transcription"]
+    require_known_default(config.engine_default_model, transcription)
 
     device = resolve_device(config)
     provider = LocalProvider.from_config(config, device)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
 
 from scriberr.engine.base import CancelToken
 from scriberr.persistence.queue_repository import ClaimedJob, ClaimRequest
 
-# canceled: a user canceled it (the DB row is already `canceled`);
-# shutdown: this process is stopping (the job goes back to `queued`);
-# lost: this worker no longer owns the row (lease taken over, or canceled by another process).
-InterruptReason = Literal["canceled", "shutdown", "lost"]
+
+class InterruptReason(StrEnum):
+    """Why a running job's work was stopped."""
+
+    CANCELED = "canceled"  # a user canceled it (the row is already `canceled`)
+    SHUTDOWN = "shutdown"  # this process is stopping (the job goes back to `queued`)
+    LOST = "lost"  # this worker no longer owns the row (lease taken over, canceled elsewhere)
 
 
 @dataclass

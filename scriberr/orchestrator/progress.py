@@ -19,7 +19,15 @@ from collections.abc import Callable
 from scriberr.clock import utcnow
 from scriberr.engine.base import ProgressCallback
 from scriberr.events.broker import EventBroker
-from scriberr.orchestrator.handle import JobHandle
+from scriberr.jobs import (
+    STAGE_PROGRESS,
+    EventType,
+    JobStatus,
+    ProgressRange,
+    Stage,
+    job_event,
+)
+from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.sanitize import sanitize
 from scriberr.persistence.job_log_repository import JobLogRepository, LogLine
 from scriberr.persistence.queue_repository import Attempt, QueueRepository
@@ -53,8 +61,8 @@ class ProgressReporter:
         self._pending = False
         self._closed = False
         self.attempt: Attempt | None = None
-        self.stage = "preparing"  # the claim stored preparing / 0.05
-        self.progress = 0.05
+        self.stage = Stage.PREPARING  # the claim stored it
+        self.progress = STAGE_PROGRESS[Stage.PREPARING].start
         self._stored = (self.stage, self.progress)
         self._stored_at = clock()
         self._published = (self.stage, -1.0)
@@ -80,19 +88,26 @@ class ProgressReporter:
         with self._lock:
             self._publish()
 
-    def enter(self, stage: str, progress: float) -> None:
-        self.update(stage, progress)
+    def enter(self, stage: Stage) -> None:
+        """Move to `stage`, at the start of its progress range (`jobs.STAGE_PROGRESS`)."""
+        self.update(stage, STAGE_PROGRESS[stage].start)
 
-    def span(self, stage: str, low: float, high: float) -> ProgressCallback:
-        """A callback mapping an engine step's fraction (0-1) onto [low, high] of `stage`."""
+    def span(
+        self, stage: Stage, low: float | None = None, high: float | None = None
+    ) -> ProgressCallback:
+        """A callback mapping an engine step's fraction (0-1) onto the progress range of
+        `stage` (`jobs.STAGE_PROGRESS`), or onto [low, high] for a part of it."""
+        whole = STAGE_PROGRESS[stage]
+        progress_range = ProgressRange(
+            whole.start if low is None else low, whole.end if high is None else high
+        )
 
         def report(fraction: float) -> None:
-            bounded = min(1.0, max(0.0, float(fraction)))
-            self.update(stage, low + (high - low) * bounded)
+            self.update(stage, progress_range.at(fraction))
 
         return report
 
-    def update(self, stage: str, progress: float) -> None:
+    def update(self, stage: Stage, progress: float) -> None:
         with self._lock:
             if stage == self.stage:
                 progress = max(progress, self.progress)
@@ -148,17 +163,19 @@ class ProgressReporter:
         self._stored_at = self._clock()
         if not owned:
             self._lines = lines + self._lines
-            self._handle.interrupt("lost")
+            self._handle.interrupt(InterruptReason.LOST)
 
     def _publish(self) -> None:
         job = self._handle.job
         self._published = (self.stage, self.progress)
-        self._broker.publish(
-            "transcription.progress",
-            job.user_id,
-            {"id": job.id, "status": "processing", "progress": self.progress, "stage": self.stage},
-            transcription_id=job.id,
+        event = job_event(
+            job.id,
+            JobStatus.PROCESSING,
+            self.progress,
+            self.stage,
+            type=EventType.TRANSCRIPTION_PROGRESS,
         )
+        self._broker.publish(event.type, job.user_id, event.data, transcription_id=job.id)
 
 
 class ProgressFlusher:

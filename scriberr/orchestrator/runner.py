@@ -1,7 +1,7 @@
 """`Orchestrator.run(handle)`: one attempt of one claimed job, start to end state.
 
-Stages (SPEC §3): preparing 0.05 → transcribing 0.20-0.70 → diarizing 0.70-0.85 (when asked) →
-merging 0.85 → saving 0.95 → completed 1.0. The attempt has its own execution row. The transcript
+Stages (SPEC §3, `jobs.STAGE_PROGRESS`): preparing → transcribing → diarizing (when asked) →
+merging → saving → completed. The attempt has its own execution row. The transcript
 file is written atomically before the database completion; if the completion is rejected or
 fails, the file is removed again, so the two never disagree. The job's scratch dir is removed at
 the end whatever happened.
@@ -19,27 +19,36 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from scriberr.engine.base import (
+    DiarizationOptions,
     EngineError,
     JobCanceled,
     ModelUnavailableError,
     SpeakerTurn,
     SpeechProvider,
+    TranscriptionOptions,
 )
 from scriberr.events.broker import EventBroker
+from scriberr.jobs import (
+    STAGE_PROGRESS,
+    AttemptOutcome,
+    JobOptions,
+    JobStatus,
+    Stage,
+    job_event,
+)
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator.files import remove_transcript, remove_tree, write_atomic
-from scriberr.orchestrator.handle import JobHandle
-from scriberr.orchestrator.options import JobOptions
+from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.progress import ProgressFlusher, ProgressReporter
 from scriberr.orchestrator.sanitize import public_error, sanitize
 from scriberr.persistence.job_log_repository import JobLogRepository, LogLine
 from scriberr.persistence.queue_repository import AttemptInfo, ClaimedJob, QueueRepository
 from scriberr.transcript import build_transcript
 
-Outcome = Literal["completed", "failed", "canceled", "requeued", "lost"]
+Outcome = AttemptOutcome
 SHUTDOWN_NOTE = "interrupted by shutdown"
 
 _log = logging.getLogger("scriberr.orchestrator")
@@ -71,7 +80,7 @@ class Orchestrator:
         providers: ProviderLookup,
         broker: EventBroker,
         paths: OrchestratorPaths,
-        default_model: str = "",
+        defaults: JobOptions,
         progress_interval_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -80,7 +89,7 @@ class Orchestrator:
         self._providers = providers
         self._broker = broker
         self._paths = paths
-        self._default_model = default_model
+        self._defaults = defaults
         self._progress_interval_s = progress_interval_s
         self._clock = clock
         self._provider_names: dict[str, str | None] = {}
@@ -89,7 +98,7 @@ class Orchestrator:
     def describe(self, options: dict[str, Any]) -> AttemptInfo:
         """What the execution row of an attempt with these options records (pure, fast: the
         queue calls it inside the claim transaction)."""
-        model = JobOptions.from_stored(options, self._default_model).model
+        model = JobOptions.from_stored(options, self._defaults).model
         if model not in self._provider_names:  # the registry's model list is fixed per process
             provider, _ = self._provider(model)
             self._provider_names[model] = provider.name if provider is not None else None
@@ -101,7 +110,7 @@ class Orchestrator:
 
     def run(self, handle: JobHandle) -> Outcome:
         job = handle.job
-        options = JobOptions.from_stored(job.options, self._default_model)
+        options = JobOptions.from_stored(job.options, self._defaults)
         provider, lookup_error = self._provider(options.model)
         reporter = ProgressReporter(
             handle,
@@ -122,7 +131,7 @@ class Orchestrator:
             )
         if attempt is None:
             log_event(_log, "job.lost", transcription_id=job.id, worker_id=job.worker_id)
-            return "lost"
+            return Outcome.LOST
         reporter.attempt = attempt
         reporter.log(f"attempt started (model {options.model})")
         reporter.publish_current()
@@ -160,10 +169,13 @@ class Orchestrator:
         reporter.log("preparing audio")
         audio = provider.prepare_audio(source, scratch / "audio.wav", cancel)
         self._checkpoint(handle)
-        reporter.enter("transcribing", 0.20)
+        reporter.enter(Stage.TRANSCRIBING)
         reporter.log("transcribing")
         output = provider.transcribe(
-            audio, options.transcription(), reporter.span("transcribing", 0.20, 0.70), cancel
+            audio,
+            TranscriptionOptions.from_job(options),
+            reporter.span(Stage.TRANSCRIBING),
+            cancel,
         )
         self._checkpoint(handle)
         turns: tuple[SpeakerTurn, ...] | None = None
@@ -172,13 +184,13 @@ class Orchestrator:
             "transcription_model": output.model or options.model,
         }
         if options.diarization:
-            reporter.enter("diarizing", 0.70)
+            reporter.enter(Stage.DIARIZING)
             reporter.log("identifying speakers")
             try:
                 diarization = provider.diarize(
                     audio,
-                    options.diarization_options(),
-                    reporter.span("diarizing", 0.70, 0.85),
+                    DiarizationOptions.from_job(options),
+                    reporter.span(Stage.DIARIZING),
                     cancel,
                 )
                 turns = diarization.turns
@@ -186,10 +198,10 @@ class Orchestrator:
             except ModelUnavailableError as error:
                 reporter.log(f"speaker labels skipped: {error.public_message}", "warning")
             self._checkpoint(handle)
-        reporter.enter("merging", 0.85)
+        reporter.enter(Stage.MERGING)
         transcript = build_transcript(output, turns, engine_info)
         self._checkpoint(handle)
-        reporter.enter("saving", 0.95)
+        reporter.enter(Stage.SAVING)
         self._checkpoint(handle)
         return transcript
 
@@ -224,7 +236,8 @@ class Orchestrator:
             remove_transcript(path)
             self._store_lines(job, reporter, lines)
             return self._interrupted(handle, reporter)
-        self._publish(job, "transcription.completed", "completed", 1.0, "completed")
+        done = STAGE_PROGRESS[Stage.COMPLETED].start
+        self._publish(job, JobStatus.COMPLETED, done, Stage.COMPLETED)
         log_event(
             _log,
             "job.completed",
@@ -234,7 +247,7 @@ class Orchestrator:
             execution_id=reporter.attempt.id if reporter.attempt else None,
             seconds=seconds,
         )
-        return "completed"
+        return Outcome.COMPLETED
 
     def _fail(self, handle: JobHandle, reporter: ProgressReporter, error: BaseException) -> Outcome:
         job = handle.job
@@ -261,23 +274,24 @@ class Orchestrator:
             return self._interrupted(handle, reporter)
         state = self._repository.state(job.id)
         progress = state.progress if state is not None else 0.0
-        self._publish(job, "transcription.failed", "failed", progress, "failed", error=message)
-        return "failed"
+        self._publish(job, JobStatus.FAILED, progress, Stage.FAILED, error=message)
+        return Outcome.FAILED
 
     def _interrupted(self, handle: JobHandle, reporter: ProgressReporter) -> Outcome:
         job = handle.job
         reporter.close()
-        if handle.reason == "shutdown":
+        if handle.reason == InterruptReason.SHUTDOWN:
             lines = [*reporter.take_lines(), LogLine(f"{SHUTDOWN_NOTE}; the job is queued again")]
             if self._repository.release(job, reporter.attempt, SHUTDOWN_NOTE, lines):
-                self._publish(job, "transcription.progress", "queued", 0.0, "recovered")
+                recovered = STAGE_PROGRESS[Stage.RECOVERED].start
+                self._publish(job, JobStatus.QUEUED, recovered, Stage.RECOVERED)
                 log_event(_log, "job.requeued", transcription_id=job.id, reason="shutdown")
-                return "requeued"
-            return "lost"
+                return Outcome.REQUEUED
+            return Outcome.LOST
         self._store_lines(job, reporter, reporter.take_lines())
-        if handle.reason == "canceled":
+        if handle.reason == InterruptReason.CANCELED:
             log_event(_log, "job.stopped", transcription_id=job.id, reason="canceled")
-            return "canceled"
+            return Outcome.CANCELED
         log_event(
             _log,
             "job.lost",
@@ -285,7 +299,7 @@ class Orchestrator:
             transcription_id=job.id,
             worker_id=job.worker_id,
         )
-        return "lost"
+        return Outcome.LOST
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -311,22 +325,14 @@ class Orchestrator:
     def _publish(
         self,
         job: ClaimedJob,
-        event_type: str,
-        status: str,
+        status: JobStatus,
         progress: float,
-        stage: str,
+        stage: Stage,
         *,
         error: str | None = None,
     ) -> None:
-        data: dict[str, Any] = {
-            "id": job.id,
-            "status": status,
-            "progress": progress,
-            "stage": stage,
-        }
-        if error is not None:
-            data["error"] = error
-        self._broker.publish(event_type, job.user_id, data, transcription_id=job.id)
+        event = job_event(job.id, status, progress, stage, error=error)
+        self._broker.publish(event.type, job.user_id, event.data, transcription_id=job.id)
 
     def _store_lines(
         self, job: ClaimedJob, reporter: ProgressReporter, lines: list[LogLine]

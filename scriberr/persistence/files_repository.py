@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
+from scriberr.jobs import FileStatus
 from scriberr.persistence.database import Database
 from scriberr.persistence.keyset import keyset_page
 from scriberr.persistence.models import AudioFile
@@ -129,12 +130,12 @@ class FileRepository:
             rows = list(
                 session.scalars(
                     select(AudioFile).where(
-                        AudioFile.kind == kind, AudioFile.status == "processing"
+                        AudioFile.kind == kind, AudioFile.status == FileStatus.PROCESSING
                     )
                 )
             )
             for row in rows:
-                row.status = "failed"
+                row.status = FileStatus.FAILED
                 row.error = error
                 row.updated_at = now
             return [(row.user_id, row.id) for row in rows]

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from scriberr.clock import utcnow
+from scriberr.jobs import Stage
 
 
 class Base(DeclarativeBase):
@@ -128,9 +129,9 @@ class Transcription(Base):
     source_transcription_id: Mapped[str | None] = mapped_column(String(40))
     # Resolved request options (model, language, task, diarization, speaker counts, prompt).
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16))  # queued|processing|completed|failed|canceled
+    status: Mapped[str] = mapped_column(String(16))  # a `jobs.JobStatus` value
     progress: Mapped[float] = mapped_column(Float, default=0.0)
-    progress_stage: Mapped[str] = mapped_column(String(32), default="queued")
+    progress_stage: Mapped[str] = mapped_column(String(32), default=Stage.QUEUED.value)
     language: Mapped[str | None] = mapped_column(String(16))
     diarization: Mapped[bool] = mapped_column(Boolean, default=False)
     # Canonical transcript JSON; deferred so listing and reading jobs never load it by accident.

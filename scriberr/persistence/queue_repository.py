@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -47,12 +48,12 @@ from sqlalchemy.engine import make_url
 
 from scriberr.clock import as_utc, utcnow
 from scriberr.ids import new_id
+from scriberr.jobs import STAGE_PROGRESS, TERMINAL_STATUSES, JobStatus, Stage
 from scriberr.logging_setup import log_event
 from scriberr.persistence.database import Database
 from scriberr.persistence.job_log_repository import Executor, LogLine, insert_lines
 from scriberr.persistence.models import AudioFile, Execution, Transcription, WorkerProcess
 
-TERMINAL = ("completed", "failed", "canceled")
 _log = logging.getLogger("scriberr.queue")
 WORKER_SEPARATOR = "/"
 LOST_WORKER_NOTE = "interrupted: the worker running this attempt stopped; the job was requeued"
@@ -151,9 +152,15 @@ class ClaimedJob:
     attempt: Attempt | None = None  # opened by the claim when it was given `describe`
 
 
+class CancelOutcome(StrEnum):
+    CANCELED = "canceled"
+    NOT_FOUND = "not_found"
+    TERMINAL = "terminal"
+
+
 @dataclass(frozen=True)
 class CancelResult:
-    outcome: Literal["canceled", "not_found", "terminal"]
+    outcome: CancelOutcome
     previous_status: str | None = None
     previous_owner: str | None = None
     progress: float = 0.0
@@ -220,7 +227,7 @@ class _Statements:
     def __init__(self, policy: SchedulerPolicy, sqlite: bool) -> None:
         candidate = (
             select(_jobs.c.id)
-            .where(_jobs.c.status == "queued")
+            .where(_jobs.c.status == JobStatus.QUEUED)
             .order_by(*policy.order_by(_jobs))
             .limit(1)
         )
@@ -229,12 +236,12 @@ class _Statements:
         self.insert_execution = insert(_executions)
         self.claim = (
             update(_jobs)
-            .where(_jobs.c.id == candidate.scalar_subquery(), _jobs.c.status == "queued")
+            .where(_jobs.c.id == candidate.scalar_subquery(), _jobs.c.status == JobStatus.QUEUED)
             .values(
-                status="processing",
+                status=JobStatus.PROCESSING,
                 started_at=bindparam("now"),
-                progress=0.05,
-                progress_stage="preparing",
+                progress=STAGE_PROGRESS[Stage.PREPARING].start,
+                progress_stage=Stage.PREPARING,
                 claimed_by=bindparam("worker"),
                 claim_expires_at=bindparam("expires"),
                 error=None,
@@ -253,7 +260,7 @@ class _Statements:
         )
         owned = (
             _jobs.c.id == bindparam("job_id"),
-            _jobs.c.status == "processing",
+            _jobs.c.status == JobStatus.PROCESSING,
             _jobs.c.claimed_by == bindparam("worker"),
         )
         self.owned = owned
@@ -283,7 +290,7 @@ class _Statements:
                 bindparam("execution_id", type_=_executions.c.id.type),
                 bindparam("job_id", type_=_jobs.c.id.type),
                 bindparam("user_id", type_=_executions.c.user_id.type),
-                literal("processing", _executions.c.status.type),
+                literal(JobStatus.PROCESSING.value, _executions.c.status.type),
                 bindparam("worker", type_=_executions.c.worker_id.type),
                 bindparam("provider", type_=_executions.c.provider.type),
                 bindparam("model", type_=_executions.c.model.type),
@@ -295,9 +302,9 @@ class _Statements:
             update(_jobs)
             .where(*owned)
             .values(
-                status="completed",
-                progress=1.0,
-                progress_stage="completed",
+                status=JobStatus.COMPLETED,
+                progress=STAGE_PROGRESS[Stage.COMPLETED].start,
+                progress_stage=Stage.COMPLETED,
                 transcript=bindparam("transcript"),
                 language=bindparam("language"),
                 error=None,
@@ -311,7 +318,7 @@ class _Statements:
             update(_executions)
             .where(
                 _executions.c.id == bindparam("execution_id"),
-                _executions.c.status == "processing",
+                _executions.c.status == JobStatus.PROCESSING,
             )
             .values(
                 status=bindparam("status"),
@@ -409,9 +416,9 @@ class QueueRepository:
             "profile_id": job.profile_id,
             "source_transcription_id": job.source_transcription_id,
             "options": dict(job.options),
-            "status": "queued",
-            "progress": 0.0,
-            "progress_stage": "queued",
+            "status": JobStatus.QUEUED,
+            "progress": STAGE_PROGRESS[Stage.QUEUED].start,
+            "progress_stage": Stage.QUEUED,
             "diarization": bool(job.options.get("diarization")),
             "queued_at": now,
             "created_at": now,
@@ -438,12 +445,12 @@ class QueueRepository:
                 .where(
                     _jobs.c.id == transcription_id,
                     _jobs.c.user_id == user_id,
-                    _jobs.c.status.in_(TERMINAL),
+                    _jobs.c.status.in_(TERMINAL_STATUSES),
                 )
                 .values(
-                    status="queued",
+                    status=JobStatus.QUEUED,
                     progress=0.0,
-                    progress_stage="queued",
+                    progress_stage=Stage.QUEUED,
                     error=None,
                     queued_at=now,
                     started_at=None,
@@ -497,7 +504,7 @@ class QueueRepository:
                     "id": attempt.id,
                     "transcription_id": row.id,
                     "user_id": row.user_id,
-                    "status": "processing",
+                    "status": JobStatus.PROCESSING,
                     "worker_id": request.worker_id,
                     "provider": info.provider,
                     "model": info.model,
@@ -650,7 +657,14 @@ class QueueRepository:
                 },
             )
             ended = self._end_attempt(
-                session, result, job, attempt, "completed", now, log_lines, output_path=output_path
+                session,
+                result,
+                job,
+                attempt,
+                JobStatus.COMPLETED,
+                now,
+                log_lines,
+                output_path=output_path,
             )
             if not ended:
                 return False, None
@@ -673,8 +687,8 @@ class QueueRepository:
                 update(_jobs)
                 .where(*_owned(job.id, job.worker_id))
                 .values(
-                    status="failed",
-                    progress_stage="failed",
+                    status=JobStatus.FAILED,
+                    progress_stage=Stage.FAILED,
                     error=error,
                     failed_at=now,
                     claimed_by=None,
@@ -683,7 +697,7 @@ class QueueRepository:
                 )
             )
             return self._end_attempt(
-                session, result, job, attempt, "failed", now, log_lines, error=error
+                session, result, job, attempt, JobStatus.FAILED, now, log_lines, error=error
             )
 
     def release(
@@ -701,7 +715,7 @@ class QueueRepository:
                 update(_jobs).where(*_owned(job.id, job.worker_id)).values(**_requeued(now))
             )
             return self._end_attempt(
-                session, result, job, attempt, "canceled", now, log_lines, error=note
+                session, result, job, attempt, JobStatus.CANCELED, now, log_lines, error=note
             )
 
     def _end_attempt(
@@ -747,9 +761,9 @@ class QueueRepository:
             {
                 "execution_id": attempt.id,
                 "status": status,
-                "completed_at": now if status == "completed" else None,
-                "failed_at": now if status == "failed" else None,
-                "canceled_at": now if status == "canceled" else None,
+                "completed_at": now if status == JobStatus.COMPLETED else None,
+                "failed_at": now if status == JobStatus.FAILED else None,
+                "canceled_at": now if status == JobStatus.CANCELED else None,
                 "duration_ms": _duration_ms(attempt.started_at, now),
                 "error": error,
                 "output_path": output_path,
@@ -767,24 +781,29 @@ class QueueRepository:
                 )
             ).first()
             if current is None:
-                return CancelResult("not_found")
-            if current.status in TERMINAL:
-                return CancelResult("terminal", current.status, current.claimed_by)
+                return CancelResult(CancelOutcome.NOT_FOUND)
+            if current.status in TERMINAL_STATUSES:
+                return CancelResult(CancelOutcome.TERMINAL, current.status, current.claimed_by)
             session.execute(
                 update(_jobs)
                 .where(_jobs.c.id == transcription_id)
                 .values(
-                    status="canceled",
-                    progress_stage="canceled",
+                    status=JobStatus.CANCELED,
+                    progress_stage=Stage.CANCELED,
                     canceled_at=now,
                     claimed_by=None,
                     claim_expires_at=None,
                     updated_at=now,
                 )
             )
-            _close_execution(session, transcription_id, None, "canceled", now, error="canceled")
+            _close_execution(
+                session, transcription_id, None, JobStatus.CANCELED, now, error="canceled"
+            )
         return CancelResult(
-            "canceled", current.status, current.claimed_by, float(current.progress or 0.0)
+            CancelOutcome.CANCELED,
+            current.status,
+            current.claimed_by,
+            float(current.progress or 0.0),
         )
 
     # -- recovery --------------------------------------------------------------------------------
@@ -800,7 +819,7 @@ class QueueRepository:
             rows = session.execute(
                 select(
                     _jobs.c.id, _jobs.c.user_id, _jobs.c.claimed_by, _jobs.c.claim_expires_at
-                ).where(_jobs.c.status == "processing")
+                ).where(_jobs.c.status == JobStatus.PROCESSING)
             ).all()
             if not rows:
                 return []
@@ -813,14 +832,16 @@ class QueueRepository:
                     update(_jobs)
                     .where(
                         _jobs.c.id == row.id,
-                        _jobs.c.status == "processing",
+                        _jobs.c.status == JobStatus.PROCESSING,
                         _same(_jobs.c.claimed_by, row.claimed_by),
                         _same(_jobs.c.claim_expires_at, row.claim_expires_at),
                     )
                     .values(**_requeued(now))
                 )
                 if _changed(result):
-                    _close_execution(session, row.id, None, "failed", now, error=LOST_WORKER_NOTE)
+                    _close_execution(
+                        session, row.id, None, JobStatus.FAILED, now, error=LOST_WORKER_NOTE
+                    )
                     recovered.append(RecoveredJob(row.id, row.user_id, row.claimed_by, reason))
         return recovered
 
@@ -829,14 +850,14 @@ class QueueRepository:
     def stats(self, user_id: str | None) -> dict[str, int]:
         """Job counts per status for one user, or everyone's for None (all statuses present,
         zero when none)."""
-        counts = dict.fromkeys(("queued", "processing", *TERMINAL), 0)
+        counts = dict.fromkeys((status.value for status in JobStatus), 0)
         query = select(_jobs.c.status, func.count()).group_by(_jobs.c.status)
         if user_id is not None:
             query = query.where(_jobs.c.user_id == user_id)
         with self._db.session() as session:
             rows = session.execute(query).all()
         for status, count in rows:
-            counts[status] = int(count)
+            counts[str(status)] = int(count)
         return counts
 
     def state(self, transcription_id: str) -> JobState | None:
@@ -898,7 +919,7 @@ class QueueRepository:
             holders = {
                 process_of(owner)
                 for owner in session.execute(
-                    select(_jobs.c.claimed_by).where(_jobs.c.status == "processing")
+                    select(_jobs.c.claimed_by).where(_jobs.c.status == JobStatus.PROCESSING)
                 ).scalars()
             }
             dead = [
@@ -931,7 +952,7 @@ class QueueRepository:
 def _owned(transcription_id: str, worker_id: str) -> tuple[ColumnElement[bool], ...]:
     return (
         _jobs.c.id == transcription_id,
-        _jobs.c.status == "processing",
+        _jobs.c.status == JobStatus.PROCESSING,
         _jobs.c.claimed_by == worker_id,
     )
 
@@ -947,9 +968,9 @@ def _changed(result: Any) -> bool:
 
 def _requeued(now: datetime) -> dict[str, Any]:
     return {
-        "status": "queued",
-        "progress": 0.0,
-        "progress_stage": "recovered",
+        "status": JobStatus.QUEUED,
+        "progress": STAGE_PROGRESS[Stage.RECOVERED].start,
+        "progress_stage": Stage.RECOVERED,
         "started_at": None,
         "claimed_by": None,
         "claim_expires_at": None,
@@ -974,7 +995,7 @@ def _close_execution(
     """End the open (`processing`) execution of a job: the given one, or any open one."""
     condition = [
         _executions.c.transcription_id == transcription_id,
-        _executions.c.status == "processing",
+        _executions.c.status == JobStatus.PROCESSING,
     ]
     if execution_id is not None:
         condition.append(_executions.c.id == execution_id)

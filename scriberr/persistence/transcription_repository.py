@@ -16,11 +16,10 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from scriberr.clock import utcnow
+from scriberr.jobs import Stage, is_terminal
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import AudioFile, Execution, JobLog, Transcription
 
-TERMINAL_STATUSES = ("completed", "failed", "canceled")
-ACTIVE_STATUSES = ("queued", "processing")
 SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "title", "-title")
 Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
@@ -50,7 +49,7 @@ class TranscriptionRecord:
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return is_terminal(self.status)
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def _record(row: Any) -> TranscriptionRecord:
         options=dict(row.options or {}),
         status=row.status,
         progress=float(row.progress or 0.0),
-        progress_stage=row.progress_stage or "queued",
+        progress_stage=row.progress_stage or Stage.QUEUED,
         language=row.language,
         diarization=bool(row.diarization),
         error=row.error,

@@ -24,13 +24,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scriberr.ids import new_id
+from scriberr.jobs import STAGE_PROGRESS, JobStatus, Stage, job_event
 from scriberr.logging_setup import log_event
-from scriberr.orchestrator import JobHandle, Outcome
+from scriberr.orchestrator import InterruptReason, JobHandle, Outcome
 from scriberr.orchestrator.runner import SHUTDOWN_NOTE
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import (
     WORKER_SEPARATOR,
     AttemptInfo,
+    CancelOutcome,
     ClaimedJob,
     ClaimRequest,
     QueueRepository,
@@ -156,7 +158,7 @@ class WorkerService:
         self.notify()
         handles = self._handles()
         for handle in handles:
-            handle.interrupt("shutdown")
+            handle.interrupt(InterruptReason.SHUTDOWN)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         stragglers = self._handles()
@@ -178,27 +180,18 @@ class WorkerService:
         """SPEC cancel rules. Raises `NotFound` (unknown or another user's job) and `Conflict`
         (already completed, failed or canceled)."""
         result = self._repository.cancel(transcription_id, user_id)
-        if result.outcome == "not_found":
+        if result.outcome == CancelOutcome.NOT_FOUND:
             raise NotFound("transcription not found")
-        if result.outcome == "terminal":
+        if result.outcome == CancelOutcome.TERMINAL:
             raise Conflict(f"transcription is already {result.previous_status}")
         with self._lock:
             handle = self._running.get(transcription_id)
         if handle is not None:
-            handle.interrupt("canceled")
+            handle.interrupt(InterruptReason.CANCELED)
         where = "running here" if handle else result.previous_status
         self._safely(self._job_logs.append, transcription_id, "canceled on request")
-        self._broker.publish(
-            "transcription.canceled",
-            user_id,
-            {
-                "id": transcription_id,
-                "status": "canceled",
-                "progress": result.progress,
-                "stage": "canceled",
-            },
-            transcription_id=transcription_id,
-        )
+        event = job_event(transcription_id, JobStatus.CANCELED, result.progress, Stage.CANCELED)
+        self._broker.publish(event.type, user_id, event.data, transcription_id=transcription_id)
         log_event(
             _log,
             "job.canceled",
@@ -208,7 +201,7 @@ class WorkerService:
             previous_owner=result.previous_owner,
             where=where,
         )
-        return {"id": transcription_id, "status": "canceled"}
+        return {"id": transcription_id, "status": JobStatus.CANCELED.value}
 
     def stats(self, user_id: str | None) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:
@@ -245,12 +238,10 @@ class WorkerService:
                 "the worker running this job stopped; the job is queued again",
                 level="warning",
             )
-            self._broker.publish(
-                "transcription.progress",
-                job.user_id,
-                {"id": job.id, "status": "queued", "progress": 0.0, "stage": "recovered"},
-                transcription_id=job.id,
+            event = job_event(
+                job.id, JobStatus.QUEUED, STAGE_PROGRESS[Stage.RECOVERED].start, Stage.RECOVERED
             )
+            self._broker.publish(event.type, job.user_id, event.data, transcription_id=job.id)
             log_event(
                 _log,
                 "job.recovered",
@@ -306,7 +297,7 @@ class WorkerService:
             lease_until=job.claim_expires_at.isoformat(),
         )
         if self._stopping.is_set():
-            handle.interrupt("shutdown")
+            handle.interrupt(InterruptReason.SHUTDOWN)
         try:
             self._orchestrator.run(handle)
         except Exception:
@@ -335,7 +326,7 @@ class WorkerService:
             if self._repository.renew(job.id, job.worker_id, self.settings.lease_s):
                 log_event(_log, "lease.renewed", level=logging.DEBUG, transcription_id=job.id)
             elif not handle.done.is_set():
-                handle.interrupt("lost")
+                handle.interrupt(InterruptReason.LOST)
                 log_event(
                     _log,
                     "lease.lost",

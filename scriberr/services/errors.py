@@ -5,6 +5,8 @@ Messages are public: never put a path, token or native-library output in one.
 
 from __future__ import annotations
 
+from scriberr.jobs import OptionError
+
 
 class ServiceError(Exception):
     code = "INTERNAL"
@@ -62,3 +64,9 @@ class RateLimited(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     code, status = "SERVICE_UNAVAILABLE", 503
+
+
+def option_error(error: OptionError) -> ServiceError:
+    """The service error for a bad job option: 400 when malformed, else 422."""
+    kind = InvalidRequest if error.malformed else Unprocessable
+    return kind(error.message, field=error.field)

@@ -27,6 +27,7 @@ from scriberr.clock import utcnow
 from scriberr.engine.probe import MediaInfo, probe_media
 from scriberr.events import EventBroker
 from scriberr.ids import new_id
+from scriberr.jobs import EventType, FileStatus, file_event_data
 from scriberr.persistence.files_repository import FileQuery, FileRepository
 from scriberr.persistence.models import AudioFile
 from scriberr.services.errors import (
@@ -48,7 +49,7 @@ from scriberr.services.settings import SettingsService
 logger = logging.getLogger("scriberr.files")
 
 KINDS = ("audio", "video", "youtube")
-STATUSES = ("uploaded", "processing", "ready", "failed")
+STATUSES = tuple(status.value for status in FileStatus)
 SORT_FIELDS = ("created_at", "updated_at", "title")
 _MAX_TITLE = 500
 _MAX_NAME = 120
@@ -228,7 +229,7 @@ class FileService:
                 user_id=user_id,
                 title=chosen_title,
                 kind=info.kind,
-                status="ready",
+                status=FileStatus.READY,
                 mime_type=info.mime_type,
                 size_bytes=destination.stat().st_size,
                 duration_seconds=info.duration_seconds,
@@ -264,7 +265,7 @@ class FileService:
             user_id=user_id,
             title=chosen_title or parts.hostname,
             kind="youtube",
-            status="processing",
+            status=FileStatus.PROCESSING,
             mime_type=None,
             size_bytes=None,
             duration_seconds=None,
@@ -291,7 +292,7 @@ class FileService:
             if info is None:
                 raise ImportFailed(PUBLIC_FAILURE)
             changes: dict[str, Any] = {
-                "status": "ready",
+                "status": FileStatus.READY,
                 "mime_type": info.mime_type,
                 "size_bytes": result.path.stat().st_size,
                 "duration_seconds": info.duration_seconds,
@@ -313,13 +314,13 @@ class FileService:
                 logger.exception("import of %s failed", file_id)
             shutil.rmtree(directory, ignore_errors=True)
             failed = self._repo.update(
-                user_id, file_id, {"status": "failed", "error": message}, self._now()
+                user_id, file_id, {"status": FileStatus.FAILED, "error": message}, self._now()
             )
             if failed is not None:
                 self._broker.publish(
-                    "file.failed",
+                    EventType.FILE_FAILED,
                     user_id,
-                    {"id": file_id, "status": "failed", "error": message},
+                    file_event_data(file_id, FileStatus.FAILED, error=message),
                 )
 
     # -- read / update / delete ------------------------------------------------------------
@@ -404,7 +405,7 @@ class FileService:
         row = self._repo.get(user_id, file_id)
         if row is None:
             raise NotFound("File not found.")
-        if row.status != "ready" or not row.storage_path:
+        if row.status != FileStatus.READY or not row.storage_path:
             raise Conflict("The file is not ready yet.")
         path = self._data_dir / row.storage_path
         return AudioSource(
@@ -421,7 +422,9 @@ class FileService:
         for user_id, file_id in interrupted:
             shutil.rmtree(self.uploads_dir / file_id, ignore_errors=True)
             self._broker.publish(
-                "file.failed", user_id, {"id": file_id, "status": "failed", "error": message}
+                EventType.FILE_FAILED,
+                user_id,
+                file_event_data(file_id, FileStatus.FAILED, error=message),
             )
         return len(interrupted)
 
@@ -435,9 +438,9 @@ class FileService:
     def _publish_ready(self, user_id: str, view: FileView) -> None:
         with contextlib.suppress(Exception):
             self._broker.publish(
-                "file.ready",
+                EventType.FILE_READY,
                 user_id,
-                {"id": view.id, "status": view.status, "title": view.title, "kind": view.kind},
+                file_event_data(view.id, view.status, title=view.title, kind=view.kind),
             )
 
     def _auto_transcribe(self, user_id: str, file_id: str) -> None:

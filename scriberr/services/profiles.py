@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scriberr.jobs import JobOptions, ModelCatalog, OptionError, clean_partial
 from scriberr.persistence.profile_repository import (
     DuplicateProfileName,
     ProfileRecord,
     ProfileRepository,
 )
-from scriberr.services import options as opts
-from scriberr.services.errors import Conflict, InvalidRequest, NotFound, Unprocessable
+from scriberr.services.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    Unprocessable,
+    option_error,
+)
 
 MAX_NAME_CHARS = 200
 
@@ -20,8 +26,8 @@ class ProfileService:
     def __init__(
         self,
         repository: ProfileRepository,
-        catalog: opts.ModelCatalog,
-        defaults: opts.OptionDefaults,
+        catalog: ModelCatalog,
+        defaults: JobOptions,
     ) -> None:
         self._repo = repository
         self._catalog = catalog
@@ -96,10 +102,12 @@ class ProfileService:
             raise NotFound("profile not found")
 
     def _clean_options(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-        partial = opts.clean_partial(raw, prefix="options")
-        opts.validate_partial_against_catalog(
-            partial, self._catalog, self._defaults, prefix="options"
-        )
+        """A stored preset keeps only the keys it sets; it must be valid over the defaults."""
+        try:
+            partial = clean_partial(raw, prefix="options")
+            self._defaults.merged(partial).check_catalog(self._catalog, prefix="options")
+        except OptionError as error:
+            raise option_error(error) from None
         return partial
 
 

@@ -3,7 +3,7 @@ transcript and exports, executions, logs — the use cases behind `/api/v1/trans
 
 Rules kept here:
 - Options resolve request > named profile > the user's default profile > config defaults, and are
-  validated against the model catalog before any row is written (see `services.options`).
+  validated against the model catalog before any row is written (`jobs.JobOptions`).
 - A create/retry that arrives while the worker service is stopping still writes its `queued` row
   (it runs on the next start) and then raises `ServiceUnavailable` (503).
 - Deleting a transcription (or every transcription of a file) cancels a running job first, waits
@@ -24,6 +24,16 @@ from typing import Any, Protocol
 
 from scriberr.clock import rfc3339
 from scriberr.events import EventBroker
+from scriberr.jobs import (
+    EventType,
+    FileStatus,
+    JobOptions,
+    JobStatus,
+    ModelCatalog,
+    OptionError,
+    clean_partial,
+    job_event,
+)
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import ExecutionRecord, NewJob, QueueRepository
 from scriberr.persistence.transcription_repository import (
@@ -34,13 +44,13 @@ from scriberr.persistence.transcription_repository import (
     TranscriptionRepository,
     sort_value,
 )
-from scriberr.services import options as opts
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
     NotFound,
     ServiceUnavailable,
     Unprocessable,
+    option_error,
 )
 from scriberr.services.pagination import (
     Cursor,
@@ -53,7 +63,7 @@ from scriberr.services.pagination import (
 from scriberr.services.profiles import ProfileService
 from scriberr.transcript import FORMATS, parse_stored, render
 
-STATUSES = ("queued", "processing", "completed", "failed", "canceled")
+STATUSES = tuple(status.value for status in JobStatus)
 _STOP_WAIT_S = 15.0
 _STOP_POLL_S = 0.05
 _SORT_FIELDS = tuple(sort for sort in SORTS if not sort.startswith("-"))
@@ -128,8 +138,8 @@ class TranscriptionService:
         workers: Workers,
         broker: EventBroker,
         profiles: ProfileService,
-        catalog: opts.ModelCatalog,
-        defaults: opts.OptionDefaults,
+        catalog: ModelCatalog,
+        defaults: JobOptions,
         data_dir: Path,
         job_logs: JobLogRepository,
         settings: SettingsReader | None = None,
@@ -159,7 +169,10 @@ class TranscriptionService:
         request_prefix: str = "options",
     ) -> Plan:
         """Validate a create before anything is written: profile, options, title."""
-        request_options = opts.clean_partial(options, prefix=request_prefix)
+        try:  # a malformed request is reported before a missing profile
+            request_options = clean_partial(options, prefix=request_prefix)
+        except OptionError as error:
+            raise option_error(error) from None
         layers: list[Mapping[str, Any]] = []
         default = self._profiles.default_for(user_id)
         if default is not None:
@@ -171,10 +184,17 @@ class TranscriptionService:
                 raise Unprocessable("profile not found", field="profile_id")
             layers.append(profile.options)
             applied = profile.id
-        layers.append(request_options)
-        resolved = opts.resolve(layers, self._defaults)
-        opts.validate_resolved(resolved, self._catalog, prefix=request_prefix)
-        return Plan(title=_clean_title(title), profile_id=applied, options=resolved)
+        try:
+            resolved = JobOptions.from_request(
+                request_options,
+                defaults=self._defaults,
+                catalog=self._catalog,
+                layers=layers,
+                prefix=request_prefix,
+            )
+        except OptionError as error:
+            raise option_error(error) from None
+        return Plan(title=_clean_title(title), profile_id=applied, options=resolved.to_stored())
 
     def create(self, user_id: str, request: CreateRequest) -> TranscriptionRecord:
         """Validate, write the queued row, announce it and wake a worker.
@@ -188,7 +208,7 @@ class TranscriptionService:
         return self.create_planned(user_id, file, plan)
 
     def create_planned(self, user_id: str, file: FileRef, plan: Plan) -> TranscriptionRecord:
-        if file.status == "failed" or not file.storage_path:
+        if file.status == FileStatus.FAILED or not file.storage_path:
             raise Conflict("the file has no usable audio", field="file_id")
         record = self._enqueue(
             user_id,
@@ -291,7 +311,7 @@ class TranscriptionService:
             record = updated
         else:
             record = self.get(user_id, transcription_id)
-        self._publish(record, "transcription.updated")
+        self._publish(record, EventType.TRANSCRIPTION_UPDATED)
         return record
 
     def cancel(self, user_id: str, transcription_id: str) -> TranscriptionRecord:
@@ -339,7 +359,7 @@ class TranscriptionService:
     def transcript(self, user_id: str, transcription_id: str) -> dict[str, Any]:
         """The canonical transcript of a completed job; `Conflict` (409) before completion."""
         record = self.get(user_id, transcription_id)
-        if record.status != "completed":
+        if record.status != JobStatus.COMPLETED:
             raise Conflict(f"transcription is {record.status}; the transcript is not available")
         transcript = parse_stored(self._repo.transcript_json(user_id, transcription_id))
         if transcript.get("language") is None and record.language:
@@ -400,8 +420,8 @@ class TranscriptionService:
         return record
 
     def _announce(self, record: TranscriptionRecord) -> TranscriptionRecord:
-        self._publish(record, "transcription.queued")
-        self._publish(record, "transcription.updated")
+        self._publish(record, EventType.TRANSCRIPTION_QUEUED)
+        self._publish(record, EventType.TRANSCRIPTION_UPDATED)
         if not self._workers.accepting:
             raise ServiceUnavailable(
                 "the server is shutting down; the transcription stays queued for the next start"
@@ -409,18 +429,11 @@ class TranscriptionService:
         self._workers.notify()
         return record
 
-    def _publish(self, record: TranscriptionRecord, event_type: str) -> None:
-        self._broker.publish(
-            event_type,
-            record.user_id,
-            {
-                "id": record.id,
-                "status": record.status,
-                "progress": record.progress,
-                "stage": record.progress_stage,
-            },
-            transcription_id=record.id,
+    def _publish(self, record: TranscriptionRecord, event_type: EventType) -> None:
+        event = job_event(
+            record.id, record.status, record.progress, record.progress_stage, type=event_type
         )
+        self._broker.publish(event.type, record.user_id, event.data, transcription_id=record.id)
 
     def _remove(self, user_id: str, transcription_id: str) -> None:
         record = self._repo.get(user_id, transcription_id)

@@ -333,20 +333,21 @@ def test_validation_errors_name_the_field_and_write_nothing(env: Env) -> None:
 
 def test_translate_on_english_only_model_is_422(tmp_path: Path) -> None:
     """The fake models translate; use the real catalog's rule through the options service."""
+    from scriberr.engine.base import ModelInfo
     from scriberr.engine.catalog import list_models
-    from scriberr.services import options as opts
-    from scriberr.services.errors import Unprocessable
+    from scriberr.jobs import JobOptions, OptionError
 
     class Catalog:
-        def transcription_models(self) -> list[object]:
+        def transcription_models(self) -> list[ModelInfo]:
             return list(list_models(tmp_path, "whisper-tiny.en", "transcription"))
 
-    defaults = opts.OptionDefaults(model="whisper-tiny.en")
-    with pytest.raises(Unprocessable) as raised:
-        opts.validate_resolved(opts.resolve([{"task": "translate"}], defaults), Catalog())
+    defaults = JobOptions.defaults("whisper-tiny.en")
+    with pytest.raises(OptionError) as raised:
+        JobOptions.from_request({"task": "translate"}, defaults=defaults, catalog=Catalog())
     assert raised.value.field == "options.task"
-    opts.validate_resolved(
-        opts.resolve([{"task": "translate", "model": "whisper-tiny"}], defaults), Catalog()
+    assert not raised.value.malformed  # 422
+    JobOptions.from_request(
+        {"task": "translate", "model": "whisper-tiny"}, defaults=defaults, catalog=Catalog()
     )
 
 

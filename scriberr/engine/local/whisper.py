@@ -99,10 +99,12 @@ def start_decoding(model: Any, samples: np.ndarray, request: DecodeRequest) -> t
     if use_batched(samples.shape[0] / SAMPLE_RATE):
         from faster_whisper import BatchedInferencePipeline
 
-        return BatchedInferencePipeline(model).transcribe(
+        batched: tuple[Any, Any] = BatchedInferencePipeline(model).transcribe(
             samples, batch_size=BATCH_SIZE, **settings
         )
-    return model.transcribe(samples, **settings)
+        return batched
+    plain: tuple[Any, Any] = model.transcribe(samples, **settings)
+    return plain
 
 
 def transcribe(
