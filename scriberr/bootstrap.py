@@ -30,6 +30,7 @@ from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
+from scriberr.privacy import private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.egress import is_public_address
@@ -85,7 +86,12 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     """
     registry = providers if providers is not None else build_provider_registry(config)
     registry.check_default_model()
-    for directory in (config.data_dir, config.jobs_dir, config.transcripts_dir):
+    for directory in (
+        config.data_dir,
+        config.jobs_dir,
+        config.transcripts_dir,
+        *private_dirs(config.data_dir),
+    ):
         directory.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.migrate()

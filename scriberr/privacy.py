@@ -43,10 +43,16 @@ def library_environment(data_dir: Path) -> dict[str, str]:
 
 
 def confine_to_data_dir(data_dir: Path) -> None:
-    """Apply `library_environment` to this process (and so its children) and the umask."""
+    """Apply `library_environment` to this process (and so its children) and the umask. Writes
+    nothing: `private_dirs` are created by `bootstrap.build_core`."""
     os.umask(OWNER_ONLY_UMASK)
     environment = library_environment(data_dir)
     for name, value in environment.items():
         os.environ[name] = value
-    for folder in ("tmp", "home"):
-        (data_dir / folder).mkdir(parents=True, exist_ok=True)
+
+
+def private_dirs(data_dir: Path) -> tuple[Path, ...]:
+    """Folders `library_environment` points at that must exist before anything writes (a
+    missing `TMPDIR` would make Python fall back to `/tmp`). Created by the composition root
+    once the configuration has been validated."""
+    return (data_dir / "tmp", data_dir / "home")

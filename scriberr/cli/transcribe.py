@@ -25,7 +25,7 @@ from scriberr.engine.base import (
 )
 from scriberr.engine.registry import build_provider_registry
 from scriberr.jobs import AUTO_LANGUAGE, Stage
-from scriberr.privacy import confine_to_data_dir
+from scriberr.privacy import confine_to_data_dir, private_dirs
 from scriberr.transcript import FORMATS, build_transcript, render
 
 
@@ -91,6 +91,8 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"scriberr: no such file: {source}", file=sys.stderr)
         return 2
     registry = build_provider_registry(config)
+    for directory in private_dirs(config.data_dir):
+        directory.mkdir(parents=True, exist_ok=True)
     model = arguments.model or registry.default_model
     try:
         provider = registry.provider_for(model)

@@ -15,13 +15,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("role", sa.String(length=16), nullable=False, server_default="member")
-        )
-        batch_op.add_column(
-            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ADD COLUMN (never a batch table copy): on SQLite, copying `users` drops the old
+    # table, and with foreign keys on that would cascade-delete every row that references it.
+    op.add_column(
+        "users", sa.Column("role", sa.String(length=16), nullable=False, server_default="member")
+    )
+    op.add_column(
+        "users", sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     # The first account (the one that registered) administers the server.
     users = sa.table(
         "users", sa.column("id", sa.String), sa.column("role"), sa.column("created_at")
@@ -38,15 +39,13 @@ def upgrade() -> None:
         sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("login_failures", schema=None) as batch_op:
-        batch_op.create_index("ix_login_failures_key_at", ["key", "failed_at"], unique=False)
+    op.create_index("ix_login_failures_key_at", "login_failures", ["key", "failed_at"])
 
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
-        batch_op.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("api_keys", sa.Column("description", sa.Text(), nullable=True))
+    op.add_column(
+        "api_keys", sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
+    op.add_column("api_keys", sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
     api_keys = sa.table(
         "api_keys",
         sa.column("is_active"),
@@ -59,10 +58,7 @@ def upgrade() -> None:
     )
     op.execute(api_keys.update().values(updated_at=api_keys.c.created_at))
 
-    with op.batch_alter_table("transcriptions", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_transcriptions_user_started", ["user_id", "started_at"], unique=False
-        )
+    op.create_index("ix_transcriptions_user_started", "transcriptions", ["user_id", "started_at"])
 
 
 def downgrade() -> None:
