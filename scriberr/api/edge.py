@@ -147,7 +147,12 @@ class BodyLimitMiddleware:
         if streaming:
             await self.app(scope, self._counting(receive, limit), send)
             return
-        first = await self._read_bounded(receive, limit)
+        try:
+            first = await self._read_bounded(receive, limit)
+        except RequestTimeout as stalled:
+            for message in _error_response(scope, 408, stalled.code, stalled.message):
+                await send(message)
+            return
         if first is None:
             for message in _too_large(scope, streaming):
                 await send(message)

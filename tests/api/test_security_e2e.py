@@ -292,6 +292,15 @@ def test_a_stalled_upload_times_out_and_leaves_nothing(server: Server) -> None:
     assert response.startswith(b"HTTP/1.1 408"), response[:200]
     staging = server.data_dir / "uploads" / ".staging"
     assert not staging.exists() or not any(staging.iterdir())
+    # A stalled JSON body gets the same answer.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: scriberr\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user'
+        )
+        response = sock.recv(65536)
+    assert response.startswith(b"HTTP/1.1 408"), response[:200]
+    assert b"REQUEST_TIMEOUT" in response
 
 
 def test_unknown_and_known_usernames_fail_in_the_same_time(server: Server) -> None:
