@@ -134,12 +134,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared = _header(scope, b"content-length")
+        if declared is None and _header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)  # no body (RFC 9112 §6.3): nothing to bound
+            return
         if self._is_upload is None:
             self._is_upload = upload_route_matcher(self._routes())
         content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
         streaming = content_type == b"multipart/form-data" and self._is_upload(scope)
         limit = self.limits.upload_limit if streaming else self.limits.json_limit
-        declared = _header(scope, b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             for message in _too_large(scope, streaming):
                 await send(message)
@@ -240,8 +243,8 @@ class SecurityHeadersMiddleware:
 
 
 class SlashRedirectMiddleware:
-    """A path that matches no route but does with the trailing slash removed (or added) gets a
-    307 to that path, as a relative `Location`."""
+    """A path that matches no route but does with the trailing slash removed gets a 307 to that
+    path, as a relative `Location`."""
 
     def __init__(self, app: ASGIApp, *, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         self.app = app
@@ -255,11 +258,13 @@ class SlashRedirectMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        if scope["type"] != "http" or path == "/" or self._matches(scope, path):
+        # Only paths with a trailing slash are candidates (no route is declared with one), so
+        # every other request passes without a lookup.
+        if scope["type"] != "http" or path == "/" or not path.endswith("/"):
             await self.app(scope, receive, send)
             return
-        other = path.rstrip("/") if path.endswith("/") else path + "/"
-        if not other or not self._matches(scope, other):
+        other = path.rstrip("/")
+        if not other or self._matches(scope, path) or not self._matches(scope, other):
             await self.app(scope, receive, send)
             return
         location = "/" + other.lstrip("/")  # never `//host`: that would leave the server
