@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 from scriberr.config import load_config  # noqa: E402
 from scriberr.engine.base import CancelToken, DiarizationOptions, TranscriptionOptions  # noqa: E402
 from scriberr.engine.local import LocalProvider, resolve_device  # noqa: E402
-from scriberr.engine.local.whisper import BATCH_SIZE, DecodeRequest, decode_settings, use_batched  # noqa: E402
+from scriberr.engine.local.whisper import BATCH_SIZE, decode_settings, use_batched  # noqa: E402
 
 FIXTURES = (Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "audio").resolve()
 JFK = FIXTURES / "jfk.flac"
@@ -103,9 +103,7 @@ class Direct:
             str(get_model_path()), device=device, compute_type=compute_type, cpu_threads=threads
         )
         self.batched = BatchedInferencePipeline(self.model)
-        self.settings = decode_settings(
-            DecodeRequest(language=None, task="transcribe", prompt=None)
-        )
+        self.settings = decode_settings(TranscriptionOptions(model="whisper-tiny.en"))
 
     def run(self, path: Path, batched: bool) -> None:
         from faster_whisper import decode_audio

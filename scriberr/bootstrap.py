@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from scriberr.clock import utcnow
 from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
@@ -37,6 +38,7 @@ from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
 from scriberr.services.importer import YtDlpImporter
 from scriberr.services.profiles import ProfileService
+from scriberr.services.retention import RetentionSweeper
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
 
@@ -60,14 +62,17 @@ class Core:
     auth: AuthService
     settings: SettingsService
     files: FileService
+    retention: RetentionSweeper
 
     def start(self) -> None:
-        """Start the workers (recovery runs first, before any claim)."""
+        """Start the workers (recovery runs first, before any claim) and the retention sweep."""
         self.workers.start()
+        self.retention.start()
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop imports and workers (bounded by `timeout`), close the providers, then the
         database."""
+        self.retention.stop()
         self.files.close()
         self.workers.stop(timeout)
         self.orchestrator.close()
@@ -141,7 +146,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
-        files=files,
+        files=files, retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
     )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ class Config:
     workers: int
     poll_interval_s: float
     lease_timeout_s: float
+    openai_retention_s: float
     log_level: str
     log_format: LogFormat
     cors_origins: tuple[str, ...] = ()
@@ -208,6 +209,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         workers=read.integer("TRANSCRIPTION_WORKERS", 1, minimum=1),
         poll_interval_s=read.duration("TRANSCRIPTION_QUEUE_POLL_INTERVAL", "2s", minimum_s=0),
         lease_timeout_s=read.duration("TRANSCRIPTION_LEASE_TIMEOUT", "10m", minimum_s=1),
+        openai_retention_s=read.duration("SCRIBERR_OPENAI_RETENTION", "24h", minimum_s=0),
         log_level=read.choice("SCRIBERR_LOG_LEVEL", "info", _LOG_LEVELS),
         log_format=log_format,  # type: ignore[arg-type]
         cors_origins=read.origins("SCRIBERR_CORS_ORIGINS"),

@@ -101,6 +101,27 @@ class AttemptOutcome(StrEnum):
     LOST = "lost"
 
 
+class Origin(StrEnum):
+    """Where a file (and so its transcriptions) came from. Files made through the
+    OpenAI-compatible `/v1` routes stay out of the default library listing and are deleted after
+    `SCRIBERR_OPENAI_RETENTION`."""
+
+    LIBRARY = "library"
+    OPENAI = "openai"
+
+
+ALL_ORIGINS = "all"
+
+
+def origins_from_filter(raw: str | None) -> tuple[Origin, ...] | None:
+    """A listing's `origin` filter: unset → the library only; `all` → None (no filter).
+    Raises ValueError for anything else."""
+    value = (raw or Origin.LIBRARY).strip().lower()
+    if value == ALL_ORIGINS:
+        return None
+    return (Origin(value),)
+
+
 class FileStatus(StrEnum):
     """The status of an uploaded or imported audio file."""
 
@@ -120,6 +141,8 @@ class EventType(StrEnum):
     TRANSCRIPTION_FAILED = "transcription.failed"
     TRANSCRIPTION_CANCELED = "transcription.canceled"
     TRANSCRIPTION_UPDATED = "transcription.updated"
+    # A transcript segment decoded while the job runs: `{id, index, segment}`.
+    TRANSCRIPTION_SEGMENT = "transcription.segment"
     FILE_READY = "file.ready"
     FILE_FAILED = "file.failed"
 
@@ -210,6 +233,7 @@ DEFAULT_TASK: Task = "transcribe"
 AUTO_LANGUAGE = "auto"
 MAX_SPEAKERS = 50
 MAX_PROMPT_CHARS = 4000
+MAX_HOTWORDS_CHARS = 1000
 OptionKind = Literal["str", "bool", "int", "float"]
 
 
@@ -287,6 +311,45 @@ class JobOptions:
     prompt: str | None = field(
         default=None,
         metadata=_spec("str", max_length=MAX_PROMPT_CHARS, blank_is_unset=True),
+    )
+    # Decoding controls (faster-whisper's names); None = the engine's default.
+    hotwords: str | None = field(
+        default=None,
+        metadata=_spec(
+            "str",
+            "Words and names to favour while decoding, e.g. `Kubernetes, Scriberr`.",
+            max_length=MAX_HOTWORDS_CHARS,
+            blank_is_unset=True,
+        ),
+    )
+    beam_size: int | None = field(
+        default=None,
+        metadata=_spec("int", "Beam search width (engine default 5).", minimum=1, maximum=10),
+    )
+    temperature: float | None = field(
+        default=None,
+        metadata=_spec(
+            "float",
+            "Sampling temperature; unset = the engine's fallback schedule from 0 to 1.",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+    )
+    vad: bool = field(
+        default=True, metadata=_spec("bool", "Skip silence with voice activity detection.")
+    )
+    vad_min_silence_ms: int | None = field(
+        default=None,
+        metadata=_spec(
+            "int",
+            "Shortest silence (ms) that splits speech when `vad` is on (engine default 2000).",
+            minimum=100,
+            maximum=10_000,
+        ),
+    )
+    condition_on_previous_text: bool = field(
+        default=True,
+        metadata=_spec("bool", "Feed the previous window's text to the next one as context."),
     )
 
     # -- constructors ---------------------------------------------------------------------------

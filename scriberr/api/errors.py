@@ -1,5 +1,9 @@
 """The error envelope: every error response is `{"error": {code, message, field, request_id}}`.
 
+Routes under `/v1` (the OpenAI-compatible API) answer in OpenAI's shape instead:
+`{"error": {"message", "type", "param", "code", "request_id"}}`, with `code` our error code and
+`param` the field, so OpenAI SDKs raise their usual typed errors.
+
 Installs exception handlers for domain errors (`services.errors.ServiceError`), request validation
 errors, Starlette HTTP errors (404 unknown route, 405, …) and anything unhandled (a sanitised 500).
 """
@@ -15,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scriberr.api.openai_formats import openai_error_type
 from scriberr.services.errors import RangeNotSatisfiable, ServiceError
 
 logger = logging.getLogger("scriberr.api")
@@ -71,9 +76,32 @@ def request_id_of(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
+OPENAI_PREFIX = "/v1/"
+
+
+def is_openai_path(path: str) -> bool:
+    return path.startswith(OPENAI_PREFIX) or path == OPENAI_PREFIX.rstrip("/")
+
+
 def error_body(
-    code: str, message: str, *, field: str | None = None, request_id: str | None = None
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    request_id: str | None = None,
+    openai_status: int | None = None,
 ) -> dict[str, Any]:
+    """Our envelope; with `openai_status`, OpenAI's error shape for that HTTP status."""
+    if openai_status is not None:
+        return {
+            "error": {
+                "message": message,
+                "type": openai_error_type(openai_status),
+                "param": field,
+                "code": code,
+                "request_id": request_id,
+            }
+        }
     return {"error": {"code": code, "message": message, "field": field, "request_id": request_id}}
 
 
@@ -86,7 +114,10 @@ def error_response(
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = error_body(code, message, field=field, request_id=request_id_of(request))
+    openai_status = status if is_openai_path(request.url.path) else None
+    body = error_body(
+        code, message, field=field, request_id=request_id_of(request), openai_status=openai_status
+    )
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 

@@ -10,7 +10,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scriberr.api.errors import error_body
+from scriberr.api.errors import error_body, is_openai_path
 from scriberr.ids import new_id
 
 logger = logging.getLogger("scriberr.api")
@@ -66,7 +66,12 @@ class RequestContextMiddleware:
             if started:
                 raise
             body = json.dumps(
-                error_body("INTERNAL", "Internal server error.", request_id=request_id)
+                error_body(
+                    "INTERNAL",
+                    "Internal server error.",
+                    request_id=request_id,
+                    openai_status=500 if is_openai_path(str(scope.get("path", ""))) else None,
+                )
             ).encode()
             await send_with_id(
                 {

@@ -50,3 +50,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorEnvelope, "description": "Not found"},
     422: {"model": ErrorEnvelope, "description": "Unprocessable request"},
 }
+
+
+ORIGIN_HELP = (
+    "`library` (default): files and jobs made in Scriberr; `openai`: those made through the "
+    "OpenAI-compatible `/v1` routes (deleted after `SCRIBERR_OPENAI_RETENTION`); `all`."
+)

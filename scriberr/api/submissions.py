@@ -18,6 +18,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.uploads import ReceivedUpload, receive_upload
+from scriberr.jobs import Origin
 from scriberr.persistence.transcription_repository import TranscriptionRecord
 from scriberr.services.errors import InvalidRequest, ServiceUnavailable
 from scriberr.services.transcriptions import Plan
@@ -54,6 +55,7 @@ async def create_from_upload(
     profile_id: str | None,
     options: Mapping[str, Any] | None,
     options_prefix: str = "options",
+    origin: Origin = Origin.LIBRARY,
 ) -> TranscriptionRecord:
     staged = upload.file
     if staged is None:
@@ -70,7 +72,7 @@ async def create_from_upload(
             )
         )
         stored = await run_in_threadpool(
-            lambda: core.files.create_from_upload(user_id, staged, title=title)
+            lambda: core.files.create_from_upload(user_id, staged, title=title, origin=origin)
         )
         stored_id = stored.id
         file = await run_in_threadpool(core.transcriptions.file_for, user_id, stored_id)

@@ -2,6 +2,9 @@
 
 prepare (16 kHz mono) → transcribe → diarize (with --diarize) → canonical transcript → render to
 stdout. Failures print one sanitised line on stderr and exit non-zero.
+
+Every job option has a flag derived from `scriberr.jobs.JobOptions` (`beam_size` → `--beam-size`,
+booleans as `--vad/--no-vad`), validated by `JobOptions.from_request` like an API request.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from scriberr.engine.base import (
     TranscriptionOptions,
 )
 from scriberr.engine.registry import build_provider_registry
-from scriberr.jobs import AUTO_LANGUAGE, Stage
+from scriberr.jobs import JobOptions, OptionError, OptionSpec, Stage, option_specs
 from scriberr.privacy import confine_to_data_dir, private_dirs
 from scriberr.transcript import FORMATS, build_transcript, render
 
@@ -36,13 +39,51 @@ def register(subparsers: Any) -> None:
         description="Transcribe one file with the local speech engine and print the transcript.",
     )
     parser.add_argument("file", type=Path, help="audio or video file")
-    parser.add_argument("--model", help="transcription model ID (default: the configured default)")
-    parser.add_argument("--language", help="language code, or 'auto' to detect (default: auto)")
-    parser.add_argument("--diarize", action="store_true", help="label speakers")
+    for name, spec, default in option_specs():
+        _add_option_flag(parser, name, spec, default)
     parser.add_argument(
         "--format", dest="fmt", choices=list(FORMATS), default="txt", help="output format"
     )
     parser.set_defaults(handler=run)
+
+
+_FLAG_ALIASES = {"diarization": ("--diarize",)}
+_HELP = {
+    "model": "transcription model ID (default: the configured default)",
+    "language": "language code, or 'auto' to detect (default: auto)",
+    "diarization": "label speakers",
+}
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _add_option_flag(parser: Any, name: str, spec: OptionSpec, default: Any) -> None:
+    """One flag per job option; unset flags keep the option's default."""
+    flags = ("--" + name.replace("_", "-"), *_FLAG_ALIASES.get(name, ()))
+    text = _HELP.get(name) or spec.description or name.replace("_", " ")
+    if spec.kind == "bool":
+        parser.add_argument(
+            *flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text
+        )
+        return
+    parser.add_argument(
+        *flags,
+        dest=name,
+        type=_TYPES[spec.kind],
+        choices=list(spec.choices) or None,
+        default=None,
+        help=text,
+    )
+
+
+def _job_options(arguments: argparse.Namespace, registry: Any) -> JobOptions:
+    """The flags as job options, validated against the catalog (OptionError names the flag)."""
+    given = {name: getattr(arguments, name) for name, _spec, _default in option_specs()}
+    return JobOptions.from_request(
+        {key: value for key, value in given.items() if value is not None},
+        defaults=JobOptions.defaults(registry.default_model),
+        catalog=registry,
+        prefix="",
+    )
 
 
 def _progress(label: str, enabled: bool) -> Any:
@@ -53,28 +94,28 @@ def _progress(label: str, enabled: bool) -> Any:
     return report
 
 
-def _transcript(
-    provider: SpeechProvider, source: Path, model: str, arguments: argparse.Namespace
-) -> dict[str, Any]:
+def _transcript(provider: SpeechProvider, source: Path, options: JobOptions) -> dict[str, Any]:
     cancel = CancelToken()
     show = sys.stderr.isatty()
     with tempfile.TemporaryDirectory(prefix="scriberr-") as scratch:
         audio = provider.prepare_audio(source, Path(scratch) / "audio.wav", cancel)
-        language = None if arguments.language in (None, AUTO_LANGUAGE) else arguments.language
         output = provider.transcribe(
             audio,
-            TranscriptionOptions(model=model, language=language),
+            TranscriptionOptions.from_job(options),
             _progress(Stage.TRANSCRIBING, show),
             cancel,
         )
         engine_info: dict[str, Any] = {
             "provider": provider.name,
-            "transcription_model": output.model or model,
+            "transcription_model": output.model or options.model,
         }
         turns: tuple[SpeakerTurn, ...] | None = None
-        if arguments.diarize:
+        if options.diarization:
             diarization = provider.diarize(
-                audio, DiarizationOptions(), _progress("identifying speakers", show), cancel
+                audio,
+                DiarizationOptions.from_job(options),
+                _progress("identifying speakers", show),
+                cancel,
             )
             turns = diarization.turns
             engine_info["diarization_model"] = diarization.model
@@ -93,15 +134,17 @@ def run(arguments: argparse.Namespace) -> int:
     registry = build_provider_registry(config)
     for directory in private_dirs(config.data_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    model = arguments.model or registry.default_model
     try:
-        provider = registry.provider_for(model)
-    except KeyError:
+        options = _job_options(arguments, registry)
+        provider = registry.provider_for(options.model)
+    except OptionError as error:
         registry.close()
-        print(f"scriberr: unknown model '{model}' (see `scriberr models`)", file=sys.stderr)
+        flag = "--" + (error.field or "").replace("_", "-")
+        hint = " (see `scriberr models`)" if error.field == "model" else ""
+        print(f"scriberr: {flag}: {error.message}{hint}", file=sys.stderr)
         return 2
     try:
-        transcript = _transcript(provider, source, model, arguments)
+        transcript = _transcript(provider, source, options)
     except EngineError as error:
         print(f"scriberr: {error.public_message}", file=sys.stderr)
         return 1

@@ -122,6 +122,12 @@ class TranscriptionOptions:
     language: str | None = None  # None = detect
     task: Task = "transcribe"
     prompt: str | None = None
+    hotwords: str | None = None
+    beam_size: int | None = None
+    temperature: float | None = None
+    vad: bool = True
+    vad_min_silence_ms: int | None = None
+    condition_on_previous_text: bool = True
 
     @classmethod
     def from_job(cls, options: JobOptions) -> TranscriptionOptions:

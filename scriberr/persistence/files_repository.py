@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
-from scriberr.jobs import FileStatus
+from scriberr.jobs import FileStatus, Origin
 from scriberr.persistence.database import Database
 from scriberr.persistence.keyset import keyset_page
 from scriberr.persistence.models import AudioFile
@@ -33,6 +33,7 @@ class FileQuery:
     q: str | None = None
     kind: str | None = None
     status: str | None = None
+    origins: Sequence[str] | None = (Origin.LIBRARY,)  # None = any
 
 
 class FileRepository:
@@ -57,6 +58,8 @@ class FileRepository:
             statement = statement.where(AudioFile.kind == query.kind)
         if query.status:
             statement = statement.where(AudioFile.status == query.status)
+        if query.origins is not None:
+            statement = statement.where(AudioFile.origin.in_(list(query.origins)))
         if query.q:
             pattern = "%" + _escape_like(query.q.lower()) + "%"
             statement = statement.where(
@@ -139,6 +142,20 @@ class FileRepository:
                 row.error = error
                 row.updated_at = now
             return [(row.user_id, row.id) for row in rows]
+
+    def created_before(
+        self, origin: str, before: datetime, limit: int
+    ) -> builtins.list[tuple[str, str]]:
+        """(user_id, id) of up to `limit` files of `origin` created before `before`, oldest
+        first."""
+        statement = (
+            select(AudioFile.user_id, AudioFile.id)
+            .where(AudioFile.origin == origin, AudioFile.created_at < before)
+            .order_by(AudioFile.created_at, AudioFile.id)
+            .limit(limit)
+        )
+        with self._db.session() as session:
+            return [(user_id, file_id) for user_id, file_id in session.execute(statement)]
 
     def delete(self, user_id: str, file_id: str) -> bool:
         with self._db.write_session() as session:

@@ -90,7 +90,10 @@ class ApiKey(Base):
 
 class AudioFile(Base):
     __tablename__ = "files"
-    __table_args__ = (Index("ix_files_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_files_user_created", "user_id", "created_at"),
+        Index("ix_files_origin_created", "origin", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -105,6 +108,7 @@ class AudioFile(Base):
     storage_path: Mapped[str | None] = mapped_column(String(1000))
     source_url: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16), default="library", server_default="library")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from scriberr.clock import utcnow
-from scriberr.jobs import Stage, is_terminal
+from scriberr.jobs import Origin, Stage, is_terminal
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import AudioFile, Execution, JobLog, Transcription
 
@@ -74,6 +74,20 @@ class ListQuery:
     sort: Sort = "-created_at"
     after: tuple[Any, str] | None = None  # keyset cursor: (sort value, id)
     limit: int = 50
+    origins: Sequence[str] | None = (Origin.LIBRARY,)  # of the source file; None = any
+
+
+def _from_origins(user_id: str, origins: Sequence[str]) -> ColumnElement[bool]:
+    """Jobs whose source file has one of `origins` (a job without a file counts as library)."""
+    if Origin.LIBRARY not in origins:
+        chosen = select(AudioFile.id).where(
+            AudioFile.user_id == user_id, AudioFile.origin.in_(list(origins))
+        )
+        return Transcription.file_id.in_(chosen)
+    others = select(AudioFile.id).where(
+        AudioFile.user_id == user_id, AudioFile.origin.not_in(list(origins))
+    )
+    return or_(Transcription.file_id.is_(None), Transcription.file_id.not_in(others))
 
 
 def _record(row: Any) -> TranscriptionRecord:
@@ -151,6 +165,8 @@ class TranscriptionRepository:
             )
         if query.statuses:
             conditions.append(Transcription.status.in_(list(query.statuses)))
+        if query.origins is not None:
+            conditions.append(_from_origins(query.user_id, query.origins))
         if query.updated_after is not None:
             conditions.append(Transcription.updated_at > query.updated_after)
         if query.after is not None:

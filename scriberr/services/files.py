@@ -27,7 +27,14 @@ from scriberr.clock import utcnow
 from scriberr.engine.probe import MediaInfo, probe_media
 from scriberr.events import EventBroker
 from scriberr.ids import new_id
-from scriberr.jobs import EventType, FileStatus, file_event_data
+from scriberr.jobs import (
+    ALL_ORIGINS,
+    EventType,
+    FileStatus,
+    Origin,
+    file_event_data,
+    origins_from_filter,
+)
 from scriberr.persistence.files_repository import FileQuery, FileRepository
 from scriberr.persistence.models import AudioFile
 from scriberr.services.errors import (
@@ -105,6 +112,15 @@ def _view(row: AudioFile) -> FileView:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def parse_origin_filter(raw: str | None) -> tuple[Origin, ...] | None:
+    """The `origin` filter of a listing (`library` by default, `openai`, or `all`)."""
+    try:
+        return origins_from_filter(raw)
+    except ValueError:
+        allowed = ", ".join([*Origin, ALL_ORIGINS])
+        raise InvalidRequest(f"origin must be one of: {allowed}.", field="origin") from None
 
 
 def base_name(client_name: str) -> str:
@@ -201,6 +217,7 @@ class FileService:
         *,
         title: str | None = None,
         auto_transcribe: bool = False,
+        origin: Origin = Origin.LIBRARY,
     ) -> FileView:
         """Probe and store a staged upload (the staged file is consumed either way).
 
@@ -237,6 +254,7 @@ class FileService:
                 storage_path=str(destination.relative_to(self._data_dir)),
                 source_url=None,
                 error=None,
+                origin=origin,
                 created_at=now,
                 updated_at=now,
             )
@@ -341,6 +359,7 @@ class FileService:
         sort: str | None = None,
         cursor: str | None = None,
         limit: int | None = None,
+        origin: str | None = None,
     ) -> Page[FileView]:
         if kind is not None and kind not in KINDS:
             raise InvalidRequest(f"kind must be one of: {', '.join(KINDS)}.", field="kind")
@@ -360,6 +379,7 @@ class FileService:
                 q=(q or "").strip()[:200] or None,
                 kind=kind,
                 status=status,
+                origins=parse_origin_filter(origin),
             )
         )
         items, next_cursor = page_from_rows(rows, size, spec)
@@ -400,6 +420,19 @@ class FileService:
         for file_id in self._repo.ids_for_user(user_id):
             with contextlib.suppress(NotFound):  # deleted meanwhile
                 self.delete(user_id, file_id)
+
+    def delete_created_before(self, origin: Origin, before: datetime, batch: int = 100) -> int:
+        """Delete every file of `origin` created before `before`, with its transcriptions and
+        bytes (retention); returns how many went. A file deleted meanwhile is skipped."""
+        deleted = 0
+        while expired := self._repo.created_before(origin, before, batch):
+            for user_id, file_id in expired:
+                with contextlib.suppress(NotFound):
+                    self.delete(user_id, file_id)
+                    deleted += 1
+            if len(expired) < batch or deleted == 0:
+                break
+        return deleted
 
     def audio_source(self, user_id: str, file_id: str) -> AudioSource:
         row = self._repo.get(user_id, file_id)

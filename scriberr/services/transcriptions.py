@@ -52,6 +52,7 @@ from scriberr.services.errors import (
     Unprocessable,
     option_error,
 )
+from scriberr.services.files import parse_origin_filter
 from scriberr.services.pagination import (
     Cursor,
     Page,
@@ -113,6 +114,7 @@ class ListParams:
     sort: str | None = None
     cursor: str | None = None
     limit: int | None = None
+    origin: str | None = None  # library (default), openai or all
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,7 @@ class TranscriptionService:
                 sort=sort.name,  # type: ignore[arg-type]
                 after=(after.value, after.id) if after is not None else None,
                 limit=limit,
+                origins=parse_origin_filter(params.origin),
             )
         )
         items = rows[:limit]
@@ -282,7 +285,9 @@ class TranscriptionService:
         """Up to 200 of the user's jobs updated after `since`, oldest change first (used by
         the global event stream to notice jobs run by other processes)."""
         return self._repo.list_page(
-            ListQuery(user_id=user_id, updated_after=since, sort="updated_at", limit=200)
+            ListQuery(
+                user_id=user_id, updated_after=since, sort="updated_at", limit=200, origins=None
+            )
         )[:200]
 
     def running_here(self) -> list[str]:

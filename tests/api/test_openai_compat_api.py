@@ -35,7 +35,9 @@ def test_json_is_the_default_format(env: Env) -> None:
     response = _transcribe(env)
     assert response.status_code == 200, response.text
     assert response.json() == {"text": TEXT}
-    jobs = env.client.get("/api/v1/transcriptions", headers=env.headers).json()["items"]
+    jobs = env.client.get("/api/v1/transcriptions?origin=openai", headers=env.headers).json()[
+        "items"
+    ]
     assert [(j["status"], j["options"]["model"]) for j in jobs] == [("completed", "fake-model")]
 
 
@@ -70,19 +72,24 @@ def test_verbose_json_with_granularities(env: Env) -> None:
     assert [w["word"].strip() for w in both["words"]] == TEXT.split()
     assert all(set(w) == {"word", "start", "end"} for w in both["words"])
     assert both["segments"]
-    jobs = env.client.get("/api/v1/transcriptions", headers=env.headers).json()["items"]
+    jobs = env.client.get("/api/v1/transcriptions?origin=openai", headers=env.headers).json()[
+        "items"
+    ]
     assert jobs[0]["options"]["model"] == "fake-model-2"
 
 
 def test_unknown_model_and_bad_format_leave_nothing(env: Env) -> None:
     unknown = _transcribe(env, model="gpt-9")
     assert unknown.status_code == 422
-    assert unknown.json()["error"]["field"] == "model"
+    assert unknown.json()["error"]["param"] == "model"
     bad_format = _transcribe(env, response_format="xml")
     assert bad_format.status_code == 400
-    assert bad_format.json()["error"]["field"] == "response_format"
-    assert env.client.get("/api/v1/files", headers=env.headers).json()["items"] == []
-    assert env.client.get("/api/v1/transcriptions", headers=env.headers).json()["items"] == []
+    assert bad_format.json()["error"]["param"] == "response_format"
+    assert env.client.get("/api/v1/files?origin=all", headers=env.headers).json()["items"] == []
+    assert (
+        env.client.get("/api/v1/transcriptions?origin=all", headers=env.headers).json()["items"]
+        == []
+    )
 
 
 def test_failed_job_answers_422_with_a_clean_message(tmp_path: Path) -> None:
@@ -123,6 +130,62 @@ def test_client_disconnect_cancels_the_job(tmp_path: Path) -> None:
                 headers=built.headers,
                 timeout=httpx.Timeout(10, read=1.5),
             )
-        jobs = built.client.get("/api/v1/transcriptions", headers=built.headers).json()
+        jobs = built.client.get(
+            "/api/v1/transcriptions?origin=openai", headers=built.headers
+        ).json()
         assert len(jobs["items"]) == 1
         assert built.wait(jobs["items"][0]["id"])["status"] == "canceled"
+
+
+def test_temperature_becomes_a_job_option_and_is_validated(env: Env) -> None:
+    assert _transcribe(env, temperature="0.4").status_code == 200
+    jobs = env.client.get("/api/v1/transcriptions?origin=openai", headers=env.headers).json()[
+        "items"
+    ]
+    assert jobs[0]["options"]["temperature"] == 0.4
+    too_hot = _transcribe(env, temperature="1.7")
+    assert too_hot.status_code == 422
+    assert too_hot.json()["error"]["param"] == "temperature"
+    assert _transcribe(env, temperature="warm").status_code == 400
+
+
+def test_v1_files_are_kept_out_of_the_library_and_deleted_after_retention(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    with make_env(tmp_path, FakeScript(text=TEXT), SCRIBERR_OPENAI_RETENTION="2s") as env:
+        own = env.client.post(
+            "/api/v1/transcriptions:submit",
+            files={"file": ("mine.wav", SAMPLE_WAV.read_bytes(), "audio/wav")},
+            headers=env.headers,
+        )
+        assert own.status_code == 202, own.text
+        assert _transcribe(env).json() == {"text": TEXT}
+
+        def listed(path: str, **params: str) -> list[str]:
+            response = env.client.get(path, params=params, headers=env.headers)
+            assert response.status_code == 200, response.text
+            return [item["id"] for item in response.json()["items"]]
+
+        library_files = listed("/api/v1/files")
+        library_jobs = listed("/api/v1/transcriptions")
+        assert len(library_files) == 1 and library_jobs == [own.json()["id"]]
+        openai_files = listed("/api/v1/files", origin="openai")
+        openai_jobs = listed("/api/v1/transcriptions", origin="openai")
+        assert len(openai_files) == 1 and len(openai_jobs) == 1
+        assert len(listed("/api/v1/files", origin="all")) == 2
+        assert (
+            env.client.get("/api/v1/files?origin=elsewhere", headers=env.headers).status_code == 400
+        )
+        uploads = env.data_dir / "uploads"
+        assert (uploads / openai_files[0]).is_dir()
+
+        deadline = time.monotonic() + 20
+        while listed("/api/v1/files", origin="openai") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert listed("/api/v1/files", origin="openai") == []
+        assert listed("/api/v1/transcriptions", origin="all") == [own.json()["id"]]
+        assert not (uploads / openai_files[0]).exists()
+        assert not (env.data_dir / "transcripts" / openai_jobs[0]).exists()
+        assert listed("/api/v1/files") == library_files

@@ -23,11 +23,13 @@ PUBLIC = {
 }
 
 
-def _envelope(response: Any, status: int, code: str) -> dict[str, Any]:
+def _envelope(response: Any, status: int, code: str, *, openai: bool = False) -> dict[str, Any]:
+    """Scriberr's error envelope (OpenAI's error shape on the `/v1` routes)."""
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
     assert error["code"] == code
-    assert set(error) == {"code", "message", "field", "request_id"}
+    keys = {"message", "type", "param"} if openai else {"message", "field"}
+    assert set(error) == {"code", "request_id", *keys}
     assert error["request_id"] == response.headers["x-request-id"]
     return error
 
@@ -54,7 +56,7 @@ def test_every_protected_route_requires_credentials(client: Any, app: Any) -> No
             response = client.request(method, _concrete(route.path))
             assert response.status_code == 401, (method, route.path, response.text)
             if method != "HEAD":  # a HEAD answer has no body
-                _envelope(response, 401, "UNAUTHORIZED")
+                _envelope(response, 401, "UNAUTHORIZED", openai=route.path.startswith("/v1/"))
             checked += 1
     assert checked >= 15
 

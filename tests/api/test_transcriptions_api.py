@@ -63,6 +63,12 @@ def test_create_runs_to_completion_with_every_public_field(env: Env) -> None:
         "min_speakers": None,
         "max_speakers": None,
         "prompt": None,
+        "hotwords": None,
+        "beam_size": None,
+        "temperature": None,
+        "vad": True,
+        "vad_min_silence_ms": None,
+        "condition_on_previous_text": True,
     }
 
     transcript = env.client.get(
@@ -309,6 +315,18 @@ def test_validation_errors_name_the_field_and_write_nothing(env: Env) -> None:
         ({"profile_id": "profile_missing"}, 422, "profile_id"),
         ({"options": {"diarization": "yes"}}, None, "options.diarization"),
         ({"options": {"unknown": 1}}, None, "options.unknown"),
+        ({"options": {"beam_size": 0}}, 422, "options.beam_size"),
+        ({"options": {"beam_size": 11}}, 422, "options.beam_size"),
+        ({"options": {"temperature": 1.5}}, 422, "options.temperature"),
+        ({"options": {"temperature": -0.1}}, 422, "options.temperature"),
+        ({"options": {"vad_min_silence_ms": 5}}, 422, "options.vad_min_silence_ms"),
+        ({"options": {"hotwords": "x" * 1001}}, 422, "options.hotwords"),
+        ({"options": {"vad": "off"}}, None, "options.vad"),
+        (
+            {"options": {"condition_on_previous_text": 1}},
+            None,
+            "options.condition_on_previous_text",
+        ),
     ]
     for extra, status, field in cases:
         response = env.client.post(
@@ -613,3 +631,29 @@ def test_slow_fake_script_is_default(tmp_path: Path) -> None:
             f"/api/v1/transcriptions/{job['id']}/transcript?format=txt", headers=built.headers
         ).text
         assert text == "default script\n"
+
+
+def test_decoding_controls_are_stored_and_profiles_carry_them(env: Env) -> None:
+    decoding = {
+        "hotwords": "Siobhan, Kubernetes",
+        "beam_size": 3,
+        "temperature": 0.2,
+        "vad": False,
+        "vad_min_silence_ms": 800,
+        "condition_on_previous_text": False,
+    }
+    profile = env.client.post(
+        "/api/v1/profiles",
+        json={"name": "Careful", "options": {"beam_size": 8, "hotwords": "Scriberr"}},
+        headers=env.headers,
+    )
+    assert profile.status_code == 201, profile.text
+    job = env.create(env.fake_file(), options=decoding)
+    assert {key: job["options"][key] for key in decoding} == decoding
+    from_profile = env.create(
+        env.fake_file(), profile_id=profile.json()["id"], options={"temperature": 0.5}
+    )
+    assert from_profile["options"]["beam_size"] == 8
+    assert from_profile["options"]["hotwords"] == "Scriberr"
+    assert from_profile["options"]["temperature"] == 0.5
+    assert from_profile["options"]["vad"] is True

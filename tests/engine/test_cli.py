@@ -49,6 +49,20 @@ def test_transcribe_reports_engine_errors_in_one_clean_line(
     assert "nope" in errors[2]
 
 
+def test_transcribe_takes_decoding_flags_and_rejects_bad_values(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    siobhan = Path(__file__).resolve().parent / "data" / "siobhan.flac"
+    flags = ["--hotwords", "Siobhan", "--beam-size", "3", "--temperature", "0", "--no-vad"]
+    assert main(["transcribe", str(siobhan), *flags, "--no-condition-on-previous-text"]) == 0
+    assert "Siobhan" in capsys.readouterr().out
+    assert main(["transcribe", str(siobhan), "--beam-size", "99"]) == 2
+    assert main(["transcribe", str(siobhan), "--task", "translate"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors[0].startswith("scriberr: --beam-size: beam_size must be between 1 and 10")
+    assert errors[1].startswith("scriberr: --task: model 'whisper-tiny.en'")
+
+
 def test_models_lists_the_catalog_with_installed_state(
     environment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -82,6 +82,12 @@ def test_request_over_profiles_over_defaults_and_the_stored_form() -> None:
         "min_speakers": None,
         "max_speakers": None,
         "prompt": None,
+        "hotwords": None,
+        "beam_size": None,
+        "temperature": None,
+        "vad": True,
+        "vad_min_silence_ms": None,
+        "condition_on_previous_text": True,
     }
     assert JobOptions.from_stored(options.to_stored(), DEFAULTS) == options
 

@@ -27,6 +27,12 @@ FAKE_OPTIONS: dict[str, Any] = {
     "min_speakers": None,
     "max_speakers": None,
     "prompt": None,
+    "hotwords": None,
+    "beam_size": None,
+    "temperature": None,
+    "vad": True,
+    "vad_min_silence_ms": None,
+    "condition_on_previous_text": True,
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIBERR = [sys.executable, "-m", "scriberr.cli"]

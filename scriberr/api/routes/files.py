@@ -14,6 +14,7 @@ from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempote
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import (
     ERROR_RESPONSES,
+    ORIGIN_HELP,
     ErrorEnvelope,
     StrictModel,
     UtcDateTime,
@@ -159,10 +160,18 @@ async def list_files(
     limit: Annotated[
         int, Query(description="Page size; default 50, values above 200 are capped.")
     ] = 50,
+    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
 ) -> FileList:
     page = await run_in_threadpool(
         lambda: files.list(
-            user.user_id, q=q, kind=kind, status=status, sort=sort, cursor=cursor, limit=limit
+            user.user_id,
+            q=q,
+            kind=kind,
+            status=status,
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+            origin=origin,
         )
     )
     return FileList(items=[FileOut.of(v) for v in page.items], next_cursor=page.next_cursor)

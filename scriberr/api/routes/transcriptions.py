@@ -21,7 +21,7 @@ from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.ranges import file_response
-from scriberr.api.schemas import multipart_upload_body
+from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.stream_guard import guarded
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import rfc3339
@@ -241,6 +241,7 @@ async def list_transcriptions(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
+    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
 ) -> TranscriptionList:
     statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
     page = await run_in_threadpool(
@@ -253,6 +254,7 @@ async def list_transcriptions(
             sort=sort,
             cursor=cursor,
             limit=limit,
+            origin=origin,
         ),
     )
     file_ids = sorted({record.file_id for record in page.items if record.file_id})

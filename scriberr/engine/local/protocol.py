@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scriberr.engine.base import DiarizationOptions
+from scriberr.engine.base import DiarizationOptions, TranscriptionOptions
 from scriberr.engine.catalog import ModelLocation
 
 
@@ -34,9 +34,7 @@ class PrepareRequest:
 class TranscribeRequest:
     audio: Path
     location: ModelLocation
-    language: str | None
-    task: str
-    prompt: str | None
+    options: TranscriptionOptions  # `language` resolved (None = detect)
 
 
 @dataclass(frozen=True)

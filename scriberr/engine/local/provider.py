@@ -13,6 +13,7 @@ models resident, preferring the process that last ran the requested model.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from scriberr.config import Config
@@ -123,7 +124,7 @@ class LocalProvider:
                 f"model '{entry.id}' cannot translate; choose a multilingual model"
             )
         location = locate_model(entry.id, self._cache_dir, self._auto_download)
-        request = TranscribeRequest(audio.path, location, language, options.task, options.prompt)
+        request = TranscribeRequest(audio.path, location, replace(options, language=language))
         key = f"whisper:{entry.id}"
         with self._pool.lease(key) as engine:
             result = engine.call(request, progress, cancel)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from scriberr.engine.base import (
     ModelUnavailableError,
     Segment,
+    TranscriptionOptions,
     TranscriptionOutput,
     Word,
 )
@@ -37,13 +37,6 @@ _SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")  # also CJK full s
 
 Progress = Callable[[float], None]
 CancelCheck = Callable[[], None]
-
-
-@dataclass(frozen=True)
-class DecodeRequest:
-    language: str | None
-    task: str
-    prompt: str | None
 
 
 def load_model(location: ModelLocation, device: str, compute_type: str, threads: int) -> Any:
@@ -78,24 +71,38 @@ def _download(location: ModelLocation) -> Any:
         ) from None
 
 
-def decode_settings(request: DecodeRequest) -> dict[str, Any]:
-    """Keyword arguments for faster-whisper's `transcribe` (sequential or batched)."""
-    return {
-        "language": request.language,
-        "task": request.task,
-        "initial_prompt": request.prompt or None,
+def decode_settings(options: TranscriptionOptions) -> dict[str, Any]:
+    """Keyword arguments for faster-whisper's `transcribe` (sequential or batched).
+
+    Every decoding control of the job maps here; an unset one keeps faster-whisper's default."""
+    settings: dict[str, Any] = {
+        "language": options.language,
+        "task": options.task,
+        "initial_prompt": options.prompt or None,
         "word_timestamps": True,
-        "vad_filter": True,
+        "vad_filter": options.vad,
+        "condition_on_previous_text": options.condition_on_previous_text,
     }
+    if options.hotwords:
+        settings["hotwords"] = options.hotwords
+    if options.beam_size is not None:
+        settings["beam_size"] = options.beam_size
+    if options.temperature is not None:
+        settings["temperature"] = options.temperature
+    if options.vad and options.vad_min_silence_ms is not None:
+        settings["vad_parameters"] = {"min_silence_duration_ms": options.vad_min_silence_ms}
+    return settings
 
 
 def use_batched(duration: float) -> bool:
     return duration >= BATCHED_MIN_SECONDS
 
 
-def start_decoding(model: Any, samples: np.ndarray, request: DecodeRequest) -> tuple[Any, Any]:
+def start_decoding(
+    model: Any, samples: np.ndarray, options: TranscriptionOptions
+) -> tuple[Any, Any]:
     """faster-whisper's lazy segment iterator and info for these samples."""
-    settings = decode_settings(request)
+    settings = decode_settings(options)
     if use_batched(samples.shape[0] / SAMPLE_RATE):
         from faster_whisper import BatchedInferencePipeline
 
@@ -110,15 +117,15 @@ def start_decoding(model: Any, samples: np.ndarray, request: DecodeRequest) -> t
 def transcribe(
     model: Any,
     samples: np.ndarray,
-    request: DecodeRequest,
+    options: TranscriptionOptions,
     model_id: str,
     progress: Progress,
     check_cancel: CancelCheck,
 ) -> TranscriptionOutput:
     duration = samples.shape[0] / SAMPLE_RATE
     if duration == 0:
-        return TranscriptionOutput(text="", language=request.language, duration=0.0, model=model_id)
-    iterator, info = start_decoding(model, samples, request)
+        return TranscriptionOutput(text="", language=options.language, duration=0.0, model=model_id)
+    iterator, info = start_decoding(model, samples, options)
     segments: list[Segment] = []
     for raw in iterator:
         segments.extend(_segments(raw, duration))

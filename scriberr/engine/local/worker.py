@@ -152,8 +152,9 @@ class Engine:
         )
         check_cancel()
         samples = audio.load_samples(request.audio)
-        decode = whisper.DecodeRequest(request.language, request.task, request.prompt)
-        return whisper.transcribe(model, samples, decode, location.model_id, progress, check_cancel)
+        return whisper.transcribe(
+            model, samples, request.options, location.model_id, progress, check_cancel
+        )
 
     def _diarize(
         self,
