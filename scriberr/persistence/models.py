@@ -123,6 +123,7 @@ class Transcription(Base):
         Index("ix_transcriptions_user_created", "user_id", "created_at"),
         Index("ix_transcriptions_user_updated", "user_id", "updated_at"),
         Index("ix_transcriptions_user_started", "user_id", "started_at"),
+        Index("ix_transcriptions_queued_user", "status", "user_id", "queued_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - not on Windows
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Table,
     bindparam,
     delete,
@@ -75,9 +76,11 @@ def process_of(worker_id: str | None) -> str | None:
 
 
 class SchedulerPolicy(Protocol):
-    """Decides which queued job is claimed next: the one seam for fairness rules later."""
+    """Decides which queued job is claimed next: the one seam for scheduling rules."""
 
-    def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]: ...
+    def candidate(self, jobs: Table) -> Select[Any]:
+        """A SELECT of the id of the next `queued` job (at most one row)."""
+        ...
 
 
 class FifoPolicy:
@@ -86,22 +89,46 @@ class FifoPolicy:
     def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]:
         return (jobs.c.queued_at.asc(), jobs.c.created_at.asc(), jobs.c.id.asc())
 
+    def candidate(self, jobs: Table) -> Select[Any]:
+        return (
+            select(jobs.c.id)
+            .where(jobs.c.status == JobStatus.QUEUED)
+            .order_by(*self.order_by(jobs))
+            .limit(1)
+        )
+
 
 class FairPolicy:
     """Round-robin across users: the next job belongs to the user with queued work who was
-    served longest ago (never served first), FIFO within that user. So one user's hundred
-    uploads do not starve another's single job. "Served" is the user's latest claim
-    (`started_at`, indexed by `ix_transcriptions_user_started`)."""
+    served longest ago (never served first; ties by who has waited longest), FIFO within that
+    user. So one user's hundred uploads do not starve another's single job. "Served" is the
+    user's latest claim (`max(started_at)`, indexed by `ix_transcriptions_user_started`); the
+    user is chosen once per claim, not per queued row."""
 
-    def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]:
+    def candidate(self, jobs: Table) -> Select[Any]:
+        waiting = jobs.alias("waiting")
         served = jobs.alias("served")
         last_served = (
             select(func.max(served.c.started_at))
-            .where(served.c.user_id == jobs.c.user_id)
+            .where(served.c.user_id == waiting.c.user_id)
             .scalar_subquery()
         )
         never = literal(datetime(1970, 1, 1, tzinfo=UTC), jobs.c.started_at.type)
-        return (func.coalesce(last_served, never).asc(), *FifoPolicy().order_by(jobs))
+        next_user = (
+            select(waiting.c.user_id)
+            .where(waiting.c.status == JobStatus.QUEUED)
+            .group_by(waiting.c.user_id)
+            .order_by(func.coalesce(last_served, never).asc(), func.min(waiting.c.queued_at))
+            .limit(1)
+            .scalar_subquery()
+        )
+        fifo = FifoPolicy()
+        return (
+            select(jobs.c.id)
+            .where(jobs.c.status == JobStatus.QUEUED, jobs.c.user_id == next_user)
+            .order_by(*fifo.order_by(jobs))
+            .limit(1)
+        )
 
 
 @dataclass(frozen=True)
@@ -225,12 +252,7 @@ class _Statements:
     only binds values (SQLAlchemy caches their compiled form)."""
 
     def __init__(self, policy: SchedulerPolicy, sqlite: bool) -> None:
-        candidate = (
-            select(_jobs.c.id)
-            .where(_jobs.c.status == JobStatus.QUEUED)
-            .order_by(*policy.order_by(_jobs))
-            .limit(1)
-        )
+        candidate = policy.candidate(_jobs)
         if not sqlite:
             candidate = candidate.with_for_update(skip_locked=True)
         self.insert_execution = insert(_executions)

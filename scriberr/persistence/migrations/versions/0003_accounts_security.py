@@ -59,10 +59,14 @@ def upgrade() -> None:
     op.execute(api_keys.update().values(updated_at=api_keys.c.created_at))
 
     op.create_index("ix_transcriptions_user_started", "transcriptions", ["user_id", "started_at"])
+    op.create_index(
+        "ix_transcriptions_queued_user", "transcriptions", ["status", "user_id", "queued_at"]
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("transcriptions", schema=None) as batch_op:
+        batch_op.drop_index("ix_transcriptions_queued_user")
         batch_op.drop_index("ix_transcriptions_user_started")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_column("updated_at")
