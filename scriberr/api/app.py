@@ -8,6 +8,7 @@ to `_ROUTE_MODULES`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -15,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from scriberr import __version__
 from scriberr.api.edge import JSON_LIMIT_BYTES, BodyLimits, install_edge
-from scriberr.api.errors import ERROR_SCHEMA, install_error_handlers
+from scriberr.api.errors import ERROR_SCHEMA, http_error_handler, install_error_handlers
 from scriberr.api.idempotency import IdempotencyStore
 from scriberr.api.middleware import RequestContextMiddleware
 from scriberr.api.routes import (
@@ -31,6 +32,7 @@ from scriberr.api.routes import (
     settings,
     transcriptions,
 )
+from scriberr.api.webapp import DEFAULT_WEB_DIR, install_web_app
 from scriberr.persistence.idempotency_repository import IdempotencyRepository
 
 if TYPE_CHECKING:
@@ -53,18 +55,20 @@ Every error is `{"error": {"code", "message", "field", "request_id"}}`.
 """
 
 
-def create_app(core: Core) -> FastAPI:
+def create_app(core: Core, web_dir: Path | None = None) -> FastAPI:
+    """The app for `core`; the built web app is read from `web_dir` (default `web/dist`)."""
     app = FastAPI(
         title="Scriberr",
         version=__version__,
         description=_DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.core = core
     app.state.idempotency = IdempotencyStore(IdempotencyRepository(core.database))
     install_error_handlers(app)
+    install_web_app(app, web_dir or DEFAULT_WEB_DIR, http_error_handler)
     config = core.config
     limits = BodyLimits(
         json_limit=JSON_LIMIT_BYTES,

@@ -188,7 +188,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 422, "UNPROCESSABLE", message, field=field)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = _STATUS_CODES.get(status, "INVALID_REQUEST" if status < 500 else "INTERNAL")
@@ -204,7 +204,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Unhandled exceptions are turned into the sanitised 500 by `RequestContextMiddleware`, so
     # that the response still carries `X-Request-ID`.
 

@@ -52,7 +52,7 @@ def test_transcribe_reports_engine_errors_in_one_clean_line(
 def test_transcribe_takes_decoding_flags_and_rejects_bad_values(
     environment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    siobhan = Path(__file__).resolve().parent / "data" / "siobhan.flac"
+    siobhan = Path(__file__).resolve().parent / "clips" / "siobhan.flac"
     flags = ["--hotwords", "Siobhan", "--beam-size", "3", "--temperature", "0", "--no-vad"]
     assert main(["transcribe", str(siobhan), *flags, "--no-condition-on-previous-text"]) == 0
     assert "Siobhan" in capsys.readouterr().out

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.engine
 
 # espeak-ng saying "My colleague Siobhan deployed the cluster." (16 kHz mono); tiny.en does not
 # know the name by default.
-SIOBHAN = Path(__file__).resolve().parent / "data" / "siobhan.flac"
+SIOBHAN = Path(__file__).resolve().parent / "clips" / "siobhan.flac"
 
 
 def test_every_decoding_option_reaches_faster_whisper(tmp_path: Path) -> None:

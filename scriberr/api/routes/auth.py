@@ -1,17 +1,25 @@
 """Account routes under `/api/v1/auth`: registration, login, refresh, logout (one session or all),
-me, password and username changes, and stream tokens for SSE/audio routes."""
+me, password and username changes, and stream tokens for SSE/audio routes.
+
+Every response that issues tokens also sets the refresh token as an httpOnly, `SameSite=Strict`
+cookie scoped to this prefix, so the web app never holds it in script-readable storage:
+`refresh` takes the token from the body or, when the body has none, from that cookie; `logout`
+ends the body's or else the cookie's session (or, with neither, the caller's own) and clears it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import AuthDep, CurrentUser, OptionalUser, client_address
+from scriberr.api.errors import error_response
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
-from scriberr.services.auth import TokenPair, UserView
+from scriberr.services.auth import REFRESH_TOKEN_TTL, TokenPair, UserView
+from scriberr.services.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -35,7 +43,7 @@ class LoginIn(StrictModel):
 
 
 class RefreshIn(StrictModel):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+    refresh_token: Annotated[str | None, Field(min_length=1, max_length=512)] = None
 
 
 class LogoutIn(StrictModel):
@@ -98,6 +106,42 @@ class StreamTokenOut(BaseModel):
     expires_at: UtcDateTime
 
 
+REFRESH_COOKIE = "scriberr_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+REFRESH_COOKIE_MAX_AGE = int(REFRESH_TOKEN_TTL.total_seconds())
+# A script-readable flag (no secret in it) telling the web app that a refresh cookie exists, so
+# it tries a silent refresh on load only when there is something to refresh.
+SESSION_HINT_COOKIE = "scriberr_session"
+
+
+def set_refresh_cookie(request: Request, response: Response, pair: TokenPair) -> None:
+    """The refresh token as an httpOnly, SameSite=Strict cookie (Secure over HTTPS)."""
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=REFRESH_COOKIE_MAX_AGE,
+        path=REFRESH_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    response.set_cookie(
+        SESSION_HINT_COOKIE,
+        "1",
+        max_age=REFRESH_COOKIE_MAX_AGE,
+        path="/",
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_refresh_cookie(response: Response) -> None:
+    response.delete_cookie(
+        REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, httponly=True, samesite="strict"
+    )
+    response.delete_cookie(SESSION_HINT_COOKIE, path="/", samesite="strict")
+
+
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorEnvelope, "description": "Too many failed logins"}
 }
@@ -113,42 +157,78 @@ async def registration_status(auth: AuthDep) -> RegistrationStatusOut:
 
 
 @router.post("/register", response_model=TokensOut, status_code=201, responses=_CONFLICT)
-async def register(body: RegisterIn, auth: AuthDep) -> TokensOut:
+async def register(
+    body: RegisterIn, auth: AuthDep, request: Request, response: Response
+) -> TokensOut:
     """Create the first (and only) account; 409 once a user exists."""
     pair = await run_in_threadpool(
         auth.register, body.username, body.password, body.confirm_password
     )
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
 @router.post("/login", response_model=TokensOut, responses=_RATE_LIMITED)
 async def login(
-    body: LoginIn, auth: AuthDep, client: Annotated[str, Depends(client_address)]
+    body: LoginIn,
+    auth: AuthDep,
+    client: Annotated[str, Depends(client_address)],
+    request: Request,
+    response: Response,
 ) -> TokensOut:
     """Exchange username and password for tokens; repeated failures → 429."""
     pair = await run_in_threadpool(auth.login, body.username, body.password, client)
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
 @router.post("/refresh", response_model=TokensOut)
-async def refresh(body: RefreshIn, auth: AuthDep) -> TokensOut:
-    """Rotate a refresh token. Each one works once; reusing one revokes its whole family."""
-    pair = await run_in_threadpool(auth.refresh, body.refresh_token)
+async def refresh(
+    auth: AuthDep, request: Request, response: Response, body: RefreshIn | None = None
+) -> Any:
+    """Rotate a refresh token, given in the body or (for browsers) in the httpOnly refresh
+    cookie. Each one works once; reusing one revokes its whole family. A rejected cookie is
+    cleared, so the browser stops offering it."""
+    from_body = body.refresh_token if body else None
+    token = from_body or request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise Unauthorized("A refresh token is required.")
+    try:
+        pair = await run_in_threadpool(auth.refresh, token)
+    except Unauthorized as exc:
+        if from_body:
+            raise
+        rejected = error_response(
+            request, 401, exc.code, exc.message, headers={"WWW-Authenticate": "Bearer"}
+        )
+        clear_refresh_cookie(rejected)
+        return rejected
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
 @router.post("/logout", response_model=OkOut)
-async def logout(user: OptionalUser, auth: AuthDep, body: LogoutIn | None = None) -> OkOut:
-    """End one session: the one of `refresh_token` (no access token needed), else the caller's
-    own. Its access and stream tokens stop working at once."""
-    await run_in_threadpool(auth.logout, user, body.refresh_token if body else None)
+async def logout(
+    user: OptionalUser,
+    auth: AuthDep,
+    request: Request,
+    response: Response,
+    body: LogoutIn | None = None,
+) -> OkOut:
+    """End one session: the one of `refresh_token` (the body's, else the refresh cookie's; no
+    access token needed), else the caller's own. Its access and stream tokens stop working at
+    once; the refresh cookie is cleared."""
+    token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
+    await run_in_threadpool(auth.logout, user, token)
+    clear_refresh_cookie(response)
     return OkOut()
 
 
 @router.post("/logout-all", response_model=OkOut)
-async def logout_all(user: CurrentUser, auth: AuthDep) -> OkOut:
+async def logout_all(user: CurrentUser, auth: AuthDep, response: Response) -> OkOut:
     """End every session of the caller (all access, refresh and stream tokens)."""
     await run_in_threadpool(auth.logout_all, user)
+    clear_refresh_cookie(response)
     return OkOut()
 
 
@@ -163,6 +243,8 @@ async def change_password(
     user: CurrentUser,
     auth: AuthDep,
     client: Annotated[str, Depends(client_address)],
+    request: Request,
+    response: Response,
 ) -> TokensOut:
     """Set a new password (`confirm_password`, when sent, must match). Every existing session
     and access token stops working; the response carries fresh tokens for this client. Wrong
@@ -176,6 +258,7 @@ async def change_password(
             client=client,
         )
     )
+    set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
