@@ -1,17 +1,23 @@
 """API latency and upload benchmark against a real `scriberr serve` on a free loopback port.
 
-1. Latency: p50/p95/p99 of `GET /api/v1/transcriptions?limit=100` (100 rows) and `GET /health`
+1. CPU: `list_cpu_ms`, the process CPU time (`time.process_time`) per
+   `GET /api/v1/transcriptions?limit=100` (100 rows), measured in-process: the real app on a real
+   Core (SQLite, fake engine) in this process, driven through its ASGI interface with no HTTP
+   client, so the figure is the app's own work (routing, auth, query, encoding).
+2. Latency: p50/p95/p99 of `GET /api/v1/transcriptions?limit=100` (100 rows) and `GET /health`
    under 50 concurrent clients, once idle and once while a real transcription (the bundled
    whisper-tiny.en on a few minutes of speech) is running.
-2. Upload: throughput of one 500 MB multipart upload and the server's peak RSS while it streams
+3. Upload: throughput of one 500 MB multipart upload and the server's peak RSS while it streams
    (also measured for a 50 MB upload, to show the peak does not grow with the file size).
 3. Security: the median failed-login time of unknown usernames over that of known ones
    (`login_unknown_known_ratio`, target 0.5 to 2), and the server's peak RSS growth while it refuses
    a 200 MB JSON login body (`flood_rss_growth_mb`, target < 32).
 
-    .venv/bin/python bench/api.py [--requests 1000] [--upload-mb 500] [--security-only]
+    .venv/bin/python bench/api.py [--requests 1000] [--upload-mb 500]
+    .venv/bin/python bench/api.py --cpu-only       # just `list_cpu_ms` (a few seconds)
+    .venv/bin/python bench/api.py --security-only  # just the two security figures
 
-Prints progress lines, then ONE JSON object on the last line with keys `idle_p95_ms`,
+Prints progress lines, then ONE JSON object on the last line with keys `list_cpu_ms`, `idle_p95_ms`,
 `busy_p95_ms`, `health_idle_p95_ms`, `health_busy_p95_ms`, `upload_mb_per_s`,
 `upload_peak_rss_mb`, `login_unknown_known_ratio`, `flood_rss_growth_mb` (only the last two with
 `--security-only`). Only loopback addresses are used.
@@ -384,6 +390,113 @@ def _security(base: str, port: int, pid: int, admin: dict[str, str]) -> dict[str
     return {"login_unknown_known_ratio": round(ratio, 2), "flood_rss_growth_mb": round(growth, 1)}
 
 
+async def _asgi_get(app: Any, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> int:
+    """One GET straight through the ASGI app (no HTTP client or server); returns the status."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers,
+        "client": (HOST, 50000),
+        "server": (HOST, 80),
+    }
+    status = 0
+    body = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, body
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            body += len(message.get("body", b""))
+
+    await app(scope, receive, send)
+    if status != 200 or body == 0:
+        raise RuntimeError(f"{path} answered {status}")
+    return status
+
+
+async def _list_cpu(requests: int, data_dir: Path) -> float:
+    """CPU ms per `GET /api/v1/transcriptions?limit=100` through the real app, in this process."""
+    from scriberr.api.app import create_app
+    from scriberr.bootstrap import build_core
+    from scriberr.config import load_config
+    from scriberr.engine.fake import FakeProvider, FakeScript, fake_registry
+
+    config = load_config(
+        {
+            "SCRIBERR_DATA_DIR": str(data_dir),
+            "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
+            "SCRIBERR_LOG_LEVEL": "warning",
+        }
+    )
+    core = build_core(config, providers=fake_registry(FakeProvider(FakeScript(delay_s=30))))
+    core.start()
+    try:
+        app = create_app(core)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            tokens = (
+                await client.post(
+                    "/api/v1/auth/register",
+                    json={"username": "bench", "password": PASSWORD, "confirm_password": PASSWORD},
+                )
+            ).json()
+            bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+            key = (await client.post("/api/v1/api-keys", json={"name": "b"}, headers=bearer)).json()
+            headers = {"Authorization": f"Bearer {key['key']}"}
+            with JFK.open("rb") as handle:
+                uploaded = await client.post(
+                    "/api/v1/files",
+                    files={"file": (JFK.name, handle, "audio/flac")},
+                    headers=headers,
+                )
+            file_id = uploaded.json()["id"]
+            for index in range(ROWS):
+                created = await client.post(
+                    "/api/v1/transcriptions",
+                    json={"file_id": file_id, "title": f"bench {index}"},
+                    headers=headers,
+                )
+                job = created.json()["id"]
+                await client.post(f"/api/v1/transcriptions/{job}:cancel", headers=headers)
+            while (await client.get("/api/v1/admin/queue", headers=headers)).json()["running"]:
+                await asyncio.sleep(0.1)
+            page = await client.get(f"/api/v1/transcriptions?limit={ROWS}", headers=headers)
+            if len(page.json()["items"]) != ROWS:
+                raise RuntimeError("the listing does not show every transcription")
+        raw_headers = [(b"host", b"bench"), (b"authorization", f"Bearer {key['key']}".encode())]
+        query = f"limit={ROWS}".encode()
+        for _ in range(50):  # warm up
+            await _asgi_get(app, "/api/v1/transcriptions", query, raw_headers)
+        started = time.process_time()
+        for _ in range(requests):
+            await _asgi_get(app, "/api/v1/transcriptions", query, raw_headers)
+        return (time.process_time() - started) * 1000 / requests
+    finally:
+        core.close(timeout=10.0)
+
+
+def list_cpu_ms(requests: int = 1000) -> float:
+    """`list_cpu_ms`, on a fresh Core in a temporary data directory (uvloop, as the server)."""
+    import uvloop
+
+    with (
+        tempfile.TemporaryDirectory(prefix="scriberr-bench-cpu-") as scratch,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        return round(runner.run(_list_cpu(requests, Path(scratch) / "data")), 3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="requests per measurement")
@@ -391,6 +504,9 @@ def main() -> int:
     parser.add_argument("--speech-seconds", type=float, default=600.0)
     parser.add_argument(
         "--engine-threads", default="1", help="SPEECH_ENGINE_THREADS for the server"
+    )
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="measure only list_cpu_ms (no server)"
     )
     parser.add_argument(
         "--security-only", action="store_true", help="only the login-timing and flood figures"
@@ -404,6 +520,11 @@ def main() -> int:
                 with httpx.Client(base_url=base, timeout=120) as client:
                     admin = _setup(client)
                 print(json.dumps(_security(base, port, server.pid, admin)))
+        return 0
+    cpu_ms = list_cpu_ms(arguments.requests)
+    print(f"list cpu: {cpu_ms:.3f} ms per request (in-process)", flush=True)
+    if arguments.cpu_only:
+        print(json.dumps({"list_cpu_ms": cpu_ms}))
         return 0
     with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as scratch:
         workdir = Path(scratch)
@@ -460,6 +581,7 @@ def main() -> int:
             )
             client.close()
     result = {
+        "list_cpu_ms": cpu_ms,
         "idle_p95_ms": _summary(idle_rows)["p95"],
         "busy_p95_ms": _summary(busy_rows)["p95"],
         "health_idle_p95_ms": _summary(idle_health)["p95"],

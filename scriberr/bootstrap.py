@@ -17,7 +17,7 @@ from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
 from scriberr.logging_setup import log_event
-from scriberr.orchestrator import Orchestrator, OrchestratorPaths
+from scriberr.orchestrator import Orchestrator
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
     LoginFailureRepository,
@@ -26,6 +26,7 @@ from scriberr.persistence.auth_repository import (
 )
 from scriberr.persistence.database import Database
 from scriberr.persistence.files_repository import FileRepository
+from scriberr.persistence.idempotency_repository import IdempotencyRepository
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
@@ -36,6 +37,7 @@ from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
+from scriberr.services.idempotency import IdempotencyService
 from scriberr.services.importer import YtDlpImporter
 from scriberr.services.profiles import ProfileService
 from scriberr.services.retention import RetentionSweeper
@@ -62,6 +64,7 @@ class Core:
     auth: AuthService
     settings: SettingsService
     files: FileService
+    idempotency: IdempotencyService
     retention: RetentionSweeper
 
     def start(self) -> None:
@@ -91,12 +94,8 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     """
     registry = providers if providers is not None else build_provider_registry(config)
     registry.check_default_model()
-    for directory in (
-        config.data_dir,
-        config.jobs_dir,
-        config.transcripts_dir,
-        *private_dirs(config.data_dir),
-    ):
+    config.layout.create()
+    for directory in private_dirs(config.data_dir):
         directory.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.migrate()
@@ -108,7 +107,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         job_logs=job_logs,
         providers=registry,
         broker=broker,
-        paths=OrchestratorPaths(config.data_dir, config.jobs_dir, config.transcripts_dir),
+        layout=config.layout,
         defaults=registry.default_options,
     )
     workers = WorkerService(
@@ -146,7 +145,8 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
-        files=files, retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
+        files=files, idempotency=IdempotencyService(IdempotencyRepository(database)),
+        retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
     )  # fmt: skip
 
 

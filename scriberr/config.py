@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from scriberr.layout import DataLayout
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 EngineProvider = Literal["auto", "cpu", "cuda"]
 LogFormat = Literal["text", "json"]
@@ -73,17 +75,22 @@ class Config:
         return self.max_upload_mb * 1024 * 1024
 
     @property
+    def layout(self) -> DataLayout:
+        """Where everything lives inside the data dir."""
+        return DataLayout(self.data_dir)
+
+    @property
     def uploads_dir(self) -> Path:
-        return self.data_dir / "uploads"
+        return self.layout.uploads
 
     @property
     def transcripts_dir(self) -> Path:
-        return self.data_dir / "transcripts"
+        return self.layout.transcripts
 
     @property
     def jobs_dir(self) -> Path:
         """Per-job scratch space (normalised audio) under the data dir."""
-        return self.data_dir / "jobs"
+        return self.layout.jobs
 
 
 def parse_duration(text: str) -> float:
@@ -184,7 +191,9 @@ def load_config(env: Mapping[str, str]) -> Config:
     """Read and validate the whole configuration; raises `ConfigError` on the first bad value."""
     read = _Reader(env)
     data_dir = Path(read.raw("SCRIBERR_DATA_DIR", "data")).expanduser().absolute()
-    database_url = read.raw("SCRIBERR_DATABASE_URL", f"sqlite:///{data_dir / 'scriberr.db'}")
+    database_url = read.raw(
+        "SCRIBERR_DATABASE_URL", f"sqlite:///{DataLayout(data_dir).database_file}"
+    )
     if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
         raise ConfigError(
             "SCRIBERR_DATABASE_URL", database_url, "a sqlite:/// or postgresql:// URL"
@@ -198,7 +207,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         port=read.integer("SCRIBERR_PORT", 8080, minimum=0, maximum=65535),
         secret_key=env.get("SCRIBERR_SECRET_KEY") or None,
         max_upload_mb=read.integer("SCRIBERR_MAX_UPLOAD_MB", 2048, minimum=1),
-        engine_cache_dir=Path(read.raw("SPEECH_ENGINE_CACHE_DIR", str(data_dir / "models")))
+        engine_cache_dir=Path(read.raw("SPEECH_ENGINE_CACHE_DIR", str(DataLayout(data_dir).models)))
         .expanduser()
         .absolute(),
         engine_default_model=read.raw("SPEECH_ENGINE_DEFAULT_MODEL", "whisper-tiny.en"),
@@ -228,7 +237,7 @@ def resolve_secret_key(config: Config) -> str:
     """
     if config.secret_key:
         return config.secret_key
-    key_file = config.data_dir / "secret_key"
+    key_file = config.layout.secret_key_file
     if not key_file.exists():
         config.data_dir.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=config.data_dir, prefix=".secret_key.")

@@ -33,7 +33,6 @@ from scriberr.api.routes import (
     transcriptions,
 )
 from scriberr.api.webapp import DEFAULT_WEB_DIR, install_web_app
-from scriberr.persistence.idempotency_repository import IdempotencyRepository
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
@@ -66,7 +65,7 @@ def create_app(core: Core, web_dir: Path | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.core = core
-    app.state.idempotency = IdempotencyStore(IdempotencyRepository(core.database))
+    app.state.idempotency = IdempotencyStore(core.idempotency)
     install_error_handlers(app)
     install_web_app(app, web_dir or DEFAULT_WEB_DIR, http_error_handler)
     config = core.config

@@ -22,7 +22,6 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from scriberr.bootstrap import Core
-from scriberr.config import IpNetwork
 from scriberr.services.auth import AuthService, Principal
 from scriberr.services.errors import Forbidden, Unauthorized
 
@@ -43,7 +42,9 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_core(request: Request) -> Core:
+# The trivial dependencies are `async def`: a plain `def` dependency runs in the thread pool,
+# and that hop costs more than the lookup itself.
+async def get_core(request: Request) -> Core:
     core: Core = request.app.state.core
     return core
 
@@ -51,7 +52,7 @@ def get_core(request: Request) -> Core:
 CoreDep = Annotated[Core, Depends(get_core)]
 
 
-def get_auth(request: Request) -> AuthService:
+async def get_auth(request: Request) -> AuthService:
     auth: AuthService = request.app.state.core.auth
     return auth
 
@@ -122,7 +123,9 @@ OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
 
 
-def _trusted(address: str, networks: Sequence[IpNetwork]) -> bool:
+def _trusted(
+    address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scriberr.api.openai_formats import openai_error_type
-from scriberr.services.errors import RangeNotSatisfiable, ServiceError
+from scriberr.services.errors import RangeNotSatisfiable, RateLimited, ServiceError
 
 logger = logging.getLogger("scriberr.api")
 
@@ -146,12 +146,9 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     headers: dict[str, str] = {}
     if isinstance(exc, RangeNotSatisfiable):
-        size = getattr(exc, "size", None)
-        if size is not None:
-            headers["Content-Range"] = f"bytes */{size}"
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(int(retry_after))
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.status >= 500:

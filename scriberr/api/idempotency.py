@@ -24,10 +24,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.clock import utcnow
-from scriberr.persistence.idempotency_repository import IdempotencyRepository, StoredResponse
 from scriberr.services.auth import Principal
 from scriberr.services.errors import InvalidRequest
+from scriberr.services.idempotency import IdempotencyService, StoredResponse
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -42,10 +41,10 @@ IdempotencyKey = Annotated[
 
 
 class IdempotencyStore:
-    """Lives on `app.state.idempotency`; wraps the repository and per-key locks."""
+    """Lives on `app.state.idempotency`: the Core's idempotency service plus per-key locks."""
 
-    def __init__(self, repository: IdempotencyRepository) -> None:
-        self.repository = repository
+    def __init__(self, service: IdempotencyService) -> None:
+        self._service = service
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._users: dict[tuple[str, str, str], int] = {}
 
@@ -61,7 +60,7 @@ class IdempotencyStore:
         self._users[ident] = self._users.get(ident, 0) + 1
         try:
             async with lock:
-                stored = await run_in_threadpool(self.repository.find, user_id, key, route)
+                stored = await run_in_threadpool(self._service.find, user_id, key, route)
                 if stored is not None:
                     return _replay(stored)
                 response = await produce()
@@ -73,7 +72,7 @@ class IdempotencyStore:
                         content_type=response.headers.get("content-type", "application/json"),
                     )
                     saved = await run_in_threadpool(
-                        self.repository.save, user_id, key, route, record, utcnow()
+                        self._service.save_first, user_id, key, route, record
                     )
                     if saved != record:
                         return _replay(saved)

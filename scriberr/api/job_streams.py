@@ -39,7 +39,7 @@ from scriberr.jobs import (
     job_event_data,
     state_event_type,
 )
-from scriberr.persistence.transcription_repository import TranscriptionRecord
+from scriberr.services.transcriptions import TranscriptionRecord
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core

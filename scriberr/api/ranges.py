@@ -40,9 +40,7 @@ class ByteRange:
 
 
 def unsatisfiable(size: int) -> RangeNotSatisfiable:
-    error = RangeNotSatisfiable("The requested range is not satisfiable.", field="Range")
-    error.size = size  # type: ignore[attr-defined]
-    return error
+    return RangeNotSatisfiable("The requested range is not satisfiable.", size=size, field="Range")
 
 
 def parse_range(header: str | None, size: int) -> ByteRange | None:

@@ -19,9 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.uploads import ReceivedUpload, receive_upload
 from scriberr.jobs import Origin
-from scriberr.persistence.transcription_repository import TranscriptionRecord
 from scriberr.services.errors import InvalidRequest, ServiceUnavailable
-from scriberr.services.transcriptions import Plan
+from scriberr.services.transcriptions import Plan, TranscriptionRecord
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core

@@ -3,17 +3,19 @@ save), reporting progress, writing the execution row, the transcript and the pub
 
 from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.runner import (
+    AttemptResult,
+    Completion,
     Orchestrator,
-    OrchestratorPaths,
     Outcome,
     ProviderLookup,
 )
 
 __all__ = [
+    "AttemptResult",
+    "Completion",
     "InterruptReason",
     "JobHandle",
     "Orchestrator",
-    "OrchestratorPaths",
     "Outcome",
     "ProviderLookup",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from scriberr.engine.base import CancelToken
-from scriberr.persistence.queue_repository import ClaimedJob, ClaimRequest
+from scriberr.persistence.queue_repository import ClaimedJob
 
 
 class InterruptReason(StrEnum):
@@ -25,10 +25,6 @@ class JobHandle:
     cancel: CancelToken = field(default_factory=CancelToken)
     reason: InterruptReason | None = None
     done: threading.Event = field(default_factory=threading.Event)
-    # When set, a successful completion also claims this worker's next job (same transaction);
-    # the orchestrator leaves it in `next_job` for the worker loop.
-    next_claim: ClaimRequest | None = None
-    next_job: ClaimedJob | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def interrupt(self, reason: InterruptReason) -> None:

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,16 +39,48 @@ from scriberr.jobs import (
     Stage,
     job_event,
 )
+from scriberr.layout import DataLayout
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator.files import remove_transcript, remove_tree, write_atomic
 from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.progress import ProgressFlusher, ProgressReporter
 from scriberr.orchestrator.sanitize import public_error, sanitize
 from scriberr.persistence.job_log_repository import JobLogRepository, LogLine
-from scriberr.persistence.queue_repository import AttemptInfo, ClaimedJob, QueueRepository
+from scriberr.persistence.queue_repository import (
+    Attempt,
+    AttemptInfo,
+    ClaimedJob,
+    QueueRepository,
+)
 from scriberr.transcript import build_transcript
 
 Outcome = AttemptOutcome
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished pipeline whose transcript file is written and whose database completion is
+    still to be stored (`QueueRepository.complete_and_claim` arguments)."""
+
+    attempt: Attempt | None
+    transcript_json: str
+    language: str | None
+    output_path: str  # relative to the data dir
+    log_lines: tuple[LogLine, ...]
+    seconds: float
+    _path: Path = field(repr=False)
+    _lines: tuple[LogLine, ...] = field(repr=False)
+    _reporter: ProgressReporter = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """How an attempt ended; `completion` is set for a finished pipeline not yet stored."""
+
+    outcome: AttemptOutcome
+    completion: Completion | None = None
+
+
 SHUTDOWN_NOTE = "interrupted by shutdown"
 
 _log = logging.getLogger("scriberr.orchestrator")
@@ -58,13 +90,6 @@ class ProviderLookup(Protocol):
     """The part of `engine.registry.ProviderRegistry` the orchestrator needs."""
 
     def provider_for(self, model_id: str) -> SpeechProvider: ...
-
-
-@dataclass(frozen=True)
-class OrchestratorPaths:
-    data_dir: Path
-    jobs_dir: Path
-    transcripts_dir: Path
 
 
 class _Stopped(Exception):
@@ -79,7 +104,7 @@ class Orchestrator:
         job_logs: JobLogRepository,
         providers: ProviderLookup,
         broker: EventBroker,
-        paths: OrchestratorPaths,
+        layout: DataLayout,
         defaults: JobOptions,
         progress_interval_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -88,7 +113,7 @@ class Orchestrator:
         self._job_logs = job_logs
         self._providers = providers
         self._broker = broker
-        self._paths = paths
+        self._layout = layout
         self._defaults = defaults
         self._progress_interval_s = progress_interval_s
         self._clock = clock
@@ -108,7 +133,10 @@ class Orchestrator:
         """Stop the background progress writer."""
         self._flusher.close()
 
-    def run(self, handle: JobHandle) -> Outcome:
+    def run(self, handle: JobHandle) -> AttemptResult:
+        """Run the attempt. A finished pipeline comes back with its `completion` for the caller
+        to store (`QueueRepository.complete_and_claim`) and `settle`; every other outcome has
+        been stored already."""
         job = handle.job
         options = JobOptions.from_stored(job.options, self._defaults)
         provider, lookup_error = self._provider(options.model)
@@ -131,11 +159,11 @@ class Orchestrator:
             )
         if attempt is None:
             log_event(_log, "job.lost", transcription_id=job.id, worker_id=job.worker_id)
-            return Outcome.LOST
+            return AttemptResult(Outcome.LOST)
         reporter.attempt = attempt
         reporter.log(f"attempt started (model {options.model})")
         reporter.publish_current()
-        scratch = self._paths.jobs_dir / job.id
+        scratch = self._layout.job_dir(job.id)
         started = self._clock()
         try:
             if provider is None:
@@ -144,12 +172,12 @@ class Orchestrator:
             return self._finish(handle, reporter, transcript, started)
         except (JobCanceled, _Stopped) as error:
             if handle.reason is None:
-                return self._fail(handle, reporter, error)
-            return self._interrupted(handle, reporter)
+                return AttemptResult(self._fail(handle, reporter, error))
+            return AttemptResult(self._interrupted(handle, reporter))
         except Exception as error:
             if handle.reason is not None:
-                return self._interrupted(handle, reporter)
-            return self._fail(handle, reporter, error)
+                return AttemptResult(self._interrupted(handle, reporter))
+            return AttemptResult(self._fail(handle, reporter, error))
         finally:
             reporter.close()
             remove_tree(scratch)
@@ -211,30 +239,40 @@ class Orchestrator:
         reporter: ProgressReporter,
         transcript: dict[str, Any],
         started: float,
-    ) -> Outcome:
+    ) -> AttemptResult:
+        """Write the transcript file (atomically) and hand the completion to the caller, which
+        stores it with `complete_and_claim` and then calls `settle`."""
         job = handle.job
-        path = self._paths.transcripts_dir / job.id / "transcript.json"
+        path = self._layout.transcript_file(job.id)
         content = json.dumps(transcript, ensure_ascii=False)
         write_atomic(path, content)
         reporter.close()
         seconds = round(self._clock() - started, 3)
-        lines = reporter.take_lines()
-        try:
-            completed, handle.next_job = self._repository.complete_and_claim(
-                job,
-                reporter.attempt,
-                transcript_json=content,
-                language=transcript.get("language"),
-                output_path=str(path),
-                log_lines=[*lines, LogLine(f"completed in {seconds:.1f} s")],
-                next_claim=None if handle.reason else handle.next_claim,
-            )
-        except BaseException:
-            remove_transcript(path)
-            raise
-        if not completed:
-            remove_transcript(path)
-            self._store_lines(job, reporter, lines)
+        lines = tuple(reporter.take_lines())
+        completion = Completion(
+            attempt=reporter.attempt,
+            transcript_json=content,
+            language=transcript.get("language"),
+            output_path=self._layout.relative(path),
+            log_lines=(*lines, LogLine(f"completed in {seconds:.1f} s")),
+            seconds=seconds,
+            _path=path,
+            _lines=lines,
+            _reporter=reporter,
+        )
+        return AttemptResult(Outcome.COMPLETED, completion)
+
+    def settle(self, handle: JobHandle, result: AttemptResult, committed: bool) -> Outcome:
+        """After the caller tried to store a completion: announce it, or — when the row was no
+        longer this worker's (`committed` False) — remove the transcript file again and end the
+        attempt as interrupted, so file and database never disagree."""
+        completion = result.completion
+        if completion is None:
+            return result.outcome
+        job, reporter = handle.job, completion._reporter
+        if not committed:
+            remove_transcript(completion._path)
+            self._store_lines(job, reporter, list(completion._lines))
             return self._interrupted(handle, reporter)
         done = STAGE_PROGRESS[Stage.COMPLETED].start
         self._publish(job, JobStatus.COMPLETED, done, Stage.COMPLETED)
@@ -244,10 +282,16 @@ class Orchestrator:
             transcription_id=job.id,
             user_id=job.user_id,
             worker_id=job.worker_id,
-            execution_id=reporter.attempt.id if reporter.attempt else None,
-            seconds=seconds,
+            execution_id=completion.attempt.id if completion.attempt else None,
+            seconds=completion.seconds,
         )
         return Outcome.COMPLETED
+
+    @staticmethod
+    def abandon(result: AttemptResult) -> None:
+        """Storing the completion failed outright: remove the transcript file again."""
+        if result.completion is not None:
+            remove_transcript(result.completion._path)
 
     def _fail(self, handle: JobHandle, reporter: ProgressReporter, error: BaseException) -> Outcome:
         job = handle.job
@@ -312,7 +356,10 @@ class Orchestrator:
     def _source(self, job: ClaimedJob) -> Path:
         if not job.source_path:
             raise EngineError("the job has no audio file")
-        source = self._paths.data_dir / job.source_path
+        try:
+            source = self._layout.resolve(job.source_path)
+        except ValueError:
+            raise EngineError("the audio file of this job is missing") from None
         if not source.is_file():
             raise EngineError("the audio file of this job is missing")
         return source

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from scriberr.clock import as_utc
@@ -22,6 +22,41 @@ class UserChanges:
     role: str | None = None
     disabled: bool | None = None
     password_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyOwner:
+    """What authenticating with an API key needs: the key's state and its owner."""
+
+    key_id: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    user_id: str
+    username: str
+    is_active: bool = True
+    disabled: bool = False
+    role: str = "member"
+
+    @property
+    def usable(self) -> bool:
+        """The key is active and not revoked, and its owner is not disabled."""
+        return bool(self.is_active) and self.revoked_at is None and not self.disabled
+
+
+_KEY_WITH_OWNER = (
+    select(
+        ApiKey.id,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        User.id,
+        User.username,
+        ApiKey.is_active,
+        User.disabled,
+        User.role,
+    )
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
 
 
 class UsernameTaken(Exception):
@@ -243,15 +278,13 @@ class ApiKeyRepository:
         with self._db.session() as session:
             return session.get(ApiKey, key_id)
 
-    def with_owner(self, key_hash: str) -> tuple[ApiKey, User] | None:
-        """The key with this hash and its user, in one query (the per-request auth path)."""
-        with self._db.session() as session:
-            row = session.execute(
-                select(ApiKey, User)
-                .join(User, User.id == ApiKey.user_id)
-                .where(ApiKey.key_hash == key_hash)
-            ).first()
-            return (row[0], row[1]) if row is not None else None
+    def with_owner(self, key_hash: str) -> ApiKeyOwner | None:
+        """The key with this hash and its user, in one query. This is the per-request auth
+        path, so it reads plain columns through a Core connection with a prepared statement,
+        which costs a fraction of loading entities through a session."""
+        with self._db.read_connection() as connection:
+            row = connection.execute(_KEY_WITH_OWNER, {"key_hash": key_hash}).first()
+        return ApiKeyOwner(*row) if row is not None else None
 
     def list_active(self, user_id: str) -> list[ApiKey]:
         with self._db.session() as session:

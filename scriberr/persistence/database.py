@@ -1,16 +1,26 @@
 """Database handle: engine creation (SQLite in WAL mode with a busy timeout, or PostgreSQL),
-sessions, and Alembic migrations applied at startup."""
+sessions, the SQLite write discipline of the hot write path (`gated_write`: a write gate and
+passive WAL checkpoints outside it), and Alembic migrations applied at startup."""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -20,6 +30,13 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # The queue checkpoints far more often than this outside its lock (`Database.checkpoint`), so
 # this is only the backstop that bounds the WAL (~16 MB) when nobody else does.
 SQLITE_AUTOCHECKPOINT_PAGES = 4_000
+# SQLite: checkpoint the WAL (outside the write gate) after this many gated write transactions.
+# A busy job costs ~13 WAL pages, so this keeps the WAL under ~1000 pages and SQLite's own
+# checkpoint — which would run inside a commit, holding the write lock for the copy and two
+# fsyncs while every other worker waits — has no reason to run.
+CHECKPOINT_EVERY = 64
+
+_log = logging.getLogger("scriberr.persistence")
 
 
 def normalise_url(url: str) -> str:
@@ -49,8 +66,11 @@ class Database:
             event.listen(self.engine, "connect", _configure_sqlite_connection)
             event.listen(self.engine, "begin", _begin_sqlite)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read_engine = self.engine.execution_options(sqlite_begin=None)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._gate = WriteGate(_sqlite_path(self.url) if self.is_sqlite else None)
+        self._checkpoints = CheckpointSchedule(self, CHECKPOINT_EVERY if self.is_sqlite else 0)
 
     @property
     def kind(self) -> str:
@@ -62,6 +82,16 @@ class Database:
         writers: SQLite runs in WAL mode."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """For hot single-statement reads (listings, per-request authentication): a Core
+        connection, without the ORM Session's bookkeeping. On SQLite no `BEGIN` is sent: one
+        SELECT is its own consistent read (SQLite wraps each statement in an implicit read
+        transaction), and the explicit `BEGIN`/`COMMIT` pair would cost as much as the query.
+        On PostgreSQL it is a plain transaction."""
+        with self._read_engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -86,6 +116,18 @@ class Database:
         caller that wants the pool checkout and check-in outside its own lock around the
         transaction (the queue's write gate)."""
         return self._write_engine.connect()
+
+    @contextmanager
+    def gated_write(self) -> Iterator[Connection]:
+        """The hot write path (queue transitions, heartbeats): a write transaction on a Core
+        connection inside the write gate; the connection is taken from and returned to the pool
+        outside the gate, and every `CHECKPOINT_EVERY` transactions a passive WAL checkpoint
+        runs after the gate is released."""
+        # checkout, gate, BEGIN … COMMIT, gate released, check-in (its rollback reset): only
+        # the transaction itself runs while other writers wait
+        with self.write_connector() as connection, self._gate.hold(), connection.begin():
+            yield connection
+        self._checkpoints.tick()
 
     def checkpoint(self) -> None:
         """SQLite: copy committed WAL pages into the database file (`PASSIVE`: it never waits
@@ -116,6 +158,7 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._gate.close()
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -138,4 +181,66 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_sqlite(connection: Any) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    if mode is not None:  # None: `read_connection`, one statement in autocommit mode
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class WriteGate:
+    """SQLite only: queue gated write transactions (across threads and processes) on a kernel
+    file lock next to the database, so a waiting writer wakes the moment the lock is free instead
+    of sleeping in SQLite's busy handler (1, 2, 5, 10 … ms steps). Correctness does not depend on
+    it — `BEGIN IMMEDIATE` does that, and other writers simply use the busy timeout; it only
+    removes idle gaps when several workers contend."""
+
+    def __init__(self, database_path: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        if database_path is not None and fcntl is not None:
+            self._fd = os.open(f"{database_path}.queue-lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._threads:
+            if self._fd is None or fcntl is None:
+                yield
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+class CheckpointSchedule:
+    """SQLite only: a passive WAL checkpoint after every `every` gated write transactions, run
+    by the thread that completed the last of them once it has left the write gate — so copying
+    the WAL into the database never holds up other writers. `every=0` turns it off."""
+
+    def __init__(self, database: Database, every: int) -> None:
+        self._database = database
+        self._every = every
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def tick(self) -> None:
+        if not self._every:
+            return
+        with self._lock:
+            self._count += 1
+            due = self._count % self._every == 0
+        if due:
+            try:
+                self._database.checkpoint()
+            except Exception:  # housekeeping only: the next one (or SQLite's backstop) catches up
+                _log.warning("WAL checkpoint failed", exc_info=True)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None

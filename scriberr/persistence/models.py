@@ -149,7 +149,6 @@ class Transcription(Base):
     canceled_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claim_expires_at: Mapped[datetime | None]
-    engine_id: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -7,13 +7,27 @@ for good. Every query is scoped by `user_id`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from scriberr.clock import utcnow
 from scriberr.jobs import Origin, Stage, is_terminal
@@ -24,8 +38,12 @@ SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "title", "-ti
 Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
 
-@dataclass(frozen=True)
-class TranscriptionRecord:
+class TranscriptionRecord(NamedTuple):
+    """One job row as the services see it (immutable).
+
+    A named tuple rather than a frozen dataclass: a listing builds 100 of these per request, and
+    a frozen dataclass of this size costs about ten times as much to construct."""
+
     id: str
     user_id: str
     file_id: str | None
@@ -46,6 +64,7 @@ class TranscriptionRecord:
     canceled_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    duration_seconds: float | None = None  # of the source file, when known
 
     @property
     def is_terminal(self) -> bool:
@@ -77,46 +96,74 @@ class ListQuery:
     origins: Sequence[str] | None = (Origin.LIBRARY,)  # of the source file; None = any
 
 
-def _from_origins(user_id: str, origins: Sequence[str]) -> ColumnElement[bool]:
-    """Jobs whose source file has one of `origins` (a job without a file counts as library)."""
-    if Origin.LIBRARY not in origins:
-        chosen = select(AudioFile.id).where(
-            AudioFile.user_id == user_id, AudioFile.origin.in_(list(origins))
+def _record(row: Sequence[Any], options_cache: dict[str, dict[str, Any]]) -> TranscriptionRecord:
+    """From a result row of `_RECORD_COLUMNS` (in `TranscriptionRecord` field order).
+
+    Positional: a listing builds 100 of these per request, and reading a row by position costs a
+    fraction of reading it by name. Options arrive as JSON text and most jobs share the same
+    options, so each distinct text is decoded once per query (`options_cache`)."""
+    (
+        id_,
+        user_id,
+        file_id,
+        title,
+        profile_id,
+        source_transcription_id,
+        options_text,
+        status,
+        progress,
+        progress_stage,
+        language,
+        diarization,
+        error,
+        *times,
+        duration_seconds,
+    ) = row
+    options = options_cache.get(options_text) if options_text else {}
+    if options is None:
+        decoded = json.loads(options_text)
+        options = options_cache[options_text] = decoded if isinstance(decoded, dict) else {}
+    return TranscriptionRecord._make(
+        (
+            id_,
+            user_id,
+            file_id,
+            title,
+            profile_id,
+            source_transcription_id,
+            dict(options),
+            status,
+            float(progress or 0.0),
+            progress_stage or Stage.QUEUED,
+            language,
+            bool(diarization),
+            error,
+            *times,
+            duration_seconds,
         )
-        return Transcription.file_id.in_(chosen)
-    others = select(AudioFile.id).where(
-        AudioFile.user_id == user_id, AudioFile.origin.not_in(list(origins))
-    )
-    return or_(Transcription.file_id.is_(None), Transcription.file_id.not_in(others))
-
-
-def _record(row: Any) -> TranscriptionRecord:
-    """From a `Transcription` entity or a result row of `_RECORD_COLUMNS` (same attribute names)."""
-    return TranscriptionRecord(
-        id=row.id,
-        user_id=row.user_id,
-        file_id=row.file_id,
-        title=row.title,
-        profile_id=row.profile_id,
-        source_transcription_id=row.source_transcription_id,
-        options=dict(row.options or {}),
-        status=row.status,
-        progress=float(row.progress or 0.0),
-        progress_stage=row.progress_stage or Stage.QUEUED,
-        language=row.language,
-        diarization=bool(row.diarization),
-        error=row.error,
-        queued_at=row.queued_at,
-        started_at=row.started_at,
-        completed_at=row.completed_at,
-        failed_at=row.failed_at,
-        canceled_at=row.canceled_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 
-_RECORD_COLUMNS = tuple(getattr(Transcription, field.name) for field in fields(TranscriptionRecord))
+# The record's columns in field order: options as their stored JSON text (decoded by `_record`),
+# and the file's duration from an outer join.
+_RECORD_COLUMNS = tuple(
+    cast(Transcription.options, Text)
+    if field == "options"
+    else AudioFile.duration_seconds
+    if field == "duration_seconds"
+    else getattr(Transcription, field)
+    for field in TranscriptionRecord._fields
+)
+
+
+def _select_records() -> Select[Any]:
+    return select(*_RECORD_COLUMNS).outerjoin(AudioFile, AudioFile.id == Transcription.file_id)
+
+
+_RECORD_BY_ID = _select_records().where(
+    Transcription.id == bindparam("transcription_id"),
+    Transcription.user_id == bindparam("user_id"),
+)
 
 
 def _sort_column(sort: str) -> InstrumentedAttribute[Any] | ColumnElement[Any]:
@@ -125,6 +172,51 @@ def _sort_column(sort: str) -> InstrumentedAttribute[Any] | ColumnElement[Any]:
         return func.coalesce(Transcription.title, "")
     column: InstrumentedAttribute[Any] = getattr(Transcription, name)
     return column
+
+
+@cache
+def _list_statement(
+    sort: str,
+    *,
+    has_q: bool,
+    has_statuses: bool,
+    has_updated_after: bool,
+    has_after: bool,
+    has_origins: bool,
+) -> Select[Any]:
+    """The listing query for one combination of filters (at most 192 of them), with bound
+    parameters `user_id`, `limit` and, when used, `pattern`, `statuses`, `updated_after`,
+    `after_value`, `after_id`, `origins`. Built once per shape, so SQLAlchemy's compiled-SQL
+    cache key is computed once too.
+
+    `origins` filters on the origin of the job's source file (joined for its duration anyway);
+    a job without a file counts as `library`."""
+    column = _sort_column(sort)
+    descending = sort.startswith("-")
+    conditions: list[ColumnElement[bool]] = [Transcription.user_id == bindparam("user_id")]
+    if has_q:
+        title = func.lower(func.coalesce(Transcription.title, ""))
+        conditions.append(title.like(bindparam("pattern"), escape="\\"))
+    if has_statuses:
+        conditions.append(Transcription.status.in_(bindparam("statuses", expanding=True)))
+    if has_updated_after:
+        conditions.append(Transcription.updated_at > bindparam("updated_after"))
+    if has_origins:
+        origin = func.coalesce(AudioFile.origin, Origin.LIBRARY.value)
+        conditions.append(origin.in_(bindparam("origins", expanding=True)))
+    if has_after:
+        value: BindParameter[Any] = bindparam("after_value")
+        last_id: BindParameter[str] = bindparam("after_id")
+        if descending:
+            conditions.append(
+                or_(column < value, and_(column == value, Transcription.id < last_id))
+            )
+        else:
+            conditions.append(
+                or_(column > value, and_(column == value, Transcription.id > last_id))
+            )
+    order = (column.desc(), Transcription.id.desc()) if descending else (column, Transcription.id)
+    return _select_records().where(*conditions).order_by(*order).limit(bindparam("limit"))
 
 
 def sort_value(record: TranscriptionRecord, sort: str) -> Any:
@@ -141,8 +233,13 @@ class TranscriptionRepository:
 
     def get(self, user_id: str, transcription_id: str) -> TranscriptionRecord | None:
         with self._db.session() as session:
-            row = session.get(Transcription, transcription_id)
-            return _record(row) if row is not None and row.user_id == user_id else None
+            return self._get(session, user_id, transcription_id)
+
+    @staticmethod
+    def _get(session: Session, user_id: str, transcription_id: str) -> TranscriptionRecord | None:
+        params = {"transcription_id": transcription_id, "user_id": user_id}
+        row = session.execute(_RECORD_BY_ID, params).first()
+        return _record(row, {}) if row is not None else None
 
     def transcript_json(self, user_id: str, transcription_id: str) -> str | None:
         """The stored canonical transcript (raw text as stored), or None."""
@@ -155,38 +252,31 @@ class TranscriptionRepository:
 
     def list_page(self, query: ListQuery) -> list[TranscriptionRecord]:
         """One page (`limit + 1` rows fetched so the caller can tell whether more exist)."""
-        column = _sort_column(query.sort)
-        descending = query.sort.startswith("-")
-        conditions: list[ColumnElement[bool]] = [Transcription.user_id == query.user_id]
-        if query.q:
-            pattern = f"%{_escape_like(query.q.lower())}%"
-            conditions.append(
-                func.lower(func.coalesce(Transcription.title, "")).like(pattern, escape="\\")
-            )
-        if query.statuses:
-            conditions.append(Transcription.status.in_(list(query.statuses)))
-        if query.origins is not None:
-            conditions.append(_from_origins(query.user_id, query.origins))
-        if query.updated_after is not None:
-            conditions.append(Transcription.updated_at > query.updated_after)
-        if query.after is not None:
-            value, last_id = query.after
-            if descending:
-                conditions.append(
-                    or_(column < value, and_(column == value, Transcription.id < last_id))
-                )
-            else:
-                conditions.append(
-                    or_(column > value, and_(column == value, Transcription.id > last_id))
-                )
-        order = (
-            (column.desc(), Transcription.id.desc()) if descending else (column, Transcription.id)
+        statement = _list_statement(
+            query.sort,
+            has_q=bool(query.q),
+            has_statuses=bool(query.statuses),
+            has_updated_after=query.updated_after is not None,
+            has_after=query.after is not None,
+            has_origins=query.origins is not None,
         )
-        statement = select(*_RECORD_COLUMNS).where(*conditions).order_by(*order)
-        with self._db.session() as session:
-            # Plain column rows, not entities: a page of 100 costs half the time to load.
-            rows = session.execute(statement.limit(query.limit + 1))
-            return [_record(row) for row in rows]
+        params: dict[str, Any] = {"user_id": query.user_id, "limit": query.limit + 1}
+        if query.q:
+            params["pattern"] = f"%{_escape_like(query.q.lower())}%"
+        if query.statuses:
+            params["statuses"] = list(query.statuses)
+        if query.updated_after is not None:
+            params["updated_after"] = query.updated_after
+        if query.after is not None:
+            params["after_value"], params["after_id"] = query.after
+        if query.origins is not None:
+            params["origins"] = [str(origin) for origin in query.origins]
+        # A Core read of plain columns with a prepared statement: no ORM session, no statement
+        # to build and key for the compiled-SQL cache on each request.
+        with self._db.read_connection() as connection:
+            rows = connection.execute(statement, params).all()
+        options_cache: dict[str, dict[str, Any]] = {}
+        return [_record(row, options_cache) for row in rows]
 
     def ids_for_user(self, user_id: str) -> list[str]:
         with self._db.session() as session:
@@ -214,7 +304,7 @@ class TranscriptionRepository:
             row.title = title
             row.updated_at = utcnow()
             session.flush()
-            return _record(row)
+            return self._get(session, user_id, transcription_id)
 
     def delete(self, user_id: str, transcription_id: str) -> bool:
         """Remove the job row with its executions and log lines in one transaction."""

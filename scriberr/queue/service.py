@@ -8,7 +8,8 @@
   the process heartbeat, renews the lease of every job running here (a rejected renewal means the
   job was taken away, so its work is stopped), and requeues orphans: `processing` rows whose lease
   expired or whose owner process is gone (see `liveness`).
-- `cancel()` applies the SPEC rules; `stop()` interrupts running jobs, which go back to `queued`
+- `cancel()` applies the SPEC rules and returns what happened (it raises nothing for an unknown
+  or finished job); `stop()` interrupts running jobs, which go back to `queued`
   (stage `recovered`) so the next start finishes them, and returns within its timeout.
 
 In-memory state is only: wake events, the handles of jobs running here, and the stopping flag.
@@ -26,27 +27,33 @@ from typing import Any, Protocol
 from scriberr.ids import new_id
 from scriberr.jobs import STAGE_PROGRESS, JobStatus, Stage, job_event
 from scriberr.logging_setup import log_event
-from scriberr.orchestrator import InterruptReason, JobHandle, Outcome
+from scriberr.orchestrator import AttemptResult, InterruptReason, JobHandle, Outcome
 from scriberr.orchestrator.runner import SHUTDOWN_NOTE
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import (
-    WORKER_SEPARATOR,
     AttemptInfo,
     CancelOutcome,
+    CancelResult,
     ClaimedJob,
     ClaimRequest,
     QueueRepository,
 )
+from scriberr.persistence.worker_registry import WorkerRegistry, worker_id
 from scriberr.queue.liveness import LivenessJudge, host_identity
-from scriberr.services.errors import Conflict, NotFound
 
 _log = logging.getLogger("scriberr.queue")
 
 
 class JobRunner(Protocol):
+    """The part of `orchestrator.Orchestrator` the workers drive."""
+
     def describe(self, options: dict[str, Any]) -> AttemptInfo: ...
 
-    def run(self, handle: JobHandle) -> Outcome: ...
+    def run(self, handle: JobHandle) -> AttemptResult: ...
+
+    def settle(self, handle: JobHandle, result: AttemptResult, committed: bool) -> Outcome: ...
+
+    def abandon(self, result: AttemptResult) -> None: ...
 
 
 class EventSink(Protocol):
@@ -86,8 +93,10 @@ class WorkerService:
         broker: EventSink,
         settings: WorkerSettings,
         process_id: str | None = None,
+        registry: WorkerRegistry | None = None,
     ) -> None:
         self._repository = repository
+        self._registry = registry or WorkerRegistry(repository.database)
         self._orchestrator = orchestrator
         self._job_logs = job_logs
         self._broker = broker
@@ -122,7 +131,7 @@ class WorkerService:
         if self._started:
             return
         self._started = True
-        self._repository.register_process(self.process_id, self._host, os.getpid())
+        self._registry.register(self.process_id, self._host, os.getpid())
         self.recover()
         threads = [threading.Thread(target=self._heartbeat_loop, name="scriberr-heartbeat")]
         threads += [
@@ -165,7 +174,7 @@ class WorkerService:
         for handle in stragglers:  # the engine ignored the cancel: release the row ourselves
             self._safely(self._repository.release, handle.job, None, SHUTDOWN_NOTE)
         if self._started:
-            self._safely(self._repository.unregister_process, self.process_id)
+            self._safely(self._registry.unregister, self.process_id)
         log_event(
             _log,
             "workers.stopped",
@@ -176,14 +185,14 @@ class WorkerService:
 
     # -- cancel and stats ---------------------------------------------------------------------------
 
-    def cancel(self, transcription_id: str, user_id: str) -> dict[str, str]:
-        """SPEC cancel rules. Raises `NotFound` (unknown or another user's job) and `Conflict`
-        (already completed, failed or canceled)."""
+    def cancel(self, transcription_id: str, user_id: str) -> CancelResult:
+        """SPEC cancel rules: a queued or processing job of `user_id` is canceled (a job
+        running here is stopped). The result's `outcome` says what happened: `canceled`,
+        `not_found` (unknown or another user's job) or `terminal` (already finished; then
+        `previous_status` says how); only `canceled` changes anything."""
         result = self._repository.cancel(transcription_id, user_id)
-        if result.outcome == CancelOutcome.NOT_FOUND:
-            raise NotFound("transcription not found")
-        if result.outcome == CancelOutcome.TERMINAL:
-            raise Conflict(f"transcription is already {result.previous_status}")
+        if result.outcome != CancelOutcome.CANCELED:
+            return result
         with self._lock:
             handle = self._running.get(transcription_id)
         if handle is not None:
@@ -201,7 +210,7 @@ class WorkerService:
             previous_owner=result.previous_owner,
             where=where,
         )
-        return {"id": transcription_id, "status": JobStatus.CANCELED.value}
+        return result
 
     def stats(self, user_id: str | None) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:
@@ -260,7 +269,7 @@ class WorkerService:
 
     def _work_loop(self, index: int) -> None:
         request = ClaimRequest(
-            f"{self.process_id}{WORKER_SEPARATOR}{index}",
+            worker_id(self.process_id, index),
             self.settings.lease_s,
             self._orchestrator.describe,
         )
@@ -278,13 +287,13 @@ class WorkerService:
             if job is None:
                 wake.wait(self.settings.poll_interval_s)
                 continue
-            handle = JobHandle(job, next_claim=request)
-            self._run(handle)
-            job = handle.next_job  # claimed together with the completion, if any
+            job = self._run(JobHandle(job), request)  # the next job, claimed with the completion
         if job is not None:  # claimed just as we started stopping: give it back untouched
             self._safely(self._repository.release, job, job.attempt, SHUTDOWN_NOTE)
 
-    def _run(self, handle: JobHandle) -> None:
+    def _run(self, handle: JobHandle, request: ClaimRequest) -> ClaimedJob | None:
+        """Run one claimed job to its end state; a completed job is stored here together with
+        the claim of this worker's next job (returned), unless the job was interrupted."""
         job = handle.job
         with self._lock:
             self._running[job.id] = handle
@@ -299,15 +308,39 @@ class WorkerService:
         if self._stopping.is_set():
             handle.interrupt(InterruptReason.SHUTDOWN)
         try:
-            self._orchestrator.run(handle)
+            result = self._orchestrator.run(handle)
+            return self._complete(handle, result, request)
         except Exception:
             _log.exception(
                 "job crashed the worker loop", extra={"fields": {"transcription_id": job.id}}
             )
+            return None
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
             handle.done.set()
+
+    def _complete(
+        self, handle: JobHandle, result: AttemptResult, request: ClaimRequest
+    ) -> ClaimedJob | None:
+        completion = result.completion
+        if completion is None:
+            return None
+        try:
+            committed, next_job = self._repository.complete_and_claim(
+                handle.job,
+                completion.attempt,
+                transcript_json=completion.transcript_json,
+                language=completion.language,
+                output_path=completion.output_path,
+                log_lines=completion.log_lines,
+                next_claim=None if handle.reason else request,
+            )
+        except BaseException:
+            self._orchestrator.abandon(result)
+            raise
+        self._orchestrator.settle(handle, result, committed)
+        return next_job
 
     def _heartbeat_loop(self) -> None:
         interval = self.settings.heartbeat_interval
@@ -317,8 +350,8 @@ class WorkerService:
             self._safely(self.recover)
 
     def _beat(self) -> None:
-        if not self._repository.heartbeat(self.process_id):
-            self._repository.register_process(self.process_id, self._host, os.getpid())
+        """Refresh this process's heartbeat; the registry prunes dead processes' rows."""
+        self._registry.heartbeat(self.process_id, self._host, os.getpid(), self._alive)
 
     def _renew_leases(self) -> None:
         for handle in self._handles():

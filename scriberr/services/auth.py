@@ -183,9 +183,10 @@ class LoginThrottle:
             limit = self._limits[kind]
             if len(times) >= limit:
                 free_at = times[-limit] + self._window
-                error = RateLimited("Too many failed attempts; try again later.")
-                error.retry_after = max(1, int((free_at - now).total_seconds()) + 1)  # type: ignore[attr-defined]
-                raise error
+                raise RateLimited(
+                    "Too many failed attempts; try again later.",
+                    retry_after_s=max(1, int((free_at - now).total_seconds()) + 1),
+                )
 
     def failed(self, account: str, client: str) -> None:
         now = self._now()
@@ -446,19 +447,18 @@ class AuthService:
 
     def authenticate_api_key(self, raw_key: str) -> Principal:
         found = self._keys.with_owner(_sha256(raw_key))
-        if found is None or not _key_usable(found[0]) or found[1].disabled:
+        if found is None or not found.usable:
             raise Unauthorized("Invalid or revoked API key.")
-        key, user = found
         now = self._now()
-        last = key.last_used_at
+        last = found.last_used_at
         if last is None or now - as_utc(last) >= API_KEY_TOUCH_INTERVAL:
-            self._keys.touch(key.id, now)
+            self._keys.touch(found.key_id, now)
         return Principal(
-            user_id=user.id,
-            username=user.username,
+            user_id=found.user_id,
+            username=found.username,
             via="api_key",
-            role=user.role or ROLE_MEMBER,
-            api_key_id=key.id,
+            role=found.role or ROLE_MEMBER,
+            api_key_id=found.key_id,
         )
 
     def authenticate_stream_token(self, token: str) -> Principal:

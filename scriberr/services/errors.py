@@ -1,6 +1,8 @@
 """Domain errors raised by services; the API maps each to its HTTP status and error code.
 
-Messages are public: never put a path, token or native-library output in one.
+Messages are public: never put a path, token or native-library output in one. One message style,
+applied here to every message: one sentence ending with a period, starting with a capital letter
+unless it starts with the name of its field or another identifier (`title must be a string.`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ class ServiceError(Exception):
     status = 500
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        styled = message_style(message, field)
+        super().__init__(styled)
+        self.message = styled
         self.field = field
 
 
@@ -53,6 +56,10 @@ class UnsupportedMediaType(ServiceError):
 class RangeNotSatisfiable(ServiceError):
     code, status = "RANGE_NOT_SATISFIABLE", 416
 
+    def __init__(self, message: str, *, size: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.size = size  # of the resource, for `Content-Range: bytes */<size>`
+
 
 class Unprocessable(ServiceError):
     code, status = "UNPROCESSABLE", 422
@@ -61,9 +68,26 @@ class Unprocessable(ServiceError):
 class RateLimited(ServiceError):
     code, status = "RATE_LIMITED", 429
 
+    def __init__(self, message: str, *, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s  # for `Retry-After`
+
 
 class ServiceUnavailable(ServiceError):
     code, status = "SERVICE_UNAVAILABLE", 503
+
+
+def message_style(message: str, field: str | None = None) -> str:
+    """The one message style (see the module docstring)."""
+    text = message.strip()
+    if not text:
+        return text
+    first = text.split(" ", 1)[0]
+    names = {field, field.rsplit(".", 1)[-1]} if field else set()
+    identifier = first in names or any(mark in first for mark in "_.'`-:") or first.isupper()
+    if not identifier:
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def option_error(error: OptionError) -> ServiceError:

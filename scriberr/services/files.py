@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +35,8 @@ from scriberr.jobs import (
     file_event_data,
     origins_from_filter,
 )
-from scriberr.persistence.files_repository import FileQuery, FileRepository
+from scriberr.layout import DataLayout
+from scriberr.persistence.files_repository import FileQuery, FileRepository, FileRow
 from scriberr.persistence.models import AudioFile
 from scriberr.services.errors import (
     Conflict,
@@ -52,13 +53,14 @@ from scriberr.services.pagination import (
     parse_sort,
 )
 from scriberr.services.settings import SettingsService
+from scriberr.services.titles import MAX_TITLE as _MAX_TITLE
+from scriberr.services.titles import clean_title
 
 logger = logging.getLogger("scriberr.files")
 
 KINDS = ("audio", "video", "youtube")
 STATUSES = tuple(status.value for status in FileStatus)
 SORT_FIELDS = ("created_at", "updated_at", "title")
-_MAX_TITLE = 500
 _MAX_NAME = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -99,7 +101,7 @@ class AudioSource:
     filename: str
 
 
-def _view(row: AudioFile) -> FileView:
+def _view(row: AudioFile | FileRow) -> FileView:
     return FileView(
         id=row.id,
         title=row.title,
@@ -156,17 +158,6 @@ def default_title(client_name: str) -> str:
     return cleaned[:_MAX_TITLE]
 
 
-def clean_title(title: str | None, *, field: str = "title") -> str | None:
-    if title is None:
-        return None
-    cleaned = "".join(ch for ch in title if unicodedata.category(ch)[0] != "C").strip()
-    if not cleaned:
-        return None
-    if len(cleaned) > _MAX_TITLE:
-        raise InvalidRequest(f"title must be at most {_MAX_TITLE} characters.", field=field)
-    return cleaned
-
-
 class FileService:
     def __init__(
         self,
@@ -185,7 +176,7 @@ class FileService:
         self._repo = repository
         self._settings = settings
         self._broker = broker
-        self._data_dir = data_dir
+        self._layout = DataLayout(data_dir)
         self._probe = probe
         self._importer: MediaImporter = importer
         self._delete_transcriptions = delete_transcriptions
@@ -199,11 +190,11 @@ class FileService:
 
     @property
     def uploads_dir(self) -> Path:
-        return self._data_dir / "uploads"
+        return self._layout.uploads
 
     @property
     def staging_dir(self) -> Path:
-        return self.uploads_dir / ".staging"
+        return self._layout.staging
 
     def upload_limit_bytes(self, user_id: str) -> int:
         return self._settings.max_upload_bytes(user_id)
@@ -235,7 +226,7 @@ class FileService:
             raise
         file_id = new_id("file")
         name = safe_filename(staged.filename, fallback="upload")
-        directory = self.uploads_dir / file_id
+        directory = self._layout.upload_dir(file_id)
         try:
             directory.mkdir(parents=True, exist_ok=False)
             destination = directory / name
@@ -251,7 +242,7 @@ class FileService:
                 size_bytes=destination.stat().st_size,
                 duration_seconds=info.duration_seconds,
                 original_filename=base_name(staged.filename)[:_MAX_TITLE] or None,
-                storage_path=str(destination.relative_to(self._data_dir)),
+                storage_path=self._layout.relative(destination),
                 source_url=None,
                 error=None,
                 origin=origin,
@@ -302,7 +293,7 @@ class FileService:
     def _run_import(
         self, user_id: str, file_id: str, url: str, take_title: bool, limit: int
     ) -> None:
-        directory = self.uploads_dir / file_id
+        directory = self._layout.upload_dir(file_id)
         try:
             directory.mkdir(parents=True, exist_ok=True)
             result = self._importer.download(url, directory, max_bytes=limit)
@@ -315,7 +306,7 @@ class FileService:
                 "size_bytes": result.path.stat().st_size,
                 "duration_seconds": info.duration_seconds,
                 "original_filename": result.path.name,
-                "storage_path": str(result.path.relative_to(self._data_dir)),
+                "storage_path": self._layout.relative(result.path),
                 "error": None,
             }
             if take_title and result.title:
@@ -409,11 +400,7 @@ class FileService:
             self._delete_transcriptions(user_id, file_id)
         if not self._repo.delete(user_id, file_id):
             raise NotFound("File not found.")
-        shutil.rmtree(self.uploads_dir / file_id, ignore_errors=True)
-
-    def durations(self, user_id: str, file_ids: Sequence[str]) -> dict[str, float]:
-        """Durations (seconds) of the user's files among `file_ids` that have one."""
-        return self._repo.durations(user_id, file_ids) if file_ids else {}
+        shutil.rmtree(self._layout.upload_dir(file_id), ignore_errors=True)
 
     def delete_all_for_user(self, user_id: str) -> None:
         """Delete every file of a user with its jobs and bytes (an admin deletes the account)."""
@@ -440,7 +427,7 @@ class FileService:
             raise NotFound("File not found.")
         if row.status != FileStatus.READY or not row.storage_path:
             raise Conflict("The file is not ready yet.")
-        path = self._data_dir / row.storage_path
+        path = self._layout.resolve(row.storage_path)
         return AudioSource(
             path=path,
             mime_type=row.mime_type,
@@ -453,7 +440,7 @@ class FileService:
         message = "The import was interrupted by a server restart; import it again."
         interrupted = self._repo.fail_processing("youtube", message, self._now())
         for user_id, file_id in interrupted:
-            shutil.rmtree(self.uploads_dir / file_id, ignore_errors=True)
+            shutil.rmtree(self._layout.upload_dir(file_id), ignore_errors=True)
             self._broker.publish(
                 EventType.FILE_FAILED,
                 user_id,

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from scriberr.jobs import JobOptions, ModelCatalog, OptionError, clean_partial
-from scriberr.persistence.profile_repository import (
-    DuplicateProfileName,
-    ProfileRecord,
-    ProfileRepository,
+from scriberr.persistence.profile_repository import DuplicateProfileName, ProfileRepository
+from scriberr.persistence.profile_repository import (  # returned to the API
+    ProfileRecord as ProfileRecord,
 )
 from scriberr.services.errors import (
     Conflict,

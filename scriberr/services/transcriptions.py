@@ -12,8 +12,6 @@ Rules kept here:
 
 from __future__ import annotations
 
-import contextlib
-import re
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,25 +23,39 @@ from typing import Any, Protocol
 from scriberr.clock import rfc3339
 from scriberr.events import EventBroker
 from scriberr.jobs import (
+    STAGE_PROGRESS,
     EventType,
     FileStatus,
     JobOptions,
     JobStatus,
     ModelCatalog,
     OptionError,
+    Stage,
     clean_partial,
     job_event,
 )
+from scriberr.layout import DataLayout
 from scriberr.persistence.job_log_repository import JobLogRepository
-from scriberr.persistence.queue_repository import ExecutionRecord, NewJob, QueueRepository
+from scriberr.persistence.queue_repository import (
+    CancelOutcome,
+    CancelResult,
+    ExecutionRecord,
+    NewJob,
+    QueueRepository,
+)
 from scriberr.persistence.transcription_repository import (
     SORTS,
-    FileRef,
     ListQuery,
-    TranscriptionRecord,
     TranscriptionRepository,
     sort_value,
 )
+from scriberr.persistence.transcription_repository import (  # returned to the API
+    FileRef as FileRef,
+)
+from scriberr.persistence.transcription_repository import (
+    TranscriptionRecord as TranscriptionRecord,
+)
+from scriberr.public_text import public_text
 from scriberr.services.errors import (
     Conflict,
     InvalidRequest,
@@ -56,20 +68,22 @@ from scriberr.services.files import parse_origin_filter
 from scriberr.services.pagination import (
     Cursor,
     Page,
+    SortSpec,
     clamp_limit,
     decode_cursor,
     encode_cursor,
+    page_from_rows,
     parse_sort,
 )
 from scriberr.services.profiles import ProfileService
+from scriberr.services.titles import clean_title
 from scriberr.transcript import FORMATS, parse_stored, render
 
 STATUSES = tuple(status.value for status in JobStatus)
+_EXECUTION_ORDER = SortSpec(name="started_at", field="started_at", descending=False)
 _STOP_WAIT_S = 15.0
 _STOP_POLL_S = 0.05
 _SORT_FIELDS = tuple(sort for sort in SORTS if not sort.startswith("-"))
-_OFFSET_CURSOR = re.compile(r"o[0-9]{1,9}")
-_PATHLIKE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/:'\"]+){2,}[\\/]?")
 
 
 class Workers(Protocol):
@@ -80,7 +94,7 @@ class Workers(Protocol):
 
     def notify(self) -> None: ...
 
-    def cancel(self, transcription_id: str, user_id: str) -> Any: ...
+    def cancel(self, transcription_id: str, user_id: str) -> CancelResult: ...
 
     def running_ids(self) -> list[str]: ...
 
@@ -154,7 +168,7 @@ class TranscriptionService:
         self._profiles = profiles
         self._catalog = catalog
         self._defaults = defaults
-        self._data_dir = data_dir
+        self._layout = DataLayout(data_dir)
         self._settings = settings
         self._job_logs = job_logs
         self._sleep = sleep
@@ -196,7 +210,7 @@ class TranscriptionService:
             )
         except OptionError as error:
             raise option_error(error) from None
-        return Plan(title=_clean_title(title), profile_id=applied, options=resolved.to_stored())
+        return Plan(title=clean_title(title), profile_id=applied, options=resolved.to_stored())
 
     def create(self, user_id: str, request: CreateRequest) -> TranscriptionRecord:
         """Validate, write the queued row, announce it and wake a worker.
@@ -294,11 +308,8 @@ class TranscriptionService:
         return self._workers.running_ids()
 
     def public_error(self, error: str | None) -> str | None:
-        """Errors are sanitised when stored; this is a last guard against paths leaking."""
-        if not error:
-            return error
-        text = error.replace(str(self._data_dir), "<data>")
-        return _PATHLIKE.sub("<path>", text)
+        """Errors are sanitised when stored; this is the last guard against paths leaking."""
+        return public_text(error)
 
     # ---------------------------------------------------------------- updates
 
@@ -308,9 +319,7 @@ class TranscriptionService:
         """Rename (`title`). The job itself is never touched: a running one keeps running."""
         record = self.get(user_id, transcription_id)
         if "title" in changes:
-            updated = self._repo.set_title(
-                user_id, transcription_id, _clean_title(changes["title"])
-            )
+            updated = self._repo.set_title(user_id, transcription_id, clean_title(changes["title"]))
             if updated is None:
                 raise NotFound("transcription not found")
             record = updated
@@ -323,7 +332,11 @@ class TranscriptionService:
         record = self.get(user_id, transcription_id)
         if record.is_terminal:
             raise Conflict(f"transcription is already {record.status}")
-        self._workers.cancel(transcription_id, user_id)
+        result = self._workers.cancel(transcription_id, user_id)
+        if result.outcome == CancelOutcome.NOT_FOUND:
+            raise NotFound("transcription not found")
+        if result.outcome == CancelOutcome.TERMINAL:
+            raise Conflict(f"transcription is already {result.previous_status}")
         return self.get(user_id, transcription_id)
 
     def retry(self, user_id: str, transcription_id: str) -> TranscriptionRecord:
@@ -390,15 +403,19 @@ class TranscriptionService:
     def executions(
         self, user_id: str, transcription_id: str, *, cursor: str | None, limit: int | None
     ) -> Page[Execution]:
+        """The job's attempts, oldest first, one keyset page at a time (same cursors as every
+        other collection)."""
         self.get(user_id, transcription_id)
         size = clamp_limit(limit)
-        offset = _decode_offset(cursor)
-        rows = [
-            self._execution(row) for row in self._queue.list_executions(transcription_id, user_id)
-        ]
-        items = rows[offset : offset + size]
-        more = len(rows) > offset + size
-        return Page(items=items, next_cursor=_encode_offset(offset + size) if more else None)
+        after = decode_cursor(cursor, _EXECUTION_ORDER)
+        rows = self._queue.list_executions(
+            transcription_id,
+            user_id,
+            after=(after.value, after.id) if after is not None else None,  # type: ignore[arg-type]
+            limit=size,
+        )
+        items, next_cursor = page_from_rows(rows, size, _EXECUTION_ORDER)
+        return Page(items=[self._execution(row) for row in items], next_cursor=next_cursor)
 
     def logs(self, user_id: str, transcription_id: str) -> str:
         """The job log as text: one `<time> <LEVEL> <message>` line per event, every attempt."""
@@ -418,15 +435,33 @@ class TranscriptionService:
         return file
 
     def _enqueue(self, user_id: str, **fields: Any) -> TranscriptionRecord:
-        transcription_id = self._queue.enqueue(NewJob(user_id=user_id, **fields))
+        """Insert the job, announcing it (`queued`, `updated`) before a worker can claim it.
+
+        The answer describes the job as created: a worker may already have claimed it by the
+        time the row is read back, but the request created a `queued` job."""
+
+        def announce(job_id: str) -> None:
+            start = STAGE_PROGRESS[Stage.QUEUED].start
+            for event_type in (EventType.TRANSCRIPTION_QUEUED, EventType.TRANSCRIPTION_UPDATED):
+                event = job_event(job_id, JobStatus.QUEUED, start, Stage.QUEUED, type=event_type)
+                self._broker.publish(event.type, user_id, event.data, transcription_id=job_id)
+
+        transcription_id = self._queue.enqueue(
+            NewJob(user_id=user_id, **fields), before_commit=announce
+        )
         record = self._repo.get(user_id, transcription_id)
         if record is None:  # pragma: no cover - enqueue just wrote it
             raise NotFound("transcription not found")
+        if record.status != JobStatus.QUEUED:
+            record = record._replace(
+                status=JobStatus.QUEUED,
+                progress=STAGE_PROGRESS[Stage.QUEUED].start,
+                progress_stage=Stage.QUEUED,
+                started_at=None,
+            )
         return record
 
     def _announce(self, record: TranscriptionRecord) -> TranscriptionRecord:
-        self._publish(record, EventType.TRANSCRIPTION_QUEUED)
-        self._publish(record, EventType.TRANSCRIPTION_UPDATED)
         if not self._workers.accepting:
             raise ServiceUnavailable(
                 "the server is shutting down; the transcription stays queued for the next start"
@@ -448,15 +483,12 @@ class TranscriptionService:
             self._cancel_quietly(user_id, transcription_id)
             self._wait_stopped(user_id, transcription_id)
         self._repo.delete(user_id, transcription_id)
-        for directory in (
-            self._data_dir / "transcripts" / transcription_id,
-            self._data_dir / "jobs" / transcription_id,
-        ):
+        for directory in self._layout.job_files(transcription_id):
             shutil.rmtree(directory, ignore_errors=True)
 
     def _cancel_quietly(self, user_id: str, transcription_id: str) -> None:
-        with contextlib.suppress(Conflict, NotFound):
-            self._workers.cancel(transcription_id, user_id)
+        """Cancel if still active; a job that ended or vanished meanwhile is fine."""
+        self._workers.cancel(transcription_id, user_id)
 
     def _wait_stopped(self, user_id: str, transcription_id: str) -> None:
         """After a cancel, wait (bounded) until the job is terminal and no longer running here."""
@@ -485,26 +517,3 @@ class TranscriptionService:
             processing_duration_ms=row.processing_duration_ms,
             error=self.public_error(row.error),
         )
-
-
-def _clean_title(title: Any) -> str | None:
-    if title is None:
-        return None
-    if not isinstance(title, str):
-        raise InvalidRequest("title must be a string", field="title")
-    cleaned = " ".join(title.split())
-    if len(cleaned) > 500:
-        raise Unprocessable("title is longer than 500 characters", field="title")
-    return cleaned or None
-
-
-def _decode_offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    if not _OFFSET_CURSOR.fullmatch(cursor):
-        raise InvalidRequest("cursor is not valid.", field="cursor")
-    return int(cursor[1:])
-
-
-def _encode_offset(offset: int) -> str:
-    return f"o{offset}"

@@ -1,7 +1,8 @@
 """The canonical transcript (SPEC §4): building it from engine output, assigning speakers,
 reading legacy stored forms, and rendering exports (txt, srt, vtt, json).
 
-Everything here is a pure function over plain dicts and engine dataclasses: no I/O.
+Everything here is a pure function over plain dicts and the engine result (read through the
+protocols in `transcript.inputs`, so this package does not import the engine): no I/O.
 """
 
 from scriberr.transcript.build import build_transcript, segment_id

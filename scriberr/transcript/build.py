@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scriberr.engine.base import Segment, SpeakerTurn, TranscriptionOutput, Word
+from scriberr.transcript.inputs import Segment, SpeakerTurn, TranscriptionOutput, Word
 from scriberr.transcript.speakers import assign_speakers, raw_speakers
 
 PAUSE_SPLIT_S = 1.0

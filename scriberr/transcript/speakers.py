@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
-from scriberr.engine.base import SpeakerTurn
+from scriberr.transcript.inputs import SpeakerTurn
 
 
 def _sorted_turns(turns: Sequence[SpeakerTurn]) -> list[SpeakerTurn]:

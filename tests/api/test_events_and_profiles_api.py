@@ -196,13 +196,13 @@ def test_global_sse_reports_jobs_run_by_another_process_once(tmp_path: Path) -> 
                         seen.append((block["event"], json.loads(block["data"]), block["id"]))
                         block = {}
                         if seen[-1][1].get("stage") == "transcribing":
-                            queue.complete(
+                            queue.complete_and_claim(
                                 claimed,
                                 execution,
                                 transcript_json='{"text": "x"}',
                                 language="en",
                                 output_path=None,
-                            )
+                            )[0]
                         if seen[-1][0] == "transcription.completed":
                             break
     names = [name for name, _, _ in seen]

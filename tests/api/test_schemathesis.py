@@ -72,6 +72,7 @@ def _with_known_ids(strategy: Any, known: dict[str, str]) -> Any:
     return st.tuples(strategy, st.booleans()).map(substitute)
 
 
+@pytest.mark.slow
 def test_no_server_errors(fuzz_target: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {fuzz_target['key']}"}
     data_dir = fuzz_target["data_dir"]

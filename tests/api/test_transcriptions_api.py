@@ -185,13 +185,13 @@ def test_sse_falls_back_to_the_database_for_other_processes(paused_env: Env) -> 
                         queue.progress(claimed.id, claimed.worker_id, 0.5, "transcribing")
                     elif stage == "transcribing":
                         transcript = json.dumps({"text": "elsewhere", "segments": [], "words": []})
-                        queue.complete(
+                        queue.complete_and_claim(
                             claimed,
                             execution,
                             transcript_json=transcript,
                             language="en",
                             output_path=None,
-                        )
+                        )[0]
     assert [(name, data["stage"]) for name, data in events] == [
         ("transcription.progress", "preparing"),
         ("transcription.progress", "transcribing"),

@@ -76,6 +76,7 @@ def _worker(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # each starts the CLI in a subprocess
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -98,6 +99,7 @@ def test_the_worker_command_stops_with_one_line_and_non_zero_exit(
     assert not (tmp_path / "data").exists()  # nothing started, nothing written
 
 
+@pytest.mark.slow
 def test_cuda_requested_without_cuda_fails_with_one_line(tmp_path: Path) -> None:
     from scriberr.engine.local.device import cuda_device_count
 
@@ -110,6 +112,7 @@ def test_cuda_requested_without_cuda_fails_with_one_line(tmp_path: Path) -> None
     assert lines[0].startswith("scriberr: invalid SPEECH_ENGINE_PROVIDER='cuda'")
 
 
+@pytest.mark.slow  # spawns a process pool
 def test_processes_starting_together_on_a_fresh_data_dir_agree_on_one_secret_key(
     tmp_path: Path,
 ) -> None:
@@ -127,6 +130,7 @@ def test_processes_starting_together_on_a_fresh_data_dir_agree_on_one_secret_key
     assert resolve_secret_key(explicit) == "k" * 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["worker", "serve"])
 def test_a_default_model_typo_stops_startup_with_one_line_and_exit_2(
     tmp_path: Path, command: str

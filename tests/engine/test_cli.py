@@ -13,7 +13,7 @@ from scriberr.cli import main
 from .conftest import JFK, JFK_REFERENCE
 from .test_transcription import normalise
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 @pytest.fixture

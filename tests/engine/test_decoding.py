@@ -13,7 +13,7 @@ from scriberr.engine.local import LocalProvider, audio, whisper
 
 from .conftest import JFK
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 # espeak-ng saying "My colleague Siobhan deployed the cluster." (16 kHz mono); tiny.en does not
 # know the name by default.

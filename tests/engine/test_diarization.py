@@ -20,7 +20,7 @@ from .conftest import SAMPLE, SAMPLE_RTTM
 from .der import diarization_error_rate
 from .media import read_audio
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 def test_sample_has_two_speakers_low_der_and_every_word_labelled(

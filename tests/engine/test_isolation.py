@@ -26,7 +26,7 @@ from scriberr.engine.local import LocalProvider
 from .conftest import JFK_REFERENCE
 from .test_transcription import normalise
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 TINY = TranscriptionOptions(model="whisper-tiny.en")
 

@@ -16,7 +16,7 @@ from scriberr.engine.local import LocalProvider
 
 from .conftest import make_provider
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 def _assert_clean(message: str, model_id: str, cache_dir: Path) -> None:

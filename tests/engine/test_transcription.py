@@ -24,7 +24,7 @@ from scriberr.engine.local import LocalProvider
 from .conftest import JFK, JFK_REFERENCE
 from .media import encode, read_audio, write_wav
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 TINY = TranscriptionOptions(model="whisper-tiny.en")
 

@@ -16,6 +16,7 @@ import pytest
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.queue_repository import NewJob, QueueRepository
+from scriberr.persistence.worker_registry import WorkerRegistry
 from tests.queue.helpers import (
     FAKE_OPTIONS,
     env_for,
@@ -171,7 +172,7 @@ def test_restart_never_takes_a_live_process_job_and_a_killed_process_job_is_fini
     )
     holder = wait_for(lambda: _holder(queue, job))
     process_id = holder.split("/")[0]
-    owner_pid = {p.id: p.pid for p in queue.processes()}[process_id]
+    owner_pid = {p.id: p.pid for p in WorkerRegistry(database).processes()}[process_id]
     [owner] = [w for w in workers if w.pid == owner_pid]
     workers.remove(owner)
     owner.kill()

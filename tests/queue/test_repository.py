@@ -9,6 +9,7 @@ from pathlib import Path
 from scriberr.persistence.database import Database
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import FifoPolicy, NewJob, ProcessRecord, QueueRepository
+from scriberr.persistence.worker_registry import WorkerRegistry
 from scriberr.queue.liveness import LivenessJudge
 from tests.queue.helpers import FAKE_OPTIONS, enqueue, seed_file, seed_user
 
@@ -94,14 +95,16 @@ def test_only_the_owner_can_renew_progress_complete_or_fail(database: Database) 
     stranger = type(job)(**{**job.__dict__, "worker_id": "b/0"})
     assert not queue.renew(job.id, "b/0", 60)
     assert not queue.progress(job.id, "b/0", 0.5, "transcribing")
-    assert not queue.complete(stranger, None, transcript_json="{}", language=None, output_path=None)
+    assert not queue.complete_and_claim(
+        stranger, None, transcript_json="{}", language=None, output_path=None
+    )[0]
     assert not queue.fail(stranger, None, "nope")
     assert queue.renew(job.id, "a/0", 60)
     assert queue.progress(job.id, "a/0", 0.5, "transcribing")
     execution = queue.start_execution(job, provider="fake", model="fake-model", request_options={})
-    assert queue.complete(
+    assert queue.complete_and_claim(
         job, execution, transcript_json='{"text": ""}', language="en", output_path="x"
-    )
+    )[0]
     state = queue.state(job.id)
     assert state is not None and (state.status, state.progress, state.claimed_by) == (
         "completed",
@@ -117,8 +120,9 @@ def test_expired_lease_is_taken_over_and_the_stale_worker_is_locked_out(database
     clock = Clock()
     queue = QueueRepository(database, clock=clock)
     user = seed_user(database)
-    queue.register_process("a", "host", 1)
-    queue.register_process("b", "host", 2)
+    registry = WorkerRegistry(database)
+    registry.register("a", "host", 1)
+    registry.register("b", "host", 2)
     enqueue(queue, user, None)
     stale = queue.claim("a/0", 10)
     assert stale is not None
@@ -142,9 +146,9 @@ def test_expired_lease_is_taken_over_and_the_stale_worker_is_locked_out(database
     # the stale worker can no longer touch the job
     assert not queue.renew(stale.id, "a/0", 10)
     assert not queue.progress(stale.id, "a/0", 0.6, "transcribing")
-    assert not queue.complete(
+    assert not queue.complete_and_claim(
         stale, stale_execution, transcript_json="{}", language=None, output_path=None
-    )
+    )[0]
     assert not queue.fail(stale, stale_execution, "late")
     assert queue.start_execution(stale, provider="fake", model="m", request_options={}) is None
     first = queue.list_executions(stale.id, user)[0]
@@ -155,8 +159,9 @@ def test_recover_requeues_rows_of_gone_processes_only(database: Database) -> Non
     clock = Clock()
     queue = QueueRepository(database, clock=clock)
     user = seed_user(database)
-    queue.register_process("alive", "host-a", 1)
-    queue.register_process("dead", "host-b", 2)
+    registry = WorkerRegistry(database)
+    registry.register("alive", "host-a", 1)
+    registry.register("dead", "host-b", 2)
     for _ in range(3):
         enqueue(queue, user, None)
     alive_job = queue.claim("alive/0", 600)
@@ -169,8 +174,8 @@ def test_recover_requeues_rows_of_gone_processes_only(database: Database) -> Non
         (ghost_job.id, "owner_gone"),
     }
     assert queue.state(alive_job.id).status == "processing"  # type: ignore[union-attr]
-    assert queue.prune_processes(lambda record: record.id == "alive") == 1
-    assert [p.id for p in queue.processes()] == ["alive"]
+    assert registry.prune(lambda record: record.id == "alive") == 1
+    assert [p.id for p in registry.processes()] == ["alive"]
 
 
 def test_liveness_uses_heartbeat_age_and_pid_on_the_same_host() -> None:
@@ -292,11 +297,11 @@ def test_queue_checkpoints_the_wal_outside_its_write_lock(database: Database) ->
     never holds more than the last few transactions' pages."""
     from sqlalchemy import text
 
-    from scriberr.persistence import queue_repository
+    from scriberr.persistence.database import CHECKPOINT_EVERY
 
     queue = QueueRepository(database)
     user = seed_user(database)
-    for _ in range(queue_repository.CHECKPOINT_EVERY * 10 + 1):
+    for _ in range(CHECKPOINT_EVERY * 10 + 1):
         queue.enqueue(NewJob(user, FAKE_OPTIONS))
     with database.engine.connect() as connection:
         # (busy, frames in the WAL, frames already copied): a no-op checkpoint reads them
@@ -307,3 +312,48 @@ def test_queue_checkpoints_the_wal_outside_its_write_lock(database: Database) ->
     # its indexes' pages), not 641
     assert 0 < frames <= 16
     assert autocheckpoint >= 1000  # SQLite's own (in-commit) checkpoint is only a backstop
+
+
+def test_the_heartbeat_prunes_dead_processes_that_hold_no_job(database: Database) -> None:
+    registry = WorkerRegistry(database)
+    queue = QueueRepository(database)
+    user = seed_user(database)
+    for number, process_id in enumerate(("me", "dead-idle", "dead-holder")):
+        registry.register(process_id, "host", number)
+    enqueue(queue, user, None)
+    assert queue.claim("dead-holder/0", 600) is not None
+    assert registry.heartbeat("me", "host", 0, lambda record: record.id == "me") == 1
+    # the dead holder stays until recovery has requeued its job
+    assert {p.id for p in registry.processes()} == {"me", "dead-holder"}
+    registry.unregister("me")
+    registry.heartbeat("me", "host", 0)  # a lost row is registered again
+    assert "me" in {p.id for p in registry.processes()}
+
+
+def test_the_unused_engine_id_column_is_gone(database: Database) -> None:
+    from sqlalchemy import inspect
+
+    columns = {column["name"] for column in inspect(database.engine).get_columns("transcriptions")}
+    assert "engine_id" not in columns and "claimed_by" in columns
+
+
+def test_executions_are_listed_in_keyset_pages(database: Database) -> None:
+    clock = Clock()
+    queue = QueueRepository(database, clock=clock)
+    user = seed_user(database)
+    job_id = enqueue(queue, user, None)
+    for _ in range(5):  # five attempts, each released (shutdown) and claimed again
+        job = queue.claim("a/0", 60)
+        assert job is not None
+        attempt = queue.start_execution(job, provider="fake", model="m", request_options={})
+        assert queue.release(job, attempt, "interrupted by shutdown")
+        clock.advance(1)
+    everything = [e.id for e in queue.list_executions(job_id, user)]
+    pages, after = [], None
+    while True:
+        rows = queue.list_executions(job_id, user, after=after, limit=2)
+        pages.append([e.id for e in rows[:2]])
+        if len(rows) <= 2:
+            break
+        after = (rows[1].started_at, rows[1].id)
+    assert pages == [everything[0:2], everything[2:4], everything[4:5]]

@@ -16,7 +16,6 @@ from scriberr.engine.base import CancelToken, PreparedAudio
 from scriberr.engine.fake import FakeProvider, FakeScript, fake_registry
 from scriberr.events.broker import Event
 from scriberr.queue.service import WorkerService, WorkerSettings
-from scriberr.services.errors import Conflict, NotFound
 from tests.queue.helpers import config_for, enqueue, seed_file, seed_user, wait_for
 
 
@@ -153,16 +152,14 @@ def test_cancel_queued_job_at_once_and_terminal_or_foreign_jobs_are_refused(core
     user, other = seed_user(core.database), seed_user(core.database)
     job_id = enqueue(core.queue, user, None)
     with core.broker.subscribe(user_id=user) as subscription:
-        assert core.workers.cancel(job_id, user) == {"id": job_id, "status": "canceled"}
+        assert core.workers.cancel(job_id, user).outcome == "canceled"
         [event] = _drain(subscription)
     assert event.type == "transcription.canceled" and event.data["status"] == "canceled"
     assert _status(core, job_id) == "canceled"
-    with pytest.raises(Conflict):
-        core.workers.cancel(job_id, user)
-    with pytest.raises(NotFound):
-        core.workers.cancel(job_id, other)
-    with pytest.raises(NotFound):
-        core.workers.cancel("tr_unknown", user)
+    refused = core.workers.cancel(job_id, user)
+    assert (refused.outcome, refused.previous_status) == ("terminal", "canceled")
+    assert core.workers.cancel(job_id, other).outcome == "not_found"
+    assert core.workers.cancel("tr_unknown", user).outcome == "not_found"
 
 
 def test_cancel_of_a_running_job_stops_it_within_two_seconds(core: Core, data_dir: Path) -> None:
@@ -187,8 +184,7 @@ def test_cancel_of_a_running_job_stops_it_within_two_seconds(core: Core, data_di
     assert state is not None and (state.status, state.claimed_by) == ("canceled", None)
     assert [e.status for e in core.queue.list_executions(job_id, user)] == ["canceled"]
     assert not (data_dir / "jobs" / job_id).exists()
-    with pytest.raises(Conflict):
-        core.workers.cancel(job_id, user)
+    assert core.workers.cancel(job_id, user).outcome == "terminal"
 
 
 def test_cancel_of_a_job_processing_elsewhere_clears_the_claim(core: Core) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import AuthDep, CurrentUser
+from scriberr.api.json_body import page_response
 from scriberr.api.schemas import ERROR_RESPONSES, StrictModel, UtcDateTime
+from scriberr.clock import rfc3339
 from scriberr.services.auth import ApiKeyView
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=ERROR_RESPONSES)
@@ -33,17 +35,22 @@ class ApiKeyOut(BaseModel):
 
     @classmethod
     def of(cls, view: ApiKeyView) -> ApiKeyOut:
-        return cls(
-            id=view.id,
-            name=view.name,
-            description=view.description,
-            key_preview=view.preview,
-            preview=view.preview,
-            is_active=view.is_active,
-            last_used_at=view.last_used_at,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-        )
+        return cls.model_validate(api_key_fields(view))
+
+
+def api_key_fields(view: ApiKeyView) -> dict[str, Any]:
+    """The public JSON object of a key (`ApiKeyOut`) as plain JSON types."""
+    return {
+        "id": view.id,
+        "name": view.name,
+        "description": view.description,
+        "key_preview": view.preview,
+        "preview": view.preview,
+        "is_active": view.is_active,
+        "last_used_at": rfc3339(view.last_used_at),
+        "created_at": rfc3339(view.created_at),
+        "updated_at": rfc3339(view.updated_at),
+    }
 
 
 class CreatedApiKeyOut(ApiKeyOut):
@@ -56,9 +63,9 @@ class ApiKeyList(BaseModel):
 
 
 @router.get("", response_model=ApiKeyList)
-async def list_api_keys(user: CurrentUser, auth: AuthDep) -> ApiKeyList:
+async def list_api_keys(user: CurrentUser, auth: AuthDep) -> Response:
     keys = await run_in_threadpool(auth.list_api_keys, user)
-    return ApiKeyList(items=[ApiKeyOut.of(k) for k in keys])
+    return page_response([api_key_fields(k) for k in keys])
 
 
 @router.post("", response_model=CreatedApiKeyOut, status_code=201)

@@ -3,7 +3,7 @@ audio streaming with Range support."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import CurrentUser, StreamReader
 from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
+from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import (
     ERROR_RESPONSES,
@@ -21,6 +22,7 @@ from scriberr.api.schemas import (
     multipart_upload_body,
 )
 from scriberr.api.uploads import receive_upload
+from scriberr.clock import rfc3339
 from scriberr.jobs import FileStatus
 from scriberr.services.errors import InvalidRequest
 from scriberr.services.files import FileService, FileView
@@ -30,7 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["files"], responses=ERROR_RESPONSES)
 FileId = Annotated[str, Path(max_length=100, description="A `file_…` ID.")]
 
 
-def get_file_service(request: Request) -> FileService:
+async def get_file_service(request: Request) -> FileService:
     service: FileService = request.app.state.core.files
     return service
 
@@ -52,18 +54,24 @@ class FileOut(BaseModel):
 
     @classmethod
     def of(cls, view: FileView) -> FileOut:
-        return cls(
-            id=view.id,
-            title=view.title,
-            kind=view.kind,  # type: ignore[arg-type]
-            status=FileStatus(view.status),
-            mime_type=view.mime_type,
-            size_bytes=view.size_bytes,
-            duration_seconds=view.duration_seconds,
-            error=view.error,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-        )
+        return cls.model_validate(file_fields(view))
+
+
+def file_fields(view: FileView) -> dict[str, Any]:
+    """The public JSON object of a file (`FileOut`) as plain JSON types: the one mapping from a
+    view to its public shape (listings encode these dicts directly)."""
+    return {
+        "id": view.id,
+        "title": view.title,
+        "kind": view.kind,
+        "status": view.status,
+        "mime_type": view.mime_type,
+        "size_bytes": view.size_bytes,
+        "duration_seconds": view.duration_seconds,
+        "error": view.error,
+        "created_at": rfc3339(view.created_at),
+        "updated_at": rfc3339(view.updated_at),
+    }
 
 
 class FileList(BaseModel):
@@ -161,9 +169,9 @@ async def list_files(
         int, Query(description="Page size; default 50, values above 200 are capped.")
     ] = 50,
     origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
-) -> FileList:
-    page = await run_in_threadpool(
-        lambda: files.list(
+) -> Response:
+    def page() -> Response:
+        found = files.list(
             user.user_id,
             q=q,
             kind=kind,
@@ -173,8 +181,9 @@ async def list_files(
             limit=limit,
             origin=origin,
         )
-    )
-    return FileList(items=[FileOut.of(v) for v in page.items], next_cursor=page.next_cursor)
+        return page_response([file_fields(v) for v in found.items], found.next_cursor)
+
+    return await run_in_threadpool(page)
 
 
 @router.get("/files/{file_id}", response_model=FileOut)

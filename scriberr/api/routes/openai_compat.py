@@ -45,7 +45,8 @@ from scriberr.transcript import render
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
-    from scriberr.persistence.transcription_repository import TranscriptionRecord
+    from scriberr.events.broker import Subscription
+    from scriberr.services.transcriptions import TranscriptionRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import CoreDep, CurrentUser
 from scriberr.api.job_schemas import JobOptionsIn
+from scriberr.api.json_body import page_response
 from scriberr.clock import rfc3339
-from scriberr.persistence.profile_repository import ProfileRecord
+from scriberr.services.profiles import ProfileRecord
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 
@@ -51,22 +52,27 @@ class ProfileList(BaseModel):
     next_cursor: str | None = None
 
 
+def profile_fields(profile: ProfileRecord) -> dict[str, Any]:
+    """The public JSON object of a profile (`ProfileOut`) as plain JSON types."""
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "description": profile.description,
+        "options": profile.options,
+        "is_default": profile.is_default,
+        "created_at": rfc3339(profile.created_at) or "",
+        "updated_at": rfc3339(profile.updated_at) or "",
+    }
+
+
 def profile_out(profile: ProfileRecord) -> ProfileOut:
-    return ProfileOut(
-        id=profile.id,
-        name=profile.name,
-        description=profile.description,
-        options=profile.options,
-        is_default=profile.is_default,
-        created_at=rfc3339(profile.created_at) or "",
-        updated_at=rfc3339(profile.updated_at) or "",
-    )
+    return ProfileOut.model_validate(profile_fields(profile))
 
 
 @router.get("", response_model=ProfileList, summary="List profiles")
-async def list_profiles(core: CoreDep, user: CurrentUser) -> ProfileList:
+async def list_profiles(core: CoreDep, user: CurrentUser) -> Response:
     profiles = await run_in_threadpool(core.profiles.list_for_user, user.user_id)
-    return ProfileList(items=[profile_out(p) for p in profiles])
+    return page_response([profile_fields(p) for p in profiles])
 
 
 @router.post(

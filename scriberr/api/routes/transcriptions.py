@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,14 +20,20 @@ from scriberr.api.deps import CoreDep, CurrentUser, StreamReader
 from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
+from scriberr.api.json_body import json_body_response, page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.stream_guard import guarded
 from scriberr.api.submissions import submit_upload
-from scriberr.clock import rfc3339
-from scriberr.persistence.transcription_repository import FileRef, TranscriptionRecord
+from scriberr.clock import Rfc3339Memo, rfc3339
 from scriberr.services.errors import NotFound, ServiceError
-from scriberr.services.transcriptions import CreateRequest, Execution, ListParams
+from scriberr.services.transcriptions import (
+    CreateRequest,
+    Execution,
+    FileRef,
+    ListParams,
+    TranscriptionRecord,
+)
 
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
@@ -75,6 +80,9 @@ class TranscriptionOut(BaseModel):
     progress_stage: str
     language: str | None
     diarization: bool
+    duration_seconds: float | None = Field(
+        default=None, description="Duration of the source file, when known."
+    )
     error: str | None
     created_at: str
     updated_at: str
@@ -83,7 +91,6 @@ class TranscriptionOut(BaseModel):
     completed_at: str | None
     failed_at: str | None
     canceled_at: str | None
-    duration_seconds: float | None = Field(None, description="The source file's duration.")
 
 
 class TranscriptionList(BaseModel):
@@ -129,46 +136,61 @@ class ExecutionList(BaseModel):
     next_cursor: str | None
 
 
-def transcription_out(
-    core: Core, record: TranscriptionRecord, duration_seconds: float | None = None
-) -> TranscriptionOut:
-    return TranscriptionOut(
-        id=record.id,
-        file_id=record.file_id,
-        title=record.title,
-        profile_id=record.profile_id,
-        source_transcription_id=record.source_transcription_id,
-        options=record.options,
-        status=record.status,
-        progress=round(record.progress, 4),
-        progress_stage=record.progress_stage,
-        language=record.language,
-        diarization=record.diarization,
-        error=core.transcriptions.public_error(record.error),
-        created_at=rfc3339(record.created_at) or "",
-        updated_at=rfc3339(record.updated_at) or "",
-        queued_at=rfc3339(record.queued_at),
-        started_at=rfc3339(record.started_at),
-        completed_at=rfc3339(record.completed_at),
-        failed_at=rfc3339(record.failed_at),
-        canceled_at=rfc3339(record.canceled_at),
-        duration_seconds=duration_seconds,
-    )
+def transcription_fields(
+    core: Core, record: TranscriptionRecord, times: Rfc3339Memo | None = None
+) -> dict[str, Any]:
+    """The public JSON object of a job (`TranscriptionOut`), as plain JSON types.
+
+    The one place that maps a record to its public shape: listings encode these dicts directly
+    (sharing one `times` memo across the page), single-item routes validate them into
+    `TranscriptionOut`."""
+    if times is None:
+        times = Rfc3339Memo()
+    error = record.error
+    queued, started, completed = record.queued_at, record.started_at, record.completed_at
+    failed, canceled = record.failed_at, record.canceled_at
+    return {
+        "id": record.id,
+        "file_id": record.file_id,
+        "title": record.title,
+        "profile_id": record.profile_id,
+        "source_transcription_id": record.source_transcription_id,
+        "options": record.options,
+        "status": record.status,
+        "progress": round(record.progress, 4),
+        "progress_stage": record.progress_stage,
+        "language": record.language,
+        "diarization": record.diarization,
+        "duration_seconds": record.duration_seconds,
+        "error": core.transcriptions.public_error(error) if error else error,
+        "created_at": times[record.created_at],
+        "updated_at": times[record.updated_at],
+        "queued_at": times[queued] if queued is not None else None,
+        "started_at": times[started] if started is not None else None,
+        "completed_at": times[completed] if completed is not None else None,
+        "failed_at": times[failed] if failed is not None else None,
+        "canceled_at": times[canceled] if canceled is not None else None,
+    }
 
 
-def _execution_out(execution: Execution) -> ExecutionOut:
-    return ExecutionOut(
-        id=execution.id,
-        transcription_id=execution.transcription_id,
-        status=execution.status,
-        provider=execution.provider,
-        model=execution.model,
-        started_at=rfc3339(execution.started_at),
-        completed_at=rfc3339(execution.completed_at),
-        failed_at=rfc3339(execution.failed_at),
-        processing_duration_ms=execution.processing_duration_ms,
-        error=execution.error,
-    )
+def transcription_out(core: Core, record: TranscriptionRecord) -> TranscriptionOut:
+    return TranscriptionOut.model_validate(transcription_fields(core, record))
+
+
+def execution_fields(execution: Execution) -> dict[str, Any]:
+    """The public JSON object of one processing attempt (`ExecutionOut`)."""
+    return {
+        "id": execution.id,
+        "transcription_id": execution.transcription_id,
+        "status": execution.status,
+        "provider": execution.provider,
+        "model": execution.model,
+        "started_at": rfc3339(execution.started_at),
+        "completed_at": rfc3339(execution.completed_at),
+        "failed_at": rfc3339(execution.failed_at),
+        "processing_duration_ms": execution.processing_duration_ms,
+        "error": execution.error,
+    }
 
 
 async def accepted_or_unavailable(
@@ -243,30 +265,25 @@ async def list_transcriptions(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
     origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
-) -> TranscriptionList:
+) -> Response:
     statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
-    page = await run_in_threadpool(
-        core.transcriptions.list_page,
-        user.user_id,
-        ListParams(
-            q=q,
-            status=statuses,
-            updated_after=updated_after,
-            sort=sort,
-            cursor=cursor,
-            limit=limit,
-            origin=origin,
-        ),
+    params = ListParams(
+        q=q,
+        status=statuses,
+        updated_after=updated_after,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        origin=origin,
     )
-    file_ids = sorted({record.file_id for record in page.items if record.file_id})
-    durations = await run_in_threadpool(core.files.durations, user.user_id, file_ids)
-    return TranscriptionList(
-        items=[
-            transcription_out(core, record, durations.get(record.file_id or ""))
-            for record in page.items
-        ],
-        next_cursor=page.next_cursor,
-    )
+
+    def page() -> Response:
+        found = core.transcriptions.list_page(user.user_id, params)
+        times = Rfc3339Memo()
+        items = [transcription_fields(core, record, times) for record in found.items]
+        return page_response(items, found.next_cursor)
+
+    return await run_in_threadpool(page)
 
 
 @router.get(
@@ -368,9 +385,9 @@ async def get_transcript(
     transcript = await run_in_threadpool(
         core.transcriptions.transcript, user.user_id, transcription_id
     )
-    # Built as a plain dict (the shape of `TranscriptOut`) and encoded with orjson: validating
-    # and encoding tens of thousands of word dicts through Pydantic and the standard library
-    # took most of the time a 2-hour transcript needed to reach the web reader.
+    # Built as a plain dict (the shape of `TranscriptOut`) and encoded once: validating and
+    # encoding tens of thousands of word dicts through Pydantic and the standard library took
+    # most of the time a 2-hour transcript needed to reach the web reader.
     out = {
         "transcription_id": transcription_id,
         "text": str(transcript.get("text") or ""),
@@ -379,7 +396,7 @@ async def get_transcript(
         "segments": list(transcript.get("segments") or []),
         "words": list(transcript.get("words") or []),
     }
-    return Response(content=orjson.dumps(out), media_type="application/json")
+    return json_body_response(out)
 
 
 @router.head("/transcriptions/{transcription_id}/audio", include_in_schema=False)
@@ -441,17 +458,16 @@ async def transcription_executions(
     transcription_id: TranscriptionId,
     core: CoreDep,
     user: CurrentUser,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query()] = None,
-) -> ExecutionList:
-    page = await run_in_threadpool(
-        lambda: core.transcriptions.executions(
+) -> Response:
+    def page() -> Response:
+        found = core.transcriptions.executions(
             user.user_id, transcription_id, cursor=cursor, limit=limit
         )
-    )
-    return ExecutionList(
-        items=[_execution_out(e) for e in page.items], next_cursor=page.next_cursor
-    )
+        return page_response([execution_fields(e) for e in found.items], found.next_cursor)
+
+    return await run_in_threadpool(page)
 
 
 async def stream_file_audio(request: Request, core: Core, file: FileRef) -> Response:
