@@ -8,7 +8,16 @@ Measures, after the models are loaded:
   type, threads and decode settings (decode with faster-whisper's own decoder, then transcribe);
   for the long file the faster of direct sequential and direct batched decoding;
 - diarization real-time factor and DER (pyannote.metrics, no collar, overlap scored) on sample.wav;
-- the engine process's peak resident memory after running tiny.en and diarization.
+- the engine process's peak resident memory after running tiny.en and diarization;
+- the first job after a start: a real `scriberr serve` is started on a data dir that already holds
+  a user and jfk.flac (prepared by an earlier run of the server), and `first_job_s` is the time
+  from its first `/health` answer to a diarized tiny.en job on jfk.flac completed (submitted right
+  after `/health`, polled every 50 ms). `first_job_warm_ratio` divides it by the median of three
+  runs of the same job on the now-warm server. `first_job_no_preload_s` is the same first job with
+  `SPEECH_ENGINE_PRELOAD=none` (what the preload saves).
+- `rtf_base_long`: the 5-minute file through the pipeline with the multilingual `whisper-base`
+  (language detected), when that model is installed in SPEECH_ENGINE_CACHE_DIR (for example with
+  `scriberr models import whisper-base DIR`); the key is absent otherwise.
 
 Pipeline and direct runs are paired (adjacent in time, alternating which goes first); the RTFs are
 medians and `overhead_ratio` is the median of the per-pair ratios, so load from other processes on
@@ -26,12 +35,17 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import json  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import wave  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from typing import Any  # noqa: E402
 
+import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from scriberr.config import load_config  # noqa: E402
@@ -44,9 +58,13 @@ JFK = FIXTURES / "jfk.flac"
 SAMPLE = FIXTURES / "sample.wav"
 SAMPLE_RTTM = FIXTURES / "sample.rttm"
 MODEL = "whisper-tiny.en"
+BASE_MODEL = "whisper-base"
 JFK_SECONDS = 11.0
 LONG_SECONDS = 300
 RATE = 16000
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery staple"
+JOB_POLL_S = 0.05
 
 
 def log(message: str) -> None:
@@ -144,6 +162,152 @@ def pair_ratio(pipeline: list[float], direct: list[float]) -> float:
     return statistics.median([p / d for p, d in zip(pipeline, direct, strict=True)])
 
 
+class Server:
+    """A `scriberr serve` subprocess on a data dir, logging JSON lines to a file."""
+
+    def __init__(self, data_dir: Path, preload: str) -> None:
+        self.data_dir = data_dir
+        self.preload = preload
+        self.url = ""
+        self.healthy_at = 0.0
+
+    @contextmanager
+    def running(self) -> Iterator[Server]:
+        env = {
+            **os.environ,
+            "SCRIBERR_DATA_DIR": str(self.data_dir),
+            "SCRIBERR_HOST": "127.0.0.1",
+            "SCRIBERR_PORT": "0",
+            "SPEECH_ENGINE_AUTO_DOWNLOAD": "false",
+            "SPEECH_ENGINE_PROVIDER": "cpu",
+            "SPEECH_ENGINE_PRELOAD": self.preload,
+            "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
+            "SCRIBERR_LOG_FORMAT": "json",
+            "SCRIBERR_LOG_LEVEL": "info",
+        }
+        log_path = self.data_dir.parent / f"server-{time.monotonic_ns()}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "scriberr.cli", "serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            self.url = _listening_url(process, log_path)
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("scriberr serve did not answer /health")
+                time.sleep(0.02)
+            self.healthy_at = time.perf_counter()
+            yield self
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def _listening_url(process: subprocess.Popen[bytes], log_path: Path) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if '"startup.listening"' in line:
+                return str(json.loads(line)["url"])
+        if process.poll() is not None:
+            raise RuntimeError("scriberr serve exited early; see " + log_path.name)
+        time.sleep(0.02)
+    raise RuntimeError("scriberr serve never logged its address")
+
+
+def prepare_data_dir(data_dir: Path) -> tuple[dict[str, str], str]:
+    """A data dir holding a user (API key returned) and jfk.flac (its file ID returned)."""
+    with (
+        Server(data_dir, "none").running() as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        tokens = http.post(
+            "/api/v1/auth/register",
+            json={"username": "bench", "password": PASSWORD, "confirm_password": PASSWORD},
+        ).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        key = http.post("/api/v1/api-keys", json={"name": "bench"}, headers=bearer).json()["key"]
+        headers = {"Authorization": f"Bearer {key}"}
+        with JFK.open("rb") as handle:
+            uploaded = http.post(
+                "/api/v1/files", files={"file": ("jfk.flac", handle)}, headers=headers
+            )
+        uploaded.raise_for_status()
+        return headers, str(uploaded.json()["id"])
+
+
+def diarized_job(server: Server, headers: dict[str, str], file_id: str) -> float:
+    """Seconds from submitting a diarized tiny.en job on jfk.flac to seeing it completed."""
+    with httpx.Client(base_url=server.url, timeout=60, headers=headers) as http:
+        started = time.perf_counter()
+        created = http.post(
+            "/api/v1/transcriptions",
+            json={"file_id": file_id, "options": {"model": MODEL, "diarization": True}},
+        )
+        created.raise_for_status()
+        job_id = created.json()["id"]
+        while True:
+            job: dict[str, Any] = http.get(f"/api/v1/transcriptions/{job_id}").json()
+            if job["status"] == "completed":
+                return time.perf_counter() - started
+            if job["status"] in ("failed", "canceled"):
+                raise RuntimeError(f"bench job ended {job['status']}: {job.get('error')}")
+            time.sleep(JOB_POLL_S)
+
+
+def first_job(data_dir: Path, headers: dict[str, str], file_id: str, preload: str) -> float:
+    """`first_job_s`: from the cold server's first /health answer to the job completed."""
+    with Server(data_dir, preload).running() as server:
+        diarized_job(server, headers, file_id)
+        return time.perf_counter() - server.healthy_at
+
+
+def first_and_warm(
+    data_dir: Path, headers: dict[str, str], file_id: str
+) -> tuple[float, list[float]]:
+    with Server(data_dir, "default").running() as server:
+        diarized_job(server, headers, file_id)
+        first_s = time.perf_counter() - server.healthy_at
+        warm = [diarized_job(server, headers, file_id) for _ in range(3)]
+    return first_s, warm
+
+
+def base_model_figures(provider: LocalProvider, long_path: Path, scratch: Path) -> dict[str, float]:
+    """`rtf_base_long`: median of 3 pipeline runs on the 5-minute file with whisper-base, after
+    one warm-up run on jfk.flac; empty when whisper-base is not installed."""
+    models = provider.capabilities().transcription_models
+    if not any(model.id == BASE_MODEL and model.installed for model in models):
+        log(f"{BASE_MODEL} is not installed: rtf_base_long skipped")
+        return {}
+    options = TranscriptionOptions(model=BASE_MODEL)
+
+    def run(path: Path) -> None:
+        destination = scratch / "base-job.wav"
+        audio = provider.prepare_audio(path, destination, CancelToken())
+        provider.transcribe(audio, options, lambda _f: None, CancelToken())
+        destination.unlink()
+
+    log(f"{BASE_MODEL}: warm-up on jfk.flac, then 3 runs on the {LONG_SECONDS} s input")
+    run(JFK)
+    times = [timed(lambda: run(long_path)) for _ in range(3)]
+    log(f"{BASE_MODEL} long runs: {_seconds(times)}")
+    return {"rtf_base_long": round(statistics.median(times) / LONG_SECONDS, 4)}
+
+
 def main() -> int:
     config = load_config(os.environ)
     device = resolve_device(config)
@@ -195,8 +359,22 @@ def main() -> int:
                 ).turns
                 diarization_times.append(time.perf_counter() - started)
             stats = provider.engine_stats()
+            base_figures = base_model_figures(provider, long_path, scratch)
     finally:
         provider.close()
+
+    with tempfile.TemporaryDirectory(prefix="scriberr-bench-serve-") as serve_scratch:
+        data_dir = Path(serve_scratch) / "data"
+        log("first job after a start: preparing a data dir (user, jfk.flac)")
+        headers, file_id = prepare_data_dir(data_dir)
+        log("first job after a start, SPEECH_ENGINE_PRELOAD=none")
+        first_no_preload_s = first_job(data_dir, headers, file_id, "none")
+        log("first job after a start, SPEECH_ENGINE_PRELOAD=default; then 3 warm runs")
+        first_s, warm_runs = first_and_warm(data_dir, headers, file_id)
+    log(
+        f"first job: {first_s:.2f}s (no preload {first_no_preload_s:.2f}s); "
+        f"warm {_seconds(warm_runs)}"
+    )
 
     log(f"jfk runs: pipeline {_seconds(jfk_pipeline)}; direct {_seconds(jfk_direct)}")
     log(f"long runs: pipeline {_seconds(long_pipeline)}; direct batched {_seconds(long_batched)}")
@@ -216,6 +394,10 @@ def main() -> int:
         "diarization_rtf": round(statistics.median(diarization_times) / sample_seconds, 4),
         "der_sample": round(der(turns, sample_seconds), 4),
         "peak_rss_mb": round(max(stat.peak_rss_mb for stat in stats), 1),
+        "first_job_s": round(first_s, 3),
+        "first_job_warm_ratio": round(first_s / statistics.median(warm_runs), 3),
+        "first_job_no_preload_s": round(first_no_preload_s, 3),
+        **base_figures,
     }
     print(json.dumps(figures))
     return 0

@@ -52,6 +52,9 @@ MODEL = "noop-model"
 class NoopProvider:
     name = "noop"
 
+    def preload(self) -> None:
+        return None
+
     def capabilities(self) -> Capabilities:
         model = ModelInfo(MODEL, MODEL, "noop", "transcription", True, True, (), ("en",), 0)
         return Capabilities("noop", "cpu", (model,), ())

@@ -39,6 +39,7 @@ from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
 from scriberr.services.idempotency import IdempotencyService
 from scriberr.services.importer import YtDlpImporter
+from scriberr.services.models import ModelService
 from scriberr.services.profiles import ProfileService
 from scriberr.services.retention import RetentionSweeper
 from scriberr.services.settings import SettingsService
@@ -66,9 +67,12 @@ class Core:
     files: FileService
     idempotency: IdempotencyService
     retention: RetentionSweeper
+    models: ModelService
 
     def start(self) -> None:
-        """Start the workers (recovery runs first, before any claim) and the retention sweep."""
+        """Start loading the preload models (in the background), the workers (recovery runs
+        first, before any claim) and the retention sweep."""
+        self.providers.preload()
         self.workers.start()
         self.retention.start()
 
@@ -77,6 +81,7 @@ class Core:
         database."""
         self.retention.stop()
         self.files.close()
+        self.models.close()
         self.workers.stop(timeout)
         self.orchestrator.close()
         try:
@@ -147,6 +152,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
         files=files, idempotency=IdempotencyService(IdempotencyRepository(database)),
         retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
+        models=ModelService(registry, broker),
     )  # fmt: skip
 
 

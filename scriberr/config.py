@@ -29,6 +29,11 @@ _FALSE = ("false", "0", "no")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# SPEECH_ENGINE_PRELOAD: `default` stands for the default model plus diarization (the engine
+# expands it and checks every ID against its catalog); `none` preloads nothing.
+PRELOAD_DEFAULT = "default"
+PRELOAD_NONE = "none"
+_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 class ConfigError(ValueError):
@@ -61,10 +66,13 @@ class Config:
     openai_retention_s: float
     log_level: str
     log_format: LogFormat
+    # Models to load when the engine starts: catalog IDs, `PRELOAD_DEFAULT`, or () for none.
+    engine_preload: tuple[str, ...]
     cors_origins: tuple[str, ...] = ()
     forwarded_allow_ips: tuple[IpNetwork, ...] = ()
     import_allow_private: bool = False
     upload_stall_timeout_s: float = 60.0
+    sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
 
     @property
     def database_kind(self) -> str:
@@ -180,6 +188,18 @@ class _Reader:
                 ) from None
         return tuple(networks)
 
+    def model_list(self, name: str, default: str) -> tuple[str, ...]:
+        """`none` (empty), or a comma list of model IDs and/or `default` (order kept, no
+        repeats). Whether each ID is in the catalog is checked by the engine at startup."""
+        value = self.raw(name, default)
+        allowed = f"{PRELOAD_DEFAULT}, {PRELOAD_NONE} or a comma-separated list of model IDs"
+        if value.lower() == PRELOAD_NONE:
+            return ()
+        items = [item.strip().lower() for item in value.split(",")]
+        if not all(_MODEL_ID.fullmatch(item) and item != PRELOAD_NONE for item in items):
+            raise ConfigError(name, value, allowed)
+        return tuple(dict.fromkeys(items))
+
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.raw(name, default).lower()
         if value not in choices:
@@ -225,6 +245,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         forwarded_allow_ips=read.networks("SCRIBERR_FORWARDED_ALLOW_IPS"),
         import_allow_private=read.boolean("SCRIBERR_IMPORT_ALLOW_PRIVATE", False),
         upload_stall_timeout_s=read.duration("SCRIBERR_UPLOAD_STALL_TIMEOUT", "60s", minimum_s=0),
+        engine_preload=read.model_list("SPEECH_ENGINE_PRELOAD", PRELOAD_DEFAULT),
+        sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
     )
 
 

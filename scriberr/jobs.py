@@ -145,6 +145,10 @@ class EventType(StrEnum):
     TRANSCRIPTION_SEGMENT = "transcription.segment"
     FILE_READY = "file.ready"
     FILE_FAILED = "file.failed"
+    # Model downloads (admins; on the requester's global stream, see services.models).
+    MODEL_DOWNLOAD_PROGRESS = "model.download.progress"
+    MODEL_DOWNLOAD_COMPLETED = "model.download.completed"
+    MODEL_DOWNLOAD_FAILED = "model.download.failed"
 
 
 TERMINAL_EVENTS: Mapping[JobStatus, EventType] = MappingProxyType(

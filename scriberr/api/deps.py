@@ -3,11 +3,14 @@
 - `CoreDep`: the `bootstrap.Core` stored on `app.state.core` by `create_app`.
 - `CurrentUser`: a `Principal` from `Authorization: Bearer <access token | API key>` or
   `X-API-Key: <API key>`; 401 otherwise.
+- `AdminUser`: a `CurrentUser` with the admin role (`is_admin`); 403 otherwise.
 - `StreamReader`: the same, or a short-lived read-only stream token in the `stream_token` query
   parameter (for EventSource and <audio> elements, which cannot set headers). Use it only on
   GET routes (SSE, audio).
+- `FileAudioReader` / `TranscriptionAudioReader`: `StreamReader` for one resource's audio route;
+  they also accept an audio token scoped to exactly that file or transcription (from
+  `POST …/{id}/audio-token`), which every other route refuses.
 - `OptionalUser`: the caller when credentials are sent, else None (logout with a refresh token).
-- `AdminUser`: the caller, who must have the admin role (403 otherwise).
 - `client_address`: the peer address, or the `X-Forwarded-For` client when the peer is a proxy
   listed in `SCRIBERR_FORWARDED_ALLOW_IPS`.
 """
@@ -15,25 +18,28 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from scriberr.bootstrap import Core
-from scriberr.services.auth import AuthService, Principal
+from scriberr.services.auth import AuthService, Principal, audio_resource
 from scriberr.services.errors import Forbidden, Unauthorized
 
 __all__ = [
     "AdminUser",
     "CoreDep",
     "CurrentUser",
+    "FileAudioReader",
     "OptionalUser",
     "Principal",
     "StreamReader",
+    "TranscriptionAudioReader",
     "client_address",
     "get_core",
+    "is_admin",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key (`sk_…`).")
@@ -83,44 +89,77 @@ def current_user(
     return principal
 
 
-def stream_reader(
-    auth: AuthDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key_header)],
-    stream_token: Annotated[
-        str | None,
-        Query(
-            description="Short-lived read-only token from `POST /api/v1/auth/stream-token`, "
-            "for clients that cannot set headers (EventSource, <audio>).",
-        ),
-    ] = None,
-) -> Principal:
-    principal = _from_headers(auth, bearer, api_key)
-    if principal is not None:
-        return principal
-    if stream_token:
-        return auth.authenticate_stream_token(stream_token)
-    raise Unauthorized("Authentication required.")
-
-
 def optional_user(
     auth: AuthDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Principal | None:
+    """The caller when credentials were sent (bad ones are still a 401), else None."""
     return _from_headers(auth, bearer, api_key)
 
 
+_StreamTokenQuery = Annotated[
+    str | None,
+    Query(
+        description="Short-lived read-only token from `POST /api/v1/auth/stream-token` (or, on "
+        "audio routes, from `POST …/audio-token`), for clients that cannot set headers "
+        "(EventSource, <audio>).",
+    ),
+]
+
+
+def _stream_principal(
+    auth: AuthService,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
+    stream_token: str | None,
+    resource: str | None,
+) -> Principal:
+    principal = _from_headers(auth, bearer, api_key)
+    if principal is not None:
+        return principal
+    if stream_token:
+        return auth.authenticate_stream_token(stream_token, resource)
+    raise Unauthorized("Authentication required.")
+
+
 def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
-    if not user.is_admin:
+    if not is_admin(user):
         raise Forbidden("Only an admin can do this.")
     return user
 
 
+def stream_reader(
+    auth: AuthDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+    stream_token: _StreamTokenQuery = None,
+) -> Principal:
+    return _stream_principal(auth, bearer, api_key, stream_token, None)
+
+
+def _audio_reader(kind: str, path_param: str) -> Callable[..., Principal]:
+    def reader(
+        request: Request,
+        auth: AuthDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key_header)],
+        stream_token: _StreamTokenQuery = None,
+    ) -> Principal:
+        resource = audio_resource(kind, str(request.path_params.get(path_param, "")))
+        return _stream_principal(auth, bearer, api_key, stream_token, resource)
+
+    return reader
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
-StreamReader = Annotated[Principal, Depends(stream_reader)]
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
+StreamReader = Annotated[Principal, Depends(stream_reader)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
+FileAudioReader = Annotated[Principal, Depends(_audio_reader("file", "file_id"))]
+TranscriptionAudioReader = Annotated[
+    Principal, Depends(_audio_reader("transcription", "transcription_id"))
+]
 
 
 def _trusted(
@@ -151,3 +190,8 @@ def client_address(request: Request) -> str:
         if not _trusted(hop, trusted):
             return hop[:64]
     return peer
+
+
+def is_admin(principal: Principal) -> bool:
+    """Whether the caller may run admin-only routes: the admin role, never a read-only token."""
+    return principal.is_admin and not principal.read_only

@@ -1,7 +1,9 @@
-"""Pydantic models shared by the transcription and profile routes (job options).
+"""Pydantic models shared by the transcription and profile routes (job options, and profiles'
+upstream `pipeline` shape).
 
 `JobOptionsIn` is derived from the option fields of `scriberr.jobs.JobOptions` (their types,
 bounds and descriptions), so a new job option appears in the API without touching this module.
+`ProfileOptionsIn` adds upstream Scriberr's `pipeline` (mapped by `services.pipeline`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,45 @@ def _job_options_model() -> type[BaseModel]:
     return model
 
 
+class PipelineStepIn(BaseModel):
+    """One step of upstream Scriberr's profile pipeline (see `services.pipeline`)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    kind: Literal["transcription", "diarization"]
+    provider: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=100)
+    model_family: str | None = Field(
+        default=None, max_length=100, description="Accepted for upstream clients; ignored."
+    )
+    options: dict[str, Any] | None = Field(
+        default=None,
+        description="transcription: `language`, `task`, `prompt`; diarization: "
+        "`num_speakers`, `min_speakers`, `max_speakers`.",
+    )
+
+
+def _profile_options_model(base: type[BaseModel]) -> type[BaseModel]:
+    """Profile options: flat keys, upstream's `pipeline`, or both (they must agree)."""
+    pipeline = Field(
+        default=None,
+        max_length=8,
+        description="Upstream Scriberr's shape: `[{kind, provider, model, options}]`; a "
+        "`diarization` step turns diarization on.",
+    )
+    model: type[BaseModel] = create_model(
+        "ProfileOptionsIn",
+        __base__=base,
+        __doc__="Profile options: flat job options, upstream Scriberr's `pipeline`, or both "
+        "(they must agree).",
+        pipeline=(list[PipelineStepIn] | None, pipeline),
+    )
+    return model
+
+
 if TYPE_CHECKING:
     JobOptionsIn = BaseModel
+    ProfileOptionsIn = BaseModel
 else:
     JobOptionsIn = _job_options_model()
+    ProfileOptionsIn = _profile_options_model(JobOptionsIn)

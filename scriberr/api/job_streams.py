@@ -1,23 +1,28 @@
-"""Server-sent event streams: one job's progress (ends after its terminal event) and a user's
-global event feed.
+"""Server-sent event streams: one job's progress and a user's global event feed. Both stay open
+until the client leaves.
 
 Per-job stream: the broker subscription is opened before the job row is read, so no event can
 fall between the snapshot and the live feed. The stream sends the current state first (or the
 terminal event at once when the job already finished), then every `transcription.progress` from
-the broker, then the terminal event, then ends. Jobs run by a separate `scriberr worker` process
-publish into that process's broker, not ours; so whenever no broker event arrives for
-`POLL_INTERVAL_S` the stream reads the job row and emits what changed. Comments (`: keep-alive`)
-go out every `KEEPALIVE_S` of silence so proxies keep the connection open.
+the broker, then the terminal event. Jobs run by a separate `scriberr worker` process publish into
+that process's broker, not ours; so whenever no broker event arrives for `POLL_INTERVAL_S` the
+stream reads the job row and emits what changed. After the terminal event the stream does not end
+(browser clients such as upstream Scriberr's frontend would reconnect in a loop): it sends
+`: heartbeat` comments until the client leaves.
 
 Global stream: every event the broker publishes for the user, once each, with the broker's event
 ID as the SSE `id:`. For jobs running in another process the stream reads the user's recently
 changed job rows about once a second and synthesises `transcription.progress` / terminal events
 (SSE ids `db-<n>`) for states it has not delivered yet; jobs running in this process are left to
 the broker, so nothing is delivered twice.
+
+Both streams send a `: heartbeat` comment whenever nothing else was sent for
+`SCRIBERR_SSE_HEARTBEAT` (default 15 s), so proxies and clients see the connection is alive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -45,10 +50,10 @@ if TYPE_CHECKING:
     from scriberr.bootstrap import Core
 
 POLL_INTERVAL_S = 1.0
-KEEPALIVE_S = 15.0
+_DISCONNECT_CHECK_S = 1.0
 RETRY_MS = 3000
 GLOBAL_EVENT_TYPES = frozenset(EventType)
-KEEPALIVE_FRAME = ": keep-alive\n\n"
+HEARTBEAT_FRAME = ": heartbeat\n\n"
 _OVERLAP = timedelta(seconds=2)  # re-read recent changes: commit times and clocks may lag
 
 
@@ -84,46 +89,72 @@ async def job_event_stream(
     record: TranscriptionRecord,
     subscription: Subscription,
 ) -> AsyncIterator[str]:
-    service = core.transcriptions
+    heartbeat_s = core.config.sse_heartbeat_s
+    yield f"retry: {RETRY_MS}\n\n"
     with subscription:
-        yield f"retry: {RETRY_MS}\n\n"
-        if record.is_terminal:
-            yield sse_frame(
-                state_event_type(record.status), job_state(record, service.public_error)
-            )
+        async for frame in _follow_job(request, core, user_id, record, subscription, heartbeat_s):
+            if frame is None:  # the client left
+                return
+            yield frame
+    while await _still_connected(request, heartbeat_s):
+        yield HEARTBEAT_FRAME
+
+
+async def _still_connected(request: Request, wait_s: float) -> bool:
+    """Wait `wait_s` (checking about once a second whether the client left); False if it did."""
+    deadline = time.monotonic() + wait_s
+    while (remaining := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(remaining, _DISCONNECT_CHECK_S))
+        if await request.is_disconnected():
+            return False
+    return True
+
+
+async def _follow_job(
+    request: Request,
+    core: Core,
+    user_id: str,
+    record: TranscriptionRecord,
+    subscription: Subscription,
+    heartbeat_s: float,
+) -> AsyncIterator[str | None]:
+    """The job's state frames up to and including its terminal event (None: client left)."""
+    service = core.transcriptions
+    if record.is_terminal:
+        yield sse_frame(state_event_type(record.status), job_state(record, service.public_error))
+        return
+    current = job_state(record, service.public_error)
+    yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, current)
+    last = _key(current)
+    last_sent = time.monotonic()
+    wait_s = min(POLL_INTERVAL_S, heartbeat_s)
+    while True:
+        event = await subscription.next(wait_s)
+        if event is not None:
+            frame, last, done = _from_event(event, last)
+            if frame is not None:
+                last_sent = time.monotonic()
+                yield frame
+            if done:
+                return
+            continue
+        if await request.is_disconnected():
+            yield None
             return
-        current = job_state(record, service.public_error)
-        yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, current)
-        last = _key(current)
-        silent_s = 0.0
-        while True:
-            event = await subscription.next(POLL_INTERVAL_S)
-            if event is not None:
-                frame, last, done = _from_event(event, last)
-                if frame is not None:
-                    silent_s = 0.0
-                    yield frame
-                if done:
-                    return
-                continue
-            if await request.is_disconnected():
-                return
-            latest = await run_in_threadpool(service.find, user_id, record.id)
-            if latest is None:  # deleted meanwhile: nothing more will happen
-                return
-            data = job_state(latest, service.public_error)
-            if latest.is_terminal:
-                yield sse_frame(state_event_type(latest.status), data)
-                return
-            if _key(data) != last and record.id not in service.running_here():
-                last = _key(data)  # (a job running here is reported by the broker)
-                silent_s = 0.0
-                yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, data)
-                continue
-            silent_s += POLL_INTERVAL_S
-            if silent_s >= KEEPALIVE_S:
-                silent_s = 0.0
-                yield KEEPALIVE_FRAME
+        latest = await run_in_threadpool(service.find, user_id, record.id)
+        if latest is None:  # deleted meanwhile: nothing more will happen
+            return
+        data = job_state(latest, service.public_error)
+        if latest.is_terminal:
+            yield sse_frame(state_event_type(latest.status), data)
+            return
+        if _key(data) != last and record.id not in service.running_here():
+            last = _key(data)  # (a job running here is reported by the broker)
+            last_sent = time.monotonic()
+            yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, data)
+        elif time.monotonic() - last_sent >= heartbeat_s:
+            last_sent = time.monotonic()
+            yield HEARTBEAT_FRAME
 
 
 def _from_event(event: Event, last: tuple[Any, ...]) -> tuple[str | None, tuple[Any, ...], bool]:
@@ -184,6 +215,8 @@ async def user_event_stream(
     that another process runs (their broker is not ours). Job states are tracked per job, so a
     state seen through the broker is never repeated from the database and vice versa."""
     service = core.transcriptions
+    heartbeat_s = core.config.sse_heartbeat_s
+    wait_s = min(POLL_INTERVAL_S, heartbeat_s)
     feed = _GlobalFeed(service.public_error)
     watermark = utcnow() - _OVERLAP
     next_poll = time.monotonic() + POLL_INTERVAL_S
@@ -191,7 +224,7 @@ async def user_event_stream(
     with subscription:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
-            event = await subscription.next(POLL_INTERVAL_S)
+            event = await subscription.next(wait_s)
             frames = [] if event is None else [feed.from_broker(event)]
             if time.monotonic() >= next_poll:
                 if await request.is_disconnected():
@@ -206,6 +239,6 @@ async def user_event_stream(
                 if frame is not None:
                     last_sent = time.monotonic()
                     yield frame
-            if time.monotonic() - last_sent >= KEEPALIVE_S:
+            if time.monotonic() - last_sent >= heartbeat_s:
                 last_sent = time.monotonic()
-                yield KEEPALIVE_FRAME
+                yield HEARTBEAT_FRAME

@@ -77,6 +77,12 @@ class EngineCrashedError(EngineError):
     code = "engine_crashed"
 
 
+class ModelInstallError(EngineError):
+    """A download or import that did not install the model (the cache is left as it was)."""
+
+    code = "model_install"
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     id: str
@@ -203,6 +209,11 @@ class SpeechProvider(Protocol):
 
     def capabilities(self) -> Capabilities: ...
 
+    def preload(self) -> None:
+        """Start loading the models configured to be ready before the first job (in the
+        background: returns at once; never downloads)."""
+        ...
+
     def prepare_audio(self, source: Path, destination: Path, cancel: CancelToken) -> PreparedAudio:
         """Decode any accepted input and write it to `destination` as 16 kHz mono audio."""
         ...
@@ -224,3 +235,24 @@ class SpeechProvider(Protocol):
     ) -> DiarizationOutput: ...
 
     def close(self) -> None: ...
+
+
+# Called with (bytes done, bytes in all) while a model downloads.
+DownloadProgressCallback = Callable[[int, int], None]
+
+
+@runtime_checkable
+class ModelInstaller(Protocol):
+    """A provider whose models can be fetched into, imported into and removed from its cache.
+
+    Failures are `ModelInstallError` (public reason) or `ModelUnavailableError` (unknown model);
+    a failed or canceled install leaves the cache as it was.
+    """
+
+    def download_model(
+        self, model_id: str, progress: DownloadProgressCallback, cancel: CancelToken
+    ) -> None: ...
+
+    def import_model(self, model_id: str, directory: Path, cancel: CancelToken) -> None: ...
+
+    def remove_model(self, model_id: str) -> bool: ...

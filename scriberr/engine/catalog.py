@@ -167,6 +167,7 @@ class ModelLocation:
     present: bool
     repo: str | None
     may_download: bool
+    multilingual: bool | None = None  # what the files must hold (checked when downloading)
 
 
 def locate_model(model_id: str, cache_dir: Path, auto_download: bool) -> ModelLocation:
@@ -185,4 +186,4 @@ def locate_model(model_id: str, cache_dir: Path, auto_download: bool) -> ModelLo
             f"model '{model_id}' is not installed and automatic download is disabled "
             "(set SPEECH_ENGINE_AUTO_DOWNLOAD=true or install the model)"
         )
-    return ModelLocation(model_id, cached, False, entry.repo, True)
+    return ModelLocation(model_id, cached, False, entry.repo, True, entry.multilingual)

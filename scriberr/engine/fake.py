@@ -93,6 +93,9 @@ class FakeProvider:
     def __init__(self, script: FakeScript | None = None) -> None:
         self.script = script or FakeScript()
 
+    def preload(self) -> None:
+        """Nothing to load."""
+
     def capabilities(self) -> Capabilities:
         return Capabilities(
             provider=FAKE_PROVIDER,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scriberr.config import Config, ConfigError
-from scriberr.engine.base import ModelInfo, SpeechProvider
+from scriberr.engine.base import ModelInfo, ModelInstaller, SpeechProvider
 from scriberr.jobs import JobOptions
 
 
@@ -52,6 +52,21 @@ class ProviderRegistry:
                 return provider
         raise KeyError(model_id)
 
+    def installer_for(self, model_id: str) -> ModelInstaller | None:
+        """The provider that can download, import and remove `model_id`, if any can."""
+        try:
+            provider = self.provider_for(model_id)
+        except KeyError:
+            return None
+        return provider if isinstance(provider, ModelInstaller) else None
+
+    def model_info(self, model_id: str) -> ModelInfo | None:
+        """The listing row of one model (transcription or diarization), or None."""
+        for model in self.transcription_models() + self.diarization_models():
+            if model.id == model_id:
+                return model
+        return None
+
     def transcription_models(self) -> list[ModelInfo]:
         return self._collect(diarization=False)
 
@@ -74,6 +89,11 @@ class ProviderRegistry:
                     models.append(model)
         return models
 
+    def preload(self) -> None:
+        """Have every provider start loading its preload models (in the background)."""
+        for provider in self._providers:
+            provider.preload()
+
     def close(self) -> None:
         """Close every provider (stops engine processes); safe to call more than once."""
         for provider in self._providers:
@@ -91,15 +111,14 @@ def require_known_default(default_model: str, known: Sequence[str]) -> None:
 
 
 def build_provider_registry(config: Config) -> ProviderRegistry:
-    """The real engine for `config`. Checks SPEECH_ENGINE_DEFAULT_MODEL against the catalog and
-    resolves SPEECH_ENGINE_PROVIDER once (each raising a one-line `ConfigError`), but starts no
-    process and loads no model."""
+    """The real engine for `config`. Checks SPEECH_ENGINE_DEFAULT_MODEL and
+    SPEECH_ENGINE_PRELOAD against the catalog and resolves SPEECH_ENGINE_PROVIDER once (each
+    raising a one-line `ConfigError`), but starts no process and loads no model."""
     from scriberr.engine.catalog import CATALOG
-    from scriberr.engine.local import LocalProvider, resolve_device
+    from scriberr.engine.local import LocalProvider
 
     transcription = [entry.id for entry in CATALOG if entry.kind == "transcription"]
     require_known_default(config.engine_default_model, transcription)
 
-    device = resolve_device(config)
-    provider = LocalProvider.from_config(config, device)
+    provider = LocalProvider.from_config(config)
     return ProviderRegistry([provider], default_model=config.engine_default_model)

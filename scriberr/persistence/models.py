@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -230,6 +231,11 @@ class UserSettings(Base):
     default_profile_id: Mapped[str | None] = mapped_column(String(40))
     local_only: Mapped[bool] = mapped_column(Boolean, default=True)
     max_upload_size_mb: Mapped[int | None] = mapped_column(Integer)
+    # Upstream frontend's "rename from the transcript" switch: kept, reported false until titles
+    # can be generated.
+    auto_rename_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -30,6 +30,7 @@ class SettingsRepository:
                     default_profile_id=None,
                     local_only=True,
                     max_upload_size_mb=None,
+                    auto_rename_enabled=False,
                     updated_at=now,
                 )
                 session.add(row)

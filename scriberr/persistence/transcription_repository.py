@@ -88,6 +88,7 @@ class FileRef:
 class ListQuery:
     user_id: str
     q: str | None = None
+    file_id: str | None = None
     statuses: Sequence[str] = ()
     updated_after: datetime | None = None
     sort: Sort = "-created_at"
@@ -179,13 +180,14 @@ def _list_statement(
     sort: str,
     *,
     has_q: bool,
+    has_file_id: bool,
     has_statuses: bool,
     has_updated_after: bool,
     has_after: bool,
     has_origins: bool,
 ) -> Select[Any]:
-    """The listing query for one combination of filters (at most 192 of them), with bound
-    parameters `user_id`, `limit` and, when used, `pattern`, `statuses`, `updated_after`,
+    """The listing query for one combination of filters (at most 384 of them), with bound
+    parameters `user_id`, `limit` and, when used, `pattern`, `file_id`, `statuses`, `updated_after`,
     `after_value`, `after_id`, `origins`. Built once per shape, so SQLAlchemy's compiled-SQL
     cache key is computed once too.
 
@@ -197,6 +199,8 @@ def _list_statement(
     if has_q:
         title = func.lower(func.coalesce(Transcription.title, ""))
         conditions.append(title.like(bindparam("pattern"), escape="\\"))
+    if has_file_id:
+        conditions.append(Transcription.file_id == bindparam("file_id"))
     if has_statuses:
         conditions.append(Transcription.status.in_(bindparam("statuses", expanding=True)))
     if has_updated_after:
@@ -255,6 +259,7 @@ class TranscriptionRepository:
         statement = _list_statement(
             query.sort,
             has_q=bool(query.q),
+            has_file_id=bool(query.file_id),
             has_statuses=bool(query.statuses),
             has_updated_after=query.updated_after is not None,
             has_after=query.after is not None,
@@ -263,6 +268,8 @@ class TranscriptionRepository:
         params: dict[str, Any] = {"user_id": query.user_id, "limit": query.limit + 1}
         if query.q:
             params["pattern"] = f"%{_escape_like(query.q.lower())}%"
+        if query.file_id:
+            params["file_id"] = query.file_id
         if query.statuses:
             params["statuses"] = list(query.statuses)
         if query.updated_after is not None:

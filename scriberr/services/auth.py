@@ -10,6 +10,9 @@ Token design:
 - stream token: the same JWT shape with `typ=stream`, 5 minutes, read-only, carrying the `sid`
   or API key (`kid`) it was minted with; only accepted in the `stream_token` query parameter of
   SSE and audio routes.
+- audio token: a stream token with `res` naming one resource (`file:<id>` or
+  `transcription:<id>`), 1 hour (a player keeps seeking with it); accepted only on that
+  resource's audio route.
 - refresh token: `rt_<random>`, stored as a SHA-256 hash in a rotation family; each use issues a
   new one; presenting a used (or revoked) one revokes its whole family.
 - API key: `sk_<random>`, stored as a SHA-256 hash with a `sk_...abcd` preview.
@@ -51,6 +54,7 @@ from scriberr.services.errors import (
 
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 STREAM_TOKEN_TTL = timedelta(minutes=5)
+AUDIO_TOKEN_TTL = timedelta(hours=1)
 REFRESH_TOKEN_TTL = timedelta(days=30)
 API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 LOGIN_MAX_FAILURES = 5  # per account, from anywhere
@@ -195,6 +199,11 @@ class LoginThrottle:
 
     def succeeded(self, account: str) -> None:
         self._failures.clear(_throttle_key("account", account))
+
+
+def audio_resource(kind: str, resource_id: str) -> str:
+    """The scope of an audio token: `file:<id>` or `transcription:<id>`."""
+    return f"{kind}:{resource_id}"
 
 
 def _sha256(text: str) -> str:
@@ -461,8 +470,10 @@ class AuthService:
             api_key_id=found.key_id,
         )
 
-    def authenticate_stream_token(self, token: str) -> Principal:
-        return self._authenticate_jwt(token, "stream")
+    def authenticate_stream_token(self, token: str, resource: str | None = None) -> Principal:
+        """A stream token for this route. `resource` names what the route serves
+        (`audio_resource(...)`); a token scoped to one resource is valid only there."""
+        return self._authenticate_jwt(token, "stream", resource=resource)
 
     def still_valid(self, principal: Principal) -> bool:
         """Whether the credential behind `principal` still works (user enabled, session not
@@ -482,17 +493,29 @@ class AuthService:
             return key is not None and _key_usable(key)
         return True
 
-    def issue_stream_token(self, principal: Principal) -> StreamToken:
+    def issue_stream_token(self, principal: Principal, resource: str | None = None) -> StreamToken:
+        """A read-only token for `?stream_token=`: general (SSE and audio routes, 5 minutes) or,
+        with `resource`, only for that one resource's audio (1 hour)."""
         user = self._users.get(principal.user_id)
         if user is None or user.disabled:
             raise Unauthorized("Authentication required.")
-        token, expires = self._jwt(
-            user,
-            "stream",
-            STREAM_TOKEN_TTL,
-            session_id=principal.session_id,
-            api_key_id=principal.api_key_id,
-        )
+        if resource is None:
+            token, expires = self._jwt(
+                user,
+                "stream",
+                STREAM_TOKEN_TTL,
+                session_id=principal.session_id,
+                api_key_id=principal.api_key_id,
+            )
+        else:
+            token, expires = self._jwt(
+                user,
+                "stream",
+                AUDIO_TOKEN_TTL,
+                session_id=principal.session_id,
+                api_key_id=principal.api_key_id,
+                resource=resource,
+            )
         return StreamToken(token=token, expires_at=expires)
 
     # -- API keys --------------------------------------------------------------------------
@@ -581,6 +604,7 @@ class AuthService:
         *,
         session_id: str | None = None,
         api_key_id: str | None = None,
+        resource: str | None = None,
     ) -> tuple[str, datetime]:
         now = self._now()
         expires = now + ttl
@@ -596,9 +620,11 @@ class AuthService:
             claims["sid"] = session_id
         if api_key_id:
             claims["kid"] = api_key_id
+        if resource is not None:
+            claims["res"] = resource
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM), expires
 
-    def _authenticate_jwt(self, token: str, kind: str) -> Principal:
+    def _authenticate_jwt(self, token: str, kind: str, *, resource: str | None = None) -> Principal:
         try:
             claims = jwt.decode(
                 token,
@@ -610,6 +636,9 @@ class AuthService:
             raise Unauthorized(_INVALID_TOKEN) from None
         if claims.get("typ") != kind:
             raise Unauthorized(_INVALID_TOKEN)
+        scope = claims.get("res")
+        if scope is not None and scope != resource:
+            raise Unauthorized("This token is for another resource.")
         session_id = claims.get("sid")
         api_key_id = claims.get("kid")
         principal = Principal(

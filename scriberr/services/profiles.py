@@ -1,11 +1,14 @@
-"""Profiles: named, per-user option presets; at most one of them is the user's default."""
+"""Profiles: named, per-user option presets; at most one of them is the user's default.
+
+Options arrive flat (`{"model", "language", …}`), as upstream Scriberr's `{"pipeline": [...]}`, or
+both (`services.pipeline`); they are stored flat and returned with both shapes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from scriberr.jobs import JobOptions, ModelCatalog, OptionError, clean_partial
+from scriberr.jobs import JobOptions, OptionError
 from scriberr.persistence.profile_repository import DuplicateProfileName, ProfileRepository
 from scriberr.persistence.profile_repository import (  # returned to the API
     ProfileRecord as ProfileRecord,
@@ -17,6 +20,7 @@ from scriberr.services.errors import (
     Unprocessable,
     option_error,
 )
+from scriberr.services.pipeline import StepCatalog, read_profile_options, with_pipeline
 
 MAX_NAME_CHARS = 200
 
@@ -25,7 +29,7 @@ class ProfileService:
     def __init__(
         self,
         repository: ProfileRepository,
-        catalog: ModelCatalog,
+        catalog: StepCatalog,
         defaults: JobOptions,
     ) -> None:
         self._repo = repository
@@ -100,14 +104,21 @@ class ProfileService:
         if not self._repo.delete(user_id, profile_id):
             raise NotFound("profile not found")
 
+    def options_view(self, profile: ProfileRecord) -> dict[str, Any]:
+        """The stored (flat) options plus their upstream `pipeline` view."""
+        return with_pipeline(profile.options, self._catalog)
+
     def _clean_options(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-        """A stored preset keeps only the keys it sets; it must be valid over the defaults."""
+        """A stored preset keeps only the keys it sets; it must be valid over the defaults.
+        Flat keys and/or upstream's pipeline are read by `services.pipeline`; an error about a
+        value the pipeline set names its step."""
+        read = read_profile_options(raw, self._catalog)
         try:
-            partial = clean_partial(raw, prefix="options")
-            self._defaults.merged(partial).check_catalog(self._catalog, prefix="options")
+            self._defaults.merged(read.options).check_catalog(self._catalog, prefix="options")
         except OptionError as error:
-            raise option_error(error) from None
-        return partial
+            mapped = option_error(error)
+            raise type(mapped)(mapped.message, field=read.field_for(mapped.field)) from None
+        return read.options
 
 
 def _clean_name(name: Any) -> str:

@@ -1,5 +1,6 @@
-"""Per-user settings: auto transcription, default profile, local-only, and a personal upload cap
-that can only lower the server's `SCRIBERR_MAX_UPLOAD_MB`."""
+"""Per-user settings: auto transcription, default profile, local-only, a personal upload cap
+that can only lower the server's `SCRIBERR_MAX_UPLOAD_MB`, and upstream's `auto_rename_enabled`
+(the user's choice is kept, but it reads false: this server cannot generate titles yet)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from scriberr.clock import utcnow
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.services.errors import Unprocessable
 
-_FIELDS = ("auto_transcription_enabled", "default_profile_id", "local_only", "max_upload_size_mb")
+_FIELDS = (
+    "auto_transcription_enabled",
+    "auto_rename_enabled",
+    "default_profile_id",
+    "local_only",
+    "max_upload_size_mb",
+)
+_SWITCHES = ("auto_transcription_enabled", "auto_rename_enabled", "local_only")
+# Automatic titles need a language model this server does not have; until it does, the
+# setting is kept as the user chose it but reported (and acted on) as off.
+TITLE_GENERATION_AVAILABLE = False
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,12 @@ class SettingsView:
     max_upload_size_mb: int | None  # the user's own cap; None = the server limit
     server_max_upload_size_mb: int
     updated_at: datetime | None
+    auto_rename_requested: bool = False  # what the user asked for
+
+    @property
+    def auto_rename_enabled(self) -> bool:
+        """In effect only once titles can be generated."""
+        return self.auto_rename_requested and TITLE_GENERATION_AVAILABLE
 
     @property
     def effective_max_upload_mb(self) -> int:
@@ -58,6 +75,7 @@ class SettingsService:
             max_upload_size_mb=row.max_upload_size_mb,
             server_max_upload_size_mb=self._server_max,
             updated_at=row.updated_at,
+            auto_rename_requested=bool(row.auto_rename_enabled),
         )
 
     def update(self, user_id: str, changes: dict[str, Any]) -> SettingsView:
@@ -67,7 +85,7 @@ class SettingsService:
             name = sorted(unknown)[0]
             raise Unprocessable(f"{name} is not a setting.", field=name)
         prepared: dict[str, Any] = {}
-        for name in ("auto_transcription_enabled", "local_only"):
+        for name in _SWITCHES:
             if name in changes:
                 if not isinstance(changes[name], bool):
                     raise Unprocessable(f"{name} must be true or false.", field=name)

@@ -123,6 +123,7 @@ class Plan:
 @dataclass(frozen=True)
 class ListParams:
     q: str | None = None
+    file_id: str | None = None
     status: Sequence[str] = ()
     updated_after: datetime | None = None
     sort: str | None = None
@@ -278,6 +279,7 @@ class TranscriptionService:
             ListQuery(
                 user_id=user_id,
                 q=(params.q or "").strip() or None,
+                file_id=(params.file_id or "").strip() or None,
                 statuses=statuses,
                 updated_after=params.updated_after,
                 sort=sort.name,  # type: ignore[arg-type]

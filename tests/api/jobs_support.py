@@ -119,6 +119,54 @@ def sse_events(text: str) -> list[tuple[str, dict[str, Any], str | None]]:
     return events
 
 
+@dataclass
+class SseItem:
+    """One item read off an event stream: an event (`name`, `data`, `id`) or a comment."""
+
+    name: str | None = None
+    data: dict[str, Any] | None = None
+    id: str | None = None
+    comment: str | None = None
+
+
+def read_sse(
+    http: Any,
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    until: Any,
+    timeout: float = 30.0,
+) -> list[SseItem]:
+    """Open an event stream and read it item by item until `until(items)` is true, then leave
+    (the server keeps streams open until the client goes)."""
+    items: list[SseItem] = []
+    current = SseItem()
+    with http.stream("GET", url, headers=headers or {}, timeout=timeout) as stream:
+        assert stream.status_code == 200, stream.read()
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith(":"):
+                items.append(SseItem(comment=line[1:].strip()))
+            elif line.startswith("event: "):
+                current.name = line[len("event: ") :]
+            elif line.startswith("data: "):
+                current.data = json.loads(line[len("data: ") :])
+            elif line.startswith("id: "):
+                current.id = line[len("id: ") :]
+            elif line == "" and current.name is not None:
+                items.append(current)
+                current = SseItem()
+            else:
+                continue
+            if items and until(items):
+                break
+    return items
+
+
+def events_of(items: list[SseItem]) -> list[tuple[str, dict[str, Any]]]:
+    return [(i.name, i.data or {}) for i in items if i.name is not None]
+
+
 def _no_data_dir_in_body(data_dir: Path) -> Any:
     """A response hook: no body the tests ever see may contain the data directory path."""
 

@@ -105,12 +105,62 @@ def test_logout_revokes_the_session(client: Any, user: Account) -> None:
     response = client.post(
         "/api/v1/auth/logout", json={"refresh_token": user.refresh_token}, headers=user.headers
     )
-    assert response.status_code == 200
-    assert response.json() == {"ok": True}
+    assert response.status_code == 200 and response.json() == {"ok": True}
     refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
     assert refreshed.status_code == 401
     # The session's access token ended at once too.
     assert client.get("/api/v1/auth/me", headers=user.headers).status_code == 401
+
+
+def test_logout_with_only_the_refresh_token_revokes_its_family(client: Any, user: Account) -> None:
+    """Browsers log out with the refresh token alone (no Bearer): the token's whole rotation
+    family ends, other sessions stay."""
+    rotated = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert rotated.status_code == 200
+    newest = rotated.json()["refresh_token"]
+    other = login(client, "alice")
+    response = client.post("/api/v1/auth/logout", json={"refresh_token": newest})
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": newest}).status_code == 401
+    still = client.post("/api/v1/auth/refresh", json={"refresh_token": other.refresh_token})
+    assert still.status_code == 200
+    # Logging out again, or with a token nobody issued, is fine and reveals nothing.
+    again = client.post("/api/v1/auth/logout", json={"refresh_token": newest})
+    assert again.status_code == 200 and again.json() == {"ok": True}
+    unknown = client.post("/api/v1/auth/logout", json={"refresh_token": "rt_not-a-token"})
+    assert unknown.status_code == 200
+
+
+def test_logout_without_a_token_or_credentials_is_unauthorized(client: Any, user: Account) -> None:
+    client.cookies.clear()  # no refresh cookie either (registering set one)
+    assert client.post("/api/v1/auth/logout", json={}).status_code == 401
+    assert client.post("/api/v1/auth/logout").status_code == 401
+    bad = {"Authorization": "Bearer not-a-token"}
+    response = client.post(
+        "/api/v1/auth/logout", json={"refresh_token": user.refresh_token}, headers=bad
+    )
+    assert response.status_code == 401
+    # Without a refresh token an authenticated logout ends the caller's own session.
+    everything = client.post("/api/v1/auth/logout", json={}, headers=user.headers)
+    assert everything.status_code == 200
+    stale = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert stale.status_code == 401
+
+
+def test_change_password_confirmation_must_match(client: Any, user: Account) -> None:
+    mismatch = client.post(
+        "/api/v1/auth/change-password",
+        json={
+            "current_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a different passphrase",
+        },
+        headers=user.headers,
+    )
+    assert mismatch.status_code == 400  # as register's confirm_password mismatch
+    assert mismatch.json()["error"]["field"] == "confirm_password"
+    assert client.get("/api/v1/auth/me", headers=user.headers).status_code == 200  # unchanged
+    login(client, "alice")
 
 
 def test_change_password_ends_other_sessions(client: Any, user: Account) -> None:

@@ -139,10 +139,13 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[^a-z ]", " ", text.lower()).split())
 
 
+_TERMINAL_EVENTS = ("transcription.completed", "transcription.failed", "transcription.canceled")
+
+
 def _follow(
     server: Server, http: httpx.Client, transcription_id: str
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Read the job's SSE stream until it ends; returns (event, data) pairs."""
+    """Read the job's SSE stream up to its terminal event; returns (event, data) pairs."""
     events: list[tuple[str, dict[str, Any]]] = []
     raw: list[str] = []
     with http.stream(
@@ -157,6 +160,8 @@ def _follow(
                 name = line[len("event: ") :]
             elif line.startswith("data: ") and name is not None:
                 events.append((name, json.loads(line[len("data: ") :])))
+                if name in _TERMINAL_EVENTS:
+                    break  # the stream stays open (heartbeats) until the client leaves
                 name = None
     server.bodies.append("\n".join(raw))
     return events

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,6 +60,34 @@ def test_global_sse_accepts_a_stream_token(env: Env) -> None:
             assert r.status_code == 200
         denied = http.get("/api/v1/events?stream_token=bogus", timeout=10)
         assert denied.status_code == 401
+
+
+def _wait_for(condition: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_streams_stay_open_until_the_client_leaves_then_let_go(env: Env) -> None:
+    """Streams never end on their own; when the client goes away the server drops them (with
+    the default 15 s heartbeat, so it is not a heartbeat write that notices)."""
+    broker = env.core.broker
+    file_id = env.fake_file({"delay_s": 30, "steps": 300})
+    job = env.create(file_id)
+    with serve_in_thread(create_app(env.core)) as base, httpx.Client(base_url=base) as http:
+        for url in ("/api/v1/events", f"/api/v1/transcriptions/{job['id']}/events"):
+            with http.stream("GET", url, headers=env.headers, timeout=30) as stream:
+                assert stream.status_code == 200
+                lines = stream.iter_lines()  # (dropping the iterator would close the stream)
+                assert next(lines).startswith("retry: ")
+                time.sleep(1.5)  # past the streams' first database poll and disconnect check
+                assert broker.subscriber_count() == 1, url
+            # The client left: the server closes its side within a few seconds.
+            assert _wait_for(lambda: broker.subscriber_count() == 0), url
+    env.client.post(f"/api/v1/transcriptions/{job['id']}:cancel", headers=env.headers)
 
 
 def _profile(env: Env, **body: object) -> dict:

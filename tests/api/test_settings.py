@@ -29,7 +29,9 @@ def test_defaults(client: Any, core: Any, user: Account) -> None:
     assert body["auto_transcription_enabled"] is False
     assert body["default_profile_id"] is None
     assert body["local_only"] is True
-    assert body["max_upload_size_mb"] is None
+    assert body["auto_rename_enabled"] is False
+    assert body["max_upload_size_mb"] == core.config.max_upload_mb  # never null
+    assert body["user_max_upload_size_mb"] is None
     assert body["server_max_upload_size_mb"] == core.config.max_upload_mb
     assert body["effective_max_upload_size_mb"] == core.config.max_upload_mb
 
@@ -47,11 +49,13 @@ def test_partial_updates_keep_other_fields(client: Any, user: Account) -> None:
     assert second["auto_transcription_enabled"] is True
     assert second["local_only"] is False
     assert second["max_upload_size_mb"] == 10 and second["effective_max_upload_size_mb"] == 10
+    assert second["user_max_upload_size_mb"] == 10
     assert second["updated_at"].endswith("Z")
     cleared = client.patch(
         "/api/v1/settings", json={"max_upload_size_mb": None}, headers=user.headers
     ).json()
-    assert cleared["max_upload_size_mb"] is None
+    assert cleared["user_max_upload_size_mb"] is None
+    assert cleared["max_upload_size_mb"] == cleared["server_max_upload_size_mb"]
     assert client.get("/api/v1/settings", headers=user.headers).json() == cleared
 
 
@@ -59,6 +63,8 @@ def test_invalid_values(client: Any, user: Account) -> None:
     for body, field in (
         ({"auto_transcription_enabled": None}, "auto_transcription_enabled"),
         ({"local_only": "sometimes"}, "local_only"),
+        ({"auto_rename_enabled": None}, "auto_rename_enabled"),
+        ({"auto_rename_enabled": "sometimes"}, "auto_rename_enabled"),
         ({"max_upload_size_mb": 0}, "max_upload_size_mb"),
         ({"max_upload_size_mb": 10**9}, "max_upload_size_mb"),
         ({"theme": "dark"}, "theme"),
@@ -97,3 +103,20 @@ def test_default_profile_must_be_the_users_own(
 def test_settings_are_per_user(client: Any, user: Account, other_user: Account) -> None:
     client.patch("/api/v1/settings", json={"local_only": False}, headers=user.headers)
     assert client.get("/api/v1/settings", headers=other_user.headers).json()["local_only"] is True
+
+
+def test_auto_rename_is_kept_but_reads_false_until_titles_can_be_generated(
+    client: Any, core: Any, user: Account
+) -> None:
+    response = client.patch(
+        "/api/v1/settings", json={"auto_rename_enabled": True}, headers=user.headers
+    )
+    assert response.status_code == 200
+    assert response.json()["auto_rename_enabled"] is False
+    assert (
+        client.get("/api/v1/settings", headers=user.headers).json()["auto_rename_enabled"] is False
+    )
+    # The user's choice is stored, so it takes effect once titles can be generated.
+    assert core.settings.get(user.user_id).auto_rename_requested is True
+    client.patch("/api/v1/settings", json={"auto_rename_enabled": False}, headers=user.headers)
+    assert core.settings.get(user.user_id).auto_rename_requested is False

@@ -14,12 +14,27 @@ import pytest
 from scriberr.api.app import create_app
 from scriberr.engine.fake import FakeScript
 
-from .jobs_support import SAMPLE_WAV, Env, make_env, serve_in_thread, sse_events
+from .jobs_support import (
+    SAMPLE_WAV,
+    Env,
+    SseItem,
+    events_of,
+    make_env,
+    read_sse,
+    serve_in_thread,
+)
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
     with make_env(tmp_path) as built:
+        yield built
+
+
+@pytest.fixture
+def quick_heartbeat_env(tmp_path: Path) -> Iterator[Env]:
+    """Event streams send `: heartbeat` every 200 ms."""
+    with make_env(tmp_path, SCRIBERR_SSE_HEARTBEAT="200ms") as built:
         yield built
 
 
@@ -128,35 +143,62 @@ def test_exports_carry_speaker_labels(env: Env) -> None:
     assert bad.status_code in (400, 422)
 
 
-def test_per_job_sse_orders_progress_then_one_terminal_event(env: Env) -> None:
-    file_id = env.fake_file({"delay_s": 0.3, "steps": 3})
-    job = env.create(file_id)
-    response = env.client.get(f"/api/v1/transcriptions/{job['id']}/events", headers=env.headers)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
-    events = sse_events(response.text)
-    names = [name for name, _, _ in events]
+def _terminal_then_heartbeat(items: list[SseItem]) -> bool:
+    names = [i.name for i in items]
+    terminal = next((n for n, name in enumerate(names) if name in TERMINAL_NAMES), None)
+    return terminal is not None and any(i.comment == "heartbeat" for i in items[terminal:])
+
+
+TERMINAL_NAMES = ("transcription.completed", "transcription.failed", "transcription.canceled")
+
+
+def test_per_job_sse_orders_progress_then_one_terminal_event(quick_heartbeat_env: Env) -> None:
+    env = quick_heartbeat_env
+    file_id = env.fake_file({"delay_s": 1.0, "steps": 4})
+    with serve_in_thread(create_app(env.core)) as base, httpx.Client(base_url=base) as http:
+        job = env.create(file_id)
+        url = f"/api/v1/transcriptions/{job['id']}/events"
+        items = read_sse(http, url, env.headers, until=_terminal_then_heartbeat)
+    events = events_of(items)
+    names = [name for name, _ in events]
     assert names[-1] == "transcription.completed"
     assert names.count("transcription.completed") == 1
     assert set(names[:-1]) == {"transcription.progress"}
-    progress = [data["progress"] for name, data, _ in events if name == "transcription.progress"]
+    progress = [data["progress"] for name, data in events if name == "transcription.progress"]
     assert progress == sorted(progress)
-    assert all(set(data) >= {"id", "status", "progress", "stage"} for _, data, _ in events)
+    assert all(set(data) >= {"id", "status", "progress", "stage"} for _, data in events)
     assert events[-1][1] == {
         "id": job["id"],
         "status": "completed",
         "progress": 1.0,
         "stage": "completed",
     }
+    # The stream stayed open after the terminal event: only heartbeats follow it.
+    after = items[[i.name for i in items].index("transcription.completed") + 1 :]
+    assert after and all(i.comment == "heartbeat" for i in after)
 
 
-def test_sse_of_finished_job_sends_terminal_event_at_once(env: Env) -> None:
+def test_sse_of_finished_job_sends_terminal_event_then_heartbeats(
+    quick_heartbeat_env: Env,
+) -> None:
+    env = quick_heartbeat_env
     job = env.create(env.fake_file({"fail": "engine", "message": "bad audio"}))
     assert env.wait(job["id"])["status"] == "failed"
-    response = env.client.get(f"/api/v1/transcriptions/{job['id']}/events", headers=env.headers)
-    events = sse_events(response.text)
-    assert [name for name, _, _ in events] == ["transcription.failed"]
-    assert events[0][1]["error"] == "bad audio"
+    url = f"/api/v1/transcriptions/{job['id']}/events"
+    with serve_in_thread(create_app(env.core)) as base, httpx.Client(base_url=base) as http:
+        started = time.monotonic()
+        items = read_sse(
+            http,
+            url,
+            env.headers,
+            until=lambda got: sum(i.comment == "heartbeat" for i in got) >= 3,
+        )
+        elapsed = time.monotonic() - started
+    assert [name for name, _ in events_of(items)] == ["transcription.failed"]
+    assert events_of(items)[0][1]["error"] == "bad audio"
+    assert items[0].name == "transcription.failed"
+    assert [i.comment for i in items[1:]] == ["heartbeat"] * 3
+    assert elapsed >= 3 * 0.2  # heartbeats come at the configured cadence, not in a burst
 
 
 def test_sse_falls_back_to_the_database_for_other_processes(paused_env: Env) -> None:
@@ -180,6 +222,8 @@ def test_sse_falls_back_to_the_database_for_other_processes(paused_env: Env) -> 
                     name = line[len("event: ") :]
                 elif line.startswith("data: ") and name:
                     events.append((name, json.loads(line[len("data: ") :])))
+                    if name in TERMINAL_NAMES:
+                        break  # the stream itself stays open with heartbeats
                     stage = events[-1][1]["stage"]
                     if stage == "preparing":  # the claimed state, read from the row
                         queue.progress(claimed.id, claimed.worker_id, 0.5, "transcribing")

@@ -24,6 +24,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.database_url == f"sqlite:///{tmp_path / 'scriberr.db'}"
     assert config.database_kind == "sqlite"
     assert (config.log_level, config.log_format) == ("info", "text")
+    assert config.sse_heartbeat_s == 15.0
+    assert load_config({"SCRIBERR_SSE_HEARTBEAT": "250ms"}).sse_heartbeat_s == 0.25
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,8 @@ def test_duration_forms(text: str, seconds: float) -> None:
         ("SPEECH_ENGINE_PROVIDER", "tpu", "one of auto/cpu/cuda"),
         ("SPEECH_ENGINE_AUTO_DOWNLOAD", "maybe", "one of true/false/1/0/yes/no"),
         ("SCRIBERR_LOG_FORMAT", "xml", "one of text/json"),
+        ("SCRIBERR_SSE_HEARTBEAT", "often", "a duration like 500ms"),
+        ("SCRIBERR_SSE_HEARTBEAT", "0s", "a duration"),
         ("SCRIBERR_DATABASE_URL", "mysql://x", "a sqlite:/// or postgresql:// URL"),
     ],
 )
@@ -84,6 +88,9 @@ def _worker(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         ("TRANSCRIPTION_WORKERS", "-3"),
         ("SPEECH_ENGINE_PROVIDER", "quantum"),
         ("SPEECH_ENGINE_AUTO_DOWNLOAD", "sometimes"),
+        ("SPEECH_ENGINE_PRELOAD", "whisper-tiny.en;diarization-default"),
+        ("SPEECH_ENGINE_PRELOAD", "whisper-tiny.en,none"),
+        ("SPEECH_ENGINE_PRELOAD", "default,whisper-smal"),  # not in the catalog
     ],
 )
 def test_the_worker_command_stops_with_one_line_and_non_zero_exit(
@@ -97,6 +104,42 @@ def test_the_worker_command_stops_with_one_line_and_non_zero_exit(
     assert value in lines[0] and "expected" in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert not (tmp_path / "data").exists()  # nothing started, nothing written
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        (None, ("default",)),
+        ("default", ("default",)),
+        ("none", ()),
+        ("NONE", ()),
+        (" whisper-base.en , Diarization-Default,whisper-base.en", ("whisper-base.en", "diarization-default")),
+        ("default,whisper-small", ("default", "whisper-small")),
+    ],
+)  # fmt: skip
+def test_preload_forms(tmp_path: Path, value: str | None, parsed: tuple[str, ...]) -> None:
+    env = {"SCRIBERR_DATA_DIR": str(tmp_path)}
+    if value is not None:
+        env["SPEECH_ENGINE_PRELOAD"] = value
+    assert load_config(env).engine_preload == parsed
+
+
+def test_preload_default_is_the_default_model_and_diarization(tmp_path: Path) -> None:
+    from scriberr.engine.local.provider import preload_ids
+
+    env = {"SCRIBERR_DATA_DIR": str(tmp_path), "SPEECH_ENGINE_DEFAULT_MODEL": "whisper-base.en"}
+    assert preload_ids(load_config(env)) == ("whisper-base.en", "diarization-default")
+    env["SPEECH_ENGINE_PRELOAD"] = "whisper-small,default,whisper-small"
+    assert preload_ids(load_config(env)) == (
+        "whisper-small",
+        "whisper-base.en",
+        "diarization-default",
+    )
+    env["SPEECH_ENGINE_PRELOAD"] = "whisper-smal"
+    with pytest.raises(ConfigError) as raised:
+        preload_ids(load_config(env))
+    assert str(raised.value).startswith("invalid SPEECH_ENGINE_PRELOAD='whisper-smal': expected")
+    assert "whisper-small" in str(raised.value) and "\n" not in str(raised.value)
 
 
 @pytest.mark.slow

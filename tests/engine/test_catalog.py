@@ -101,6 +101,9 @@ class _OtherProvider:
 
     name = "other"
 
+    def preload(self) -> None:
+        return None
+
     def capabilities(self) -> Capabilities:
         model = ModelInfo("other-asr", "Other", "other", "transcription", True, False, (), (), 1)
         return Capabilities("other", "remote", (model,), ())

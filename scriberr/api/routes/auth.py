@@ -53,7 +53,9 @@ class LogoutIn(StrictModel):
 class ChangePasswordIn(StrictModel):
     current_password: _Password
     new_password: _Password
-    confirm_password: _Password | None = None
+    confirm_password: _Password | None = Field(
+        default=None, description="When given, must repeat `new_password`."
+    )
 
 
 class ChangeUsernameIn(StrictModel):

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import CurrentUser, StreamReader
+from scriberr.api.audio_tokens import AudioTokenOut, audio_token
+from scriberr.api.deps import AuthDep, CurrentUser, FileAudioReader
 from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
 from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
@@ -216,12 +217,13 @@ async def delete_file(file_id: FileId, user: CurrentUser, files: FilesDep) -> Re
 async def file_audio(
     request: Request,
     file_id: FileId,
-    user: StreamReader,
+    user: FileAudioReader,
     files: FilesDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     """The stored bytes, whole or one `Range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`).
-    Accepts `?stream_token=` for <audio> elements."""
+    Accepts `?stream_token=` (a stream token, or this file's audio token) for <audio>
+    elements."""
     source = await run_in_threadpool(files.audio_source, user.user_id, file_id)
     return await run_in_threadpool(
         lambda: file_response(
@@ -232,3 +234,13 @@ async def file_audio(
             head_only=request.method == "HEAD",
         )
     )
+
+
+@router.post("/files/{file_id}/audio-token", response_model=AudioTokenOut)
+async def file_audio_token(
+    file_id: FileId, user: CurrentUser, files: FilesDep, auth: AuthDep
+) -> AudioTokenOut:
+    """A read-only token for this file's audio only, and the URL that plays it (with Range) —
+    for `<audio>` elements, which cannot send an `Authorization` header. Valid for 1 hour."""
+    view = await run_in_threadpool(files.get, user.user_id, file_id)
+    return await audio_token(auth, user, "file", view.id, f"/api/v1/files/{view.id}/audio")

@@ -1,18 +1,22 @@
-"""Profiles routes: named option presets, at most one default per user."""
+"""Profiles routes: named option presets, at most one default per user. Options are accepted
+flat or in upstream Scriberr's `pipeline` shape and returned in both."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import CoreDep, CurrentUser
-from scriberr.api.job_schemas import JobOptionsIn
+from scriberr.api.job_schemas import ProfileOptionsIn
 from scriberr.api.json_body import page_response
 from scriberr.clock import rfc3339
 from scriberr.services.profiles import ProfileRecord
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 
@@ -24,7 +28,7 @@ class ProfileIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    options: JobOptionsIn = Field(default_factory=JobOptionsIn)
+    options: ProfileOptionsIn = Field(default_factory=ProfileOptionsIn)
     is_default: bool = False
 
 
@@ -33,7 +37,7 @@ class ProfilePatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    options: JobOptionsIn | None = None
+    options: ProfileOptionsIn | None = None
     is_default: bool | None = None
 
 
@@ -41,7 +45,9 @@ class ProfileOut(BaseModel):
     id: str
     name: str
     description: str | None
-    options: dict[str, Any]
+    options: dict[str, Any] = Field(
+        description="The flat options plus `pipeline`, the same preset in upstream's shape."
+    )
     is_default: bool
     created_at: str
     updated_at: str
@@ -52,27 +58,27 @@ class ProfileList(BaseModel):
     next_cursor: str | None = None
 
 
-def profile_fields(profile: ProfileRecord) -> dict[str, Any]:
+def profile_fields(core: Core, profile: ProfileRecord) -> dict[str, Any]:
     """The public JSON object of a profile (`ProfileOut`) as plain JSON types."""
     return {
         "id": profile.id,
         "name": profile.name,
         "description": profile.description,
-        "options": profile.options,
+        "options": core.profiles.options_view(profile),
         "is_default": profile.is_default,
         "created_at": rfc3339(profile.created_at) or "",
         "updated_at": rfc3339(profile.updated_at) or "",
     }
 
 
-def profile_out(profile: ProfileRecord) -> ProfileOut:
-    return ProfileOut.model_validate(profile_fields(profile))
+def profile_out(core: Core, profile: ProfileRecord) -> ProfileOut:
+    return ProfileOut.model_validate(profile_fields(core, profile))
 
 
 @router.get("", response_model=ProfileList, summary="List profiles")
 async def list_profiles(core: CoreDep, user: CurrentUser) -> Response:
     profiles = await run_in_threadpool(core.profiles.list_for_user, user.user_id)
-    return page_response([profile_fields(p) for p in profiles])
+    return page_response([profile_fields(core, p) for p in profiles])
 
 
 @router.post(
@@ -88,12 +94,13 @@ async def create_profile(body: ProfileIn, core: CoreDep, user: CurrentUser) -> P
             is_default=body.is_default,
         )
     )
-    return profile_out(profile)
+    return profile_out(core, profile)
 
 
 @router.get("/{profile_id}", response_model=ProfileOut, summary="Get a profile")
 async def get_profile(profile_id: ProfileId, core: CoreDep, user: CurrentUser) -> ProfileOut:
-    return profile_out(await run_in_threadpool(core.profiles.get, user.user_id, profile_id))
+    profile = await run_in_threadpool(core.profiles.get, user.user_id, profile_id)
+    return profile_out(core, profile)
 
 
 @router.patch("/{profile_id}", response_model=ProfileOut, summary="Update a profile")
@@ -110,7 +117,7 @@ async def update_profile(
         else:
             changes[name] = value
     profile = await run_in_threadpool(core.profiles.update, user.user_id, profile_id, changes)
-    return profile_out(profile)
+    return profile_out(core, profile)
 
 
 @router.delete("/{profile_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a profile")
@@ -124,4 +131,5 @@ async def delete_profile(profile_id: ProfileId, core: CoreDep, user: CurrentUser
 async def set_default_profile(
     profile_id: ProfileId, core: CoreDep, user: CurrentUser
 ) -> ProfileOut:
-    return profile_out(await run_in_threadpool(core.profiles.set_default, user.user_id, profile_id))
+    profile = await run_in_threadpool(core.profiles.set_default, user.user_id, profile_id)
+    return profile_out(core, profile)

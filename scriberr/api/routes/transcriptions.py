@@ -16,7 +16,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import CoreDep, CurrentUser, StreamReader
+from scriberr.api.audio_tokens import AudioTokenOut, audio_token
+from scriberr.api.deps import CoreDep, CurrentUser, StreamReader, TranscriptionAudioReader
 from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
@@ -250,6 +251,9 @@ async def list_transcriptions(
     core: CoreDep,
     user: CurrentUser,
     q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
+    file_id: Annotated[
+        str | None, Query(max_length=64, description="Only transcriptions of this file.")
+    ] = None,
     status_filter: Annotated[
         list[str] | None,
         Query(
@@ -269,6 +273,7 @@ async def list_transcriptions(
     statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
     params = ListParams(
         q=q,
+        file_id=file_id,
         status=statuses,
         updated_after=updated_after,
         sort=sort,
@@ -341,6 +346,17 @@ async def cancel_transcription(
 
 
 @router.post(
+    "/transcriptions/{transcription_id}:stop",
+    response_model=CancelOut,
+    summary="Alias of :cancel (the route upstream Scriberr's web frontend calls)",
+)
+async def stop_transcription(
+    transcription_id: TranscriptionId, core: CoreDep, user: CurrentUser
+) -> CancelOut:
+    return await cancel_transcription(transcription_id, core, user)
+
+
+@router.post(
     "/transcriptions/{transcription_id}:retry",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RetryOut,
@@ -407,15 +423,32 @@ async def get_transcript(
     responses={206: {"description": "Partial content"}, 416: {"description": "Bad range"}},
 )
 async def get_transcription_audio(
-    request: Request, transcription_id: TranscriptionId, core: CoreDep, user: StreamReader
+    request: Request,
+    transcription_id: TranscriptionId,
+    core: CoreDep,
+    user: TranscriptionAudioReader,
 ) -> Response:
     file = await run_in_threadpool(core.transcriptions.audio_file, user.user_id, transcription_id)
     return await stream_file_audio(request, core, file)
 
 
+@router.post(
+    "/transcriptions/{transcription_id}/audio-token",
+    response_model=AudioTokenOut,
+    summary="A read-only token (1 hour) for this job's audio only, and the URL that plays it",
+)
+async def transcription_audio_token(
+    transcription_id: TranscriptionId, core: CoreDep, user: CurrentUser
+) -> AudioTokenOut:
+    record = await run_in_threadpool(core.transcriptions.get, user.user_id, transcription_id)
+    path = f"/api/v1/transcriptions/{record.id}/audio"
+    return await audio_token(core.auth, user, "transcription", record.id, path)
+
+
 @router.get(
     "/transcriptions/{transcription_id}/events",
-    summary="Server-sent events for one job; ends after its terminal event",
+    summary="Server-sent events for one job; after its terminal event the stream stays open "
+    "with `: heartbeat` comments until the client leaves",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )

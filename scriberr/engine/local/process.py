@@ -35,6 +35,7 @@ from scriberr.engine.base import (
     EngineError,
     InvalidOptionsError,
     JobCanceled,
+    ModelInstallError,
     ModelUnavailableError,
     ProgressCallback,
 )
@@ -65,6 +66,7 @@ _ERRORS: dict[str, type[EngineError]] = {
         ModelUnavailableError,
         InvalidOptionsError,
         EngineCrashedError,
+        ModelInstallError,
         EngineError,
     )
 }
@@ -231,8 +233,12 @@ class EnginePool:
         self._closed = False
 
     @contextmanager
-    def lease(self, model_key: str | None = None) -> Iterator[EngineProcess]:
-        engine = self._acquire(model_key)
+    def lease(
+        self, model_key: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[EngineProcess]:
+        """A process to use alone; while all are busy (say, preloading), waits, raising
+        `JobCanceled` within `POLL_INTERVAL_S` of `cancel`."""
+        engine = self._acquire(model_key, cancel)
         try:
             yield engine
         finally:
@@ -240,18 +246,20 @@ class EnginePool:
                 self._idle.append(engine)
                 self._available.notify_all()
 
-    def _acquire(self, model_key: str | None) -> EngineProcess:
+    def _acquire(self, model_key: str | None, cancel: CancelToken | None) -> EngineProcess:
         with self._available:
             while True:
                 if self._closed:
                     raise EngineError("the speech engine is shutting down")
+                if cancel is not None:
+                    cancel.raise_if_canceled()
                 if self._idle:
                     return self._pick(model_key)
                 if len(self._all) < self._size:
                     engine = EngineProcess(self._settings, len(self._all))
                     self._all.append(engine)
                     return engine
-                self._available.wait()
+                self._available.wait(POLL_INTERVAL_S if cancel is not None else None)
 
     def _pick(self, model_key: str | None) -> EngineProcess:
         """Prefer an idle process that already ran this model, so it is not loaded twice."""

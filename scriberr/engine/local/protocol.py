@@ -44,6 +44,22 @@ class DiarizeRequest:
 
 
 @dataclass(frozen=True)
+class PreloadRequest:
+    """Load these models now, before a job needs them; answered with the IDs that loaded."""
+
+    whisper: tuple[ModelLocation, ...]
+    diarization: bool
+
+
+@dataclass(frozen=True)
+class VerifyModelRequest:
+    """Load the Whisper model in `directory` once to prove it works (then drop it)."""
+
+    directory: Path
+    multilingual: bool | None
+
+
+@dataclass(frozen=True)
 class StatsRequest:
     """Ask the engine process for its resource use (benchmarks, diagnostics)."""
 
@@ -53,9 +69,17 @@ class EngineStats:
     pid: int
     peak_rss_mb: float
     loaded_models: tuple[str, ...]
+    model_loads: int  # models loaded since the process started (preloaded ones included)
 
 
-Request = PrepareRequest | TranscribeRequest | DiarizeRequest | StatsRequest
+Request = (
+    PrepareRequest
+    | TranscribeRequest
+    | DiarizeRequest
+    | PreloadRequest
+    | StatsRequest
+    | VerifyModelRequest
+)
 
 
 @dataclass(frozen=True)

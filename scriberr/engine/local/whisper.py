@@ -8,12 +8,15 @@ detection when no language is given, and faster-whisper's batched pipeline for l
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scriberr.engine.base import (
+    ModelInstallError,
     ModelUnavailableError,
     Segment,
     TranscriptionOptions,
@@ -21,6 +24,8 @@ from scriberr.engine.base import (
     Word,
 )
 from scriberr.engine.catalog import ModelLocation
+from scriberr.engine.install import HubSource, download_model
+from scriberr.engine.local.pacing import Pacer
 
 logger = logging.getLogger("scriberr.engine")
 
@@ -35,39 +40,75 @@ _SPLIT_LONGER_THAN_S = 12.0
 _PAUSE_S = 1.0
 _SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")  # also CJK full stops
 
-Progress = Callable[[float], None]
 CancelCheck = Callable[[], None]
 
 
-def load_model(location: ModelLocation, device: str, compute_type: str, threads: int) -> Any:
-    """Load (downloading first when allowed) a CTranslate2 Whisper model."""
-    from faster_whisper import WhisperModel
+def load_model(
+    location: ModelLocation,
+    device: str,
+    compute_type: str,
+    threads: int,
+    check_cancel: CancelCheck | None = None,
+) -> Any:
+    """Load a CTranslate2 Whisper model, downloading it into the cache first when allowed.
 
-    directory = location.directory
+    A download is staged and verified by loading it (see `engine.install`), so a failed or
+    canceled download leaves nothing in the cache.
+    """
     if not location.present:
-        directory = _download(location)
+        return _download(location, device, compute_type, threads, check_cancel)
     try:
-        return WhisperModel(
-            str(directory), device=device, compute_type=compute_type, cpu_threads=threads
-        )
-    except Exception as error:
-        logger.warning("loading model %s failed: %s", location.model_id, error)
+        return open_model(location.directory, device, compute_type, threads, None)
+    except ModelInstallError:
         raise ModelUnavailableError(
             f"model '{location.model_id}' could not be loaded; its files may be incomplete"
         ) from None
 
 
-def _download(location: ModelLocation) -> Any:
-    from faster_whisper.utils import download_model
+def open_model(
+    directory: Path, device: str, compute_type: str, threads: int, multilingual: bool | None
+) -> Any:
+    """Load the model in `directory` once; `ModelInstallError` when it is not a usable Whisper
+    model (or, when `multilingual` is given, not the kind the catalog expects)."""
+    from faster_whisper import WhisperModel
 
+    try:
+        model = WhisperModel(
+            str(directory), device=device, compute_type=compute_type, cpu_threads=threads
+        )
+    except Exception as error:
+        logger.warning("loading the model in %s failed: %s", directory, error)
+        raise ModelInstallError("the model files could not be loaded") from None
+    if multilingual is not None and bool(model.model.is_multilingual) != multilingual:
+        found = "multilingual" if model.model.is_multilingual else "English-only"
+        raise ModelInstallError(f"the files hold an {found} model, which this model ID is not")
+    return model
+
+
+def _download(
+    location: ModelLocation,
+    device: str,
+    compute_type: str,
+    threads: int,
+    check_cancel: CancelCheck | None,
+) -> Any:
     logger.info("downloading model %s from %s", location.model_id, location.repo)
     try:
-        location.directory.mkdir(parents=True, exist_ok=True)
-        return download_model(str(location.repo), output_dir=str(location.directory))
-    except Exception as error:
+        return download_model(
+            location.model_id,
+            str(location.repo),
+            location.directory.parent,
+            HubSource.from_environment(os.environ),
+            verify=lambda staged: open_model(
+                staged, device, compute_type, threads, location.multilingual
+            ),
+            check_cancel=check_cancel,
+        )
+    except ModelInstallError as error:
         logger.warning("download of model %s failed: %s", location.model_id, error)
         raise ModelUnavailableError(
-            f"model '{location.model_id}' is not installed and could not be downloaded"
+            f"model '{location.model_id}' is not installed and could not be downloaded: "
+            f"{error.public_message}"
         ) from None
 
 
@@ -114,22 +155,36 @@ def start_decoding(
     return plain
 
 
+def window_seconds(duration: float) -> float:
+    """Audio one decoding call covers at most: a 30 s window, or a batch of them."""
+    return 30.0 * (BATCH_SIZE if use_batched(duration) else 1)
+
+
 def transcribe(
     model: Any,
     samples: np.ndarray,
     options: TranscriptionOptions,
     model_id: str,
-    progress: Progress,
+    pacer: Pacer,
     check_cancel: CancelCheck,
+    speed: float | None = None,
 ) -> TranscriptionOutput:
+    """Decode `samples`, reporting progress by audio position to `pacer`.
+
+    `speed` (audio seconds per second of work, from earlier jobs) paces progress until the
+    first segments arrive; after that the speed measured in this job does.
+    """
     duration = samples.shape[0] / SAMPLE_RATE
     if duration == 0:
         return TranscriptionOutput(text="", language=options.language, duration=0.0, model=model_id)
+    window = window_seconds(duration) / duration
+    pacer.phase(0.0, min(1.0, window), expected_s=window * duration / speed if speed else None)
     iterator, info = start_decoding(model, samples, options)
     segments: list[Segment] = []
     for raw in iterator:
         segments.extend(_segments(raw, duration))
-        progress(min(1.0, float(raw.end) / duration))
+        position = min(1.0, float(raw.end) / duration)
+        pacer.report(position, bound=position + window)
         check_cancel()
     words = tuple(word for segment in segments for word in segment.words)
     text = " ".join(segment.text for segment in segments if segment.text).strip()

@@ -3,12 +3,15 @@
 `run_engine` is the target of a `spawn`ed process. It silences native stdout/stderr (forwarded as
 debug log lines instead), keeps up to `max_loaded` models resident (least recently used unloaded),
 checks the shared cancel flag between chunks of work, and answers every request with exactly one
-terminal message. Nothing here is imported by the server process except through `process.py`.
+terminal message. Transcription and diarization report progress through a `Pacer` (steady, at
+most four messages a second). A `PreloadRequest` loads models before any job asks for them.
+Nothing here is imported by the server process except through `process.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -23,7 +26,9 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from scriberr.engine.base import EngineError, JobCanceled, PreparedAudio
+from scriberr.engine.catalog import DIARIZATION_MODEL_ID, ModelLocation, find_entry
 from scriberr.engine.local import audio, whisper
+from scriberr.engine.local.pacing import Pacer
 from scriberr.engine.local.protocol import (
     Canceled,
     DiarizeRequest,
@@ -32,17 +37,25 @@ from scriberr.engine.local.protocol import (
     EngineStats,
     Failed,
     LogLine,
+    PreloadRequest,
     PrepareRequest,
     Progress,
     Request,
     StatsRequest,
     TranscribeRequest,
+    VerifyModelRequest,
 )
 
 logger = logging.getLogger("scriberr.engine")
 
+CancelCheck = Callable[[], None]
+
 _GENERIC_FAILURE = "the speech engine failed while processing this audio"
-_DIARIZATION_KEY = "diarization-default"
+_DIARIZATION_KEY = DIARIZATION_MODEL_ID
+# Audio seconds per second of work assumed for a model's first job in a process (CPU, 2 cores,
+# int8), as this constant over the model size in MB: about 20x real time for tiny, 0.5x for
+# large-v3. Only paces progress until the job's first segments arrive.
+_SPEED_PER_MB = 1500.0
 _PARENT_CHECK_S = 1.0
 
 
@@ -94,6 +107,7 @@ class ModelCache:
     def __init__(self, capacity: int) -> None:
         self._capacity = max(1, capacity)
         self._models: OrderedDict[str, Any] = OrderedDict()
+        self.loads = 0  # models loaded since the process started
 
     def get(self, key: str, load: Callable[[], Any]) -> Any:
         if key in self._models:
@@ -106,6 +120,7 @@ class ModelCache:
             logger.info("unloaded model %s", evicted)
         model = load()
         self._models[key] = model
+        self.loads += 1
         logger.info("loaded model %s", key)
         return model
 
@@ -120,67 +135,122 @@ class Engine:
     def __init__(self, settings: EngineSettings) -> None:
         self._settings = settings
         self._models = ModelCache(settings.max_loaded)
+        self._speeds: dict[str, float] = {}  # model ID -> audio seconds per second, last job
 
     def handle(
-        self, request: Request, progress: Callable[[float], None], check_cancel: Callable[[], None]
+        self, request: Request, send_progress: Callable[[float], None], check_cancel: CancelCheck
     ) -> object:
         if isinstance(request, PrepareRequest):
             duration = audio.normalise_audio(request.source, request.destination, check_cancel)
             return PreparedAudio(path=request.destination, duration=duration)
         if isinstance(request, TranscribeRequest):
-            return self._transcribe(request, progress, check_cancel)
+            with Pacer(send_progress) as pacer:
+                result = self._transcribe(request, pacer, check_cancel)
+                pacer.finish()
+            return result
         if isinstance(request, DiarizeRequest):
-            return self._diarize(request, progress, check_cancel)
+            with Pacer(send_progress) as pacer:
+                turns = self._diarize(request, pacer, check_cancel)
+                pacer.finish()
+            return turns
+        if isinstance(request, PreloadRequest):
+            return self._preload(request)
+        if isinstance(request, VerifyModelRequest):
+            settings = self._settings
+            whisper.open_model(
+                request.directory,
+                settings.device,
+                settings.compute_type,
+                settings.threads,
+                request.multilingual,
+            )
+            gc.collect()
+            return None
         if isinstance(request, StatsRequest):
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            return EngineStats(os.getpid(), usage.ru_maxrss / 1024.0, self._models.keys)
+            return EngineStats(
+                os.getpid(), usage.ru_maxrss / 1024.0, self._models.keys, self._models.loads
+            )
         raise TypeError(f"unknown request {type(request).__name__}")
 
-    def _transcribe(
-        self,
-        request: TranscribeRequest,
-        progress: Callable[[float], None],
-        check_cancel: Callable[[], None],
-    ) -> object:
+    def _whisper_model(
+        self, location: ModelLocation, check_cancel: CancelCheck | None = None
+    ) -> Any:
         settings = self._settings
-        location = request.location
-        model = self._models.get(
+        return self._models.get(
             f"whisper:{location.model_id}",
             lambda: whisper.load_model(
-                location, settings.device, settings.compute_type, settings.threads
+                location, settings.device, settings.compute_type, settings.threads, check_cancel
             ),
         )
-        check_cancel()
-        samples = audio.load_samples(request.audio)
-        return whisper.transcribe(
-            model, samples, request.options, location.model_id, progress, check_cancel
-        )
 
-    def _diarize(
-        self,
-        request: DiarizeRequest,
-        progress: Callable[[float], None],
-        check_cancel: Callable[[], None],
-    ) -> object:
+    def _diarizer(self) -> Any:
         from scriberr.engine.local.diarization import SpeakerDiarizer
 
         settings = self._settings
-        diarizer = self._models.get(
+        return self._models.get(
             _DIARIZATION_KEY, lambda: SpeakerDiarizer(settings.device, settings.threads)
         )
+
+    def _preload(self, request: PreloadRequest) -> tuple[str, ...]:
+        """Load the requested models (a model that fails to load is logged and skipped)."""
+        loaders: list[tuple[str, Callable[[], Any]]] = [
+            (location.model_id, functools.partial(self._whisper_model, location))
+            for location in request.whisper
+        ]
+        if request.diarization:
+            loaders.append((_DIARIZATION_KEY, self._diarizer))
+        loaded = []
+        for model_id, load in loaders:
+            try:
+                load()
+            except EngineError as error:
+                logger.warning("preloading model %s failed: %s", model_id, error.public_message)
+                continue
+            loaded.append(model_id)
+        return tuple(loaded)
+
+    def _transcribe(
+        self, request: TranscribeRequest, pacer: Pacer, check_cancel: CancelCheck
+    ) -> object:
+        location = request.location
+        model = self._whisper_model(location, check_cancel)
         check_cancel()
         samples = audio.load_samples(request.audio)
-        return diarizer.diarize(samples, request.options, progress, check_cancel)
+        started = time.monotonic()
+        result = whisper.transcribe(
+            model,
+            samples,
+            request.options,
+            location.model_id,
+            pacer,
+            check_cancel,
+            speed=self._speed(location.model_id),
+        )
+        elapsed = time.monotonic() - started
+        if elapsed > 0 and result.duration > 0:
+            self._speeds[location.model_id] = result.duration / elapsed
+        return result
+
+    def _speed(self, model_id: str) -> float | None:
+        """Audio seconds per second this model decoded at last time (or a guess from its size)."""
+        if model_id in self._speeds:
+            return self._speeds[model_id]
+        entry = find_entry(model_id)
+        if entry is None or self._settings.device != "cpu":
+            return None
+        return _SPEED_PER_MB / entry.size_mb
+
+    def _diarize(self, request: DiarizeRequest, pacer: Pacer, check_cancel: CancelCheck) -> object:
+        diarizer = self._diarizer()
+        check_cancel()
+        samples = audio.load_samples(request.audio)
+        return diarizer.diarize(samples, request.options, pacer, check_cancel)
 
 
 def _progress_sender(sender: _Sender) -> Callable[[float], None]:
-    last = [-1.0]
-
     def report(fraction: float) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        if fraction - last[0] >= 0.01 or (fraction == 1.0 and last[0] < 1.0):
-            last[0] = fraction
-            sender.send(Progress(fraction))
+        sender.send(Progress(min(max(fraction, 0.0), 1.0)))
 
     return report
 
