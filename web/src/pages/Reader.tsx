@@ -241,16 +241,22 @@ function ReaderBody({ job, transcript, etag, reload }: { job: Transcription; tra
     return () => el.removeEventListener("loadedmetadata", go);
   }, [src, model]);
 
+  // Closing the editor puts keyboard focus back on the segment's Edit button.
+  const closeEditor = useCallback((index: number) => {
+    setEditing(null);
+    window.setTimeout(() => document.querySelector<HTMLElement>(`[data-seg="${index}"] .seg-edit`)?.focus(), 0);
+  }, []);
+
   const extras = useCallback(
     (segment: ReaderSegment) =>
       editing === segment.id ? (
-        <SegmentEditor jobId={job.id} segment={segment} speakers={[...model.speakers].sort()} names={names} etag={etag} onDone={() => setEditing(null)} onSaved={reload} />
+        <SegmentEditor jobId={job.id} segment={segment} speakers={[...model.speakers].sort()} names={names} etag={etag} onDone={() => closeEditor(segment.index)} onSaved={reload} />
       ) : (
         <button type="button" className="ghost small seg-edit" aria-label={`Edit segment at ${clock(segment.start)}`} onClick={(e) => (e.stopPropagation(), setEditing(segment.id))}>
           Edit
         </button>
       ),
-    [editing, job.id, model, names, etag, reload],
+    [editing, job.id, model, names, etag, reload, closeEditor],
   );
 
   // A measuring hook for bench/web.py: one highlight update, exactly as playback runs it.
