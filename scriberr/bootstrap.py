@@ -30,7 +30,9 @@ from scriberr.persistence.idempotency_repository import IdempotencyRepository
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.profile_repository import ProfileRepository
 from scriberr.persistence.queue_repository import QueueRepository
+from scriberr.persistence.search_repository import SearchRepository
 from scriberr.persistence.settings_repository import SettingsRepository
+from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.privacy import private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
@@ -42,8 +44,10 @@ from scriberr.services.importer import YtDlpImporter
 from scriberr.services.models import ModelService
 from scriberr.services.profiles import ProfileService
 from scriberr.services.retention import RetentionSweeper
+from scriberr.services.search import SearchService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
+from scriberr.services.transcripts import TranscriptService
 
 _log = logging.getLogger("scriberr")
 
@@ -67,6 +71,8 @@ class Core:
     files: FileService
     idempotency: IdempotencyService
     retention: RetentionSweeper
+    transcripts: TranscriptService
+    search: SearchService
     models: ModelService
 
     def start(self) -> None:
@@ -152,6 +158,11 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         profiles=profiles, transcriptions=transcriptions, auth=auth, settings=settings,
         files=files, idempotency=IdempotencyService(IdempotencyRepository(database)),
         retention=RetentionSweeper(files, config.openai_retention_s, utcnow),
+        transcripts=TranscriptService(
+            transcriptions=TranscriptionRepository(database),
+            documents=TranscriptRepository(database),
+        ),
+        search=SearchService(SearchRepository(database)),
         models=ModelService(registry, broker),
     )  # fmt: skip
 

@@ -29,8 +29,10 @@ from scriberr.api.routes import (
     models,
     openai_compat,
     profiles,
+    search,
     settings,
     transcriptions,
+    transcripts,
 )
 from scriberr.api.webapp import DEFAULT_WEB_DIR, install_web_app
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
 _ROUTE_MODULES = (
     *(health, auth, api_keys, files, settings),
-    *(transcriptions, profiles, models, events, admin, openai_compat),
+    *(transcriptions, transcripts, search, profiles, models, events, admin, openai_compat),
 )
 
 # Multipart framing and the non-file form fields on top of the file itself.

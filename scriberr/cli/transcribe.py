@@ -1,7 +1,10 @@
 """`scriberr transcribe FILE`: run the job pipeline on one file without a server or database.
 
-prepare (16 kHz mono) → transcribe → diarize (with --diarize) → canonical transcript → render to
-stdout. Failures print one sanitised line on stderr and exit non-zero.
+prepare (16 kHz mono) → transcribe → diarize (with --diarize, or a speaker-count hint, which
+implies it) → canonical transcript → render to stdout (or `--output FILE`; docx needs one when
+stdout is a terminal), with the export options of the HTTP API (`--no-speakers`, `--timestamps`,
+subtitle layout). Bad options exit 2; engine failures print one sanitised line on stderr and
+exit 1.
 
 Every job option has a flag derived from `scriberr.jobs.JobOptions` (`beam_size` → `--beam-size`,
 booleans as `--vad/--no-vad`), validated by `JobOptions.from_request` like an API request.
@@ -29,7 +32,7 @@ from scriberr.engine.base import (
 from scriberr.engine.registry import build_provider_registry
 from scriberr.jobs import JobOptions, OptionError, OptionSpec, Stage, option_specs
 from scriberr.privacy import confine_to_data_dir, private_dirs
-from scriberr.transcript import FORMATS, build_transcript, render
+from scriberr.transcript import FORMATS, CueLimits, ExportOptions, build_transcript, export
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +47,46 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--format", dest="fmt", choices=list(FORMATS), default="txt", help="output format"
     )
+    parser.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    parser.add_argument(
+        "--no-speakers", dest="speakers", action="store_false", help="leave speakers out"
+    )
+    parser.add_argument(
+        "--timestamps", action="store_true", help="txt: start time before each paragraph"
+    )
+    defaults = CueLimits()
+    parser.add_argument(
+        "--max-line-chars",
+        type=_bounded(int, 10, 200),
+        default=defaults.max_line_chars,
+        help=f"srt/vtt: characters per line (default {defaults.max_line_chars})",
+    )
+    parser.add_argument(
+        "--max-lines",
+        type=_bounded(int, 1, 10),
+        default=defaults.max_lines,
+        help=f"srt/vtt: lines per cue (default {defaults.max_lines})",
+    )
+    parser.add_argument(
+        "--max-cue-seconds",
+        type=_bounded(float, 1.0, 60.0),
+        default=defaults.max_cue_seconds,
+        help=f"srt/vtt: longest cue in seconds (default {defaults.max_cue_seconds:g})",
+    )
     parser.set_defaults(handler=run)
+
+
+def _bounded(kind: type[int] | type[float], low: float, high: float) -> Any:
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low:g}..{high:g}")
+        return number
+
+    return parse
 
 
 _FLAG_ALIASES = {"diarization": ("--diarize",)}
@@ -78,6 +120,9 @@ def _add_option_flag(parser: Any, name: str, spec: OptionSpec, default: Any) -> 
 def _job_options(arguments: argparse.Namespace, registry: Any) -> JobOptions:
     """The flags as job options, validated against the catalog (OptionError names the flag)."""
     given = {name: getattr(arguments, name) for name, _spec, _default in option_specs()}
+    hints = ("num_speakers", "min_speakers", "max_speakers")
+    if given.get("diarization") is None and any(given.get(h) is not None for h in hints):
+        given["diarization"] = True  # a speaker-count hint asks for speakers
     return JobOptions.from_request(
         {key: value for key, value in given.items() if value is not None},
         defaults=JobOptions.defaults(registry.default_model),
@@ -131,6 +176,9 @@ def run(arguments: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"scriberr: no such file: {source}", file=sys.stderr)
         return 2
+    if arguments.fmt == "docx" and arguments.output is None and sys.stdout.isatty():
+        print("scriberr: docx is a binary format: write it with --output FILE", file=sys.stderr)
+        return 2
     registry = build_provider_registry(config)
     for directory in private_dirs(config.data_dir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -152,7 +200,23 @@ def run(arguments: argparse.Namespace) -> int:
         return 130
     finally:
         registry.close()
-    sys.stdout.write(render(transcript, arguments.fmt))
-    if arguments.fmt == "txt" and not transcript["text"].endswith("\n"):
-        sys.stdout.write("\n")
+    content = export(
+        transcript,
+        arguments.fmt,
+        ExportOptions(
+            speakers=arguments.speakers,
+            timestamps=arguments.timestamps,
+            limits=CueLimits(
+                arguments.max_line_chars, arguments.max_lines, arguments.max_cue_seconds
+            ),
+            title=source.stem,
+            uri=source.stem,
+        ),
+    )
+    if arguments.output is not None:
+        arguments.output.write_bytes(content)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
     return 0

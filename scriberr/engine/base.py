@@ -172,6 +172,11 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    # Decoder confidence where the engine gives it (Whisper: mean token log-probability, the
+    # probability of "no speech", and the gzip compression ratio of the text).
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
 
 
 @dataclass(frozen=True)

@@ -255,3 +255,56 @@ class IdempotencyRecord(Base):
     response_body: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str] = mapped_column(String(100), default="application/json")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TranscriptRevision(Base):
+    """A saved correction of a transcript (revision 1, 2, …); revision 0 is the engine's output
+    in `transcriptions.transcript`. A revert is a new revision copying an earlier one."""
+
+    __tablename__ = "transcript_revisions"
+    __table_args__ = (
+        UniqueConstraint("transcription_id", "revision", name="uq_transcript_revision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transcription_id: Mapped[str] = mapped_column(
+        ForeignKey("transcriptions.id", ondelete="CASCADE")
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[str | None] = mapped_column(String(40))
+    reverted_from: Mapped[int | None] = mapped_column(Integer)
+    transcript: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SpeakerName(Base):
+    """What the user called one speaker label of one transcription."""
+
+    __tablename__ = "speaker_names"
+
+    transcription_id: Mapped[str] = mapped_column(
+        ForeignKey("transcriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SearchSegment(Base):
+    """Full-text index rows: one per segment of the current revision of a completed transcript,
+    plus one title row (`segment_id` NULL). The text index itself (SQLite FTS5 `search_fts`,
+    PostgreSQL `tsv` + GIN) and the triggers that keep this table current live in migration
+    0004; see `persistence.search_repository`."""
+
+    __tablename__ = "search_segments"
+    __table_args__ = (
+        Index("ix_search_segments_transcription", "transcription_id"),
+        Index("ix_search_segments_user", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transcription_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(40))
+    segment_id: Mapped[str | None] = mapped_column(String(40))
+    start: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)

@@ -33,6 +33,7 @@ from scriberr.clock import utcnow
 from scriberr.jobs import Origin, Stage, is_terminal
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import AudioFile, Execution, JobLog, Transcription
+from scriberr.persistence.search_repository import matching_transcriptions, text_match_query
 
 SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "title", "-title")
 Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
@@ -185,6 +186,7 @@ def _list_statement(
     has_updated_after: bool,
     has_after: bool,
     has_origins: bool,
+    text_search: str | None = None,
 ) -> Select[Any]:
     """The listing query for one combination of filters (at most 384 of them), with bound
     parameters `user_id`, `limit` and, when used, `pattern`, `file_id`, `statuses`, `updated_after`,
@@ -192,13 +194,21 @@ def _list_statement(
     cache key is computed once too.
 
     `origins` filters on the origin of the job's source file (joined for its duration anyway);
-    a job without a file counts as `library`."""
+    a job without a file counts as `library`.
+
+    `text_search` (`sqlite` or `postgresql`, with `has_q`): `q` also matches transcript text
+    through the full-text index (bound parameter `text_query`, see `search_repository`)."""
     column = _sort_column(sort)
     descending = sort.startswith("-")
     conditions: list[ColumnElement[bool]] = [Transcription.user_id == bindparam("user_id")]
     if has_q:
         title = func.lower(func.coalesce(Transcription.title, ""))
-        conditions.append(title.like(bindparam("pattern"), escape="\\"))
+        in_title = title.like(bindparam("pattern"), escape="\\")
+        if text_search is None:
+            conditions.append(in_title)
+        else:
+            in_text = Transcription.id.in_(matching_transcriptions(text_search == "sqlite"))
+            conditions.append(or_(in_title, in_text))
     if has_file_id:
         conditions.append(Transcription.file_id == bindparam("file_id"))
     if has_statuses:
@@ -256,6 +266,8 @@ class TranscriptionRepository:
 
     def list_page(self, query: ListQuery) -> list[TranscriptionRecord]:
         """One page (`limit + 1` rows fetched so the caller can tell whether more exist)."""
+        # Transcript text (current revision) matches through the full-text index.
+        text_query = text_match_query(self._db.is_sqlite, query.q) if query.q else None
         statement = _list_statement(
             query.sort,
             has_q=bool(query.q),
@@ -264,10 +276,13 @@ class TranscriptionRepository:
             has_updated_after=query.updated_after is not None,
             has_after=query.after is not None,
             has_origins=query.origins is not None,
+            text_search=self._db.kind if text_query is not None else None,
         )
         params: dict[str, Any] = {"user_id": query.user_id, "limit": query.limit + 1}
         if query.q:
             params["pattern"] = f"%{_escape_like(query.q.lower())}%"
+        if text_query is not None:
+            params["text_query"] = text_query
         if query.file_id:
             params["file_id"] = query.file_id
         if query.statuses:

@@ -45,6 +45,18 @@ class RequestTimeout(ServiceError):
     code, status = "REQUEST_TIMEOUT", 408
 
 
+class PreconditionFailed(ServiceError):
+    """A conditional request (`If-Match`) whose condition no longer holds."""
+
+    code, status = "PRECONDITION_FAILED", 412
+
+
+class PreconditionRequired(ServiceError):
+    """A change that must be conditional (`If-Match`) arrived without its condition."""
+
+    code, status = "PRECONDITION_REQUIRED", 428
+
+
 class PayloadTooLarge(ServiceError):
     code, status = "PAYLOAD_TOO_LARGE", 413
 

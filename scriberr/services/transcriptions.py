@@ -1,5 +1,6 @@
 """Transcriptions: create (option resolution + enqueue), read, list, rename, cancel, retry, delete,
-transcript and exports, executions, logs — the use cases behind `/api/v1/transcriptions`.
+executions, logs — the use cases behind `/api/v1/transcriptions` (the transcript itself:
+`services.transcripts`).
 
 Rules kept here:
 - Options resolve request > named profile > the user's default profile > config defaults, and are
@@ -77,7 +78,6 @@ from scriberr.services.pagination import (
 )
 from scriberr.services.profiles import ProfileService
 from scriberr.services.titles import clean_title
-from scriberr.transcript import FORMATS, parse_stored, render
 
 STATUSES = tuple(status.value for status in JobStatus)
 _EXECUTION_ORDER = SortSpec(name="started_at", field="started_at", descending=False)
@@ -278,7 +278,7 @@ class TranscriptionService:
         rows = self._repo.list_page(
             ListQuery(
                 user_id=user_id,
-                q=(params.q or "").strip() or None,
+                q=(params.q or "").replace("\x00", "").strip() or None,  # PostgreSQL refuses NUL
                 file_id=(params.file_id or "").strip() or None,
                 statuses=statuses,
                 updated_after=params.updated_after,
@@ -375,21 +375,6 @@ class TranscriptionService:
             self._remove(user_id, transcription_id)
 
     # ------------------------------------------------------------- transcript
-
-    def transcript(self, user_id: str, transcription_id: str) -> dict[str, Any]:
-        """The canonical transcript of a completed job; `Conflict` (409) before completion."""
-        record = self.get(user_id, transcription_id)
-        if record.status != JobStatus.COMPLETED:
-            raise Conflict(f"transcription is {record.status}; the transcript is not available")
-        transcript = parse_stored(self._repo.transcript_json(user_id, transcription_id))
-        if transcript.get("language") is None and record.language:
-            transcript["language"] = record.language
-        return transcript
-
-    def export(self, user_id: str, transcription_id: str, fmt: str) -> str:
-        if fmt not in FORMATS:
-            raise InvalidRequest("format must be one of: " + ", ".join(FORMATS), field="format")
-        return render(self.transcript(user_id, transcription_id), fmt)
 
     def audio_file(self, user_id: str, transcription_id: str) -> FileRef:
         record = self.get(user_id, transcription_id)

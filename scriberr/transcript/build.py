@@ -1,11 +1,17 @@
 """Build the canonical transcript dict (SPEC §4) from engine output and diarization turns.
 
-Shape: `{text, language, duration, segments, words, engine}`; `segments` and `words` are always
-lists. Segment ids are `seg_000001`, `seg_000002`, … in order. Times are rounded to milliseconds
+Shape: `{text, language, duration, segments, words, engine}`, plus `speaker_turns` and
+`speakers` with diarization; `segments` and `words` are always lists. Segment ids are `seg_000001`, `seg_000002`, … in order. Times are rounded to milliseconds
 and always come from the engine: when the engine gave words but no segments, segments are grouped
 from the words (a segment ends at sentence punctuation, at a pause of `PAUSE_SPLIT_S` or more, or
 when the speaker changes) and take their first word's start and last word's end. With
 diarization, an engine segment whose words change speaker is cut there the same way.
+
+Engine confidence is kept where the engine gives it: word `probability`; segment `avg_logprob`,
+`no_speech_prob`, `compression_ratio` (the pieces of a segment cut at a speaker change keep their
+segment's values). With diarization, `speaker_turns` is the diarization itself relabelled with the
+transcript's labels (what DER and the RTTM export use), and `speakers` lists every label with its
+user-given `name` (`null` until named).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from scriberr.transcript.inputs import Segment, SpeakerTurn, TranscriptionOutput
 from scriberr.transcript.speakers import assign_speakers, raw_speakers
 
 PAUSE_SPLIT_S = 1.0
+CONFIDENCE_KEYS = ("avg_logprob", "no_speech_prob", "compression_ratio")
 _SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
 
 
@@ -30,7 +37,19 @@ def _time(value: float) -> float:
 
 
 def _word_dict(word: Word) -> dict[str, Any]:
-    return {"start": _time(word.start), "end": _time(word.end), "word": word.word.strip()}
+    item: dict[str, Any] = {
+        "start": _time(word.start),
+        "end": _time(word.end),
+        "word": word.word.strip(),
+    }
+    if word.probability is not None:
+        item["probability"] = float(word.probability)
+    return item
+
+
+def _confidence(segment: Segment) -> dict[str, float]:
+    values = {key: getattr(segment, key) for key in CONFIDENCE_KEYS}
+    return {key: float(value) for key, value in values.items() if value is not None}
 
 
 def _engine_words(output: TranscriptionOutput) -> list[Word]:
@@ -47,7 +66,12 @@ def _join_words(raw: Sequence[str]) -> str:
 
 
 def _segment_dict(segment: Segment) -> dict[str, Any]:
-    return {"start": _time(segment.start), "end": _time(segment.end), "text": segment.text.strip()}
+    return {
+        "start": _time(segment.start),
+        "end": _time(segment.end),
+        "text": segment.text.strip(),
+        **_confidence(segment),
+    }
 
 
 def _segments_from_words(
@@ -98,6 +122,7 @@ def _split_at_speaker_changes(
                         "start": _time(group[0].start),
                         "end": _time(group[-1].end),
                         "text": _join_words([word.word for word in group]),
+                        **_confidence(segment),
                     }
                 )
                 first = index
@@ -113,7 +138,21 @@ def _ordered_segment(index: int, segment: Mapping[str, Any]) -> dict[str, Any]:
     if "speaker" in segment:
         ordered["speaker"] = segment["speaker"]
     ordered["text"] = segment["text"]
+    for key in CONFIDENCE_KEYS:
+        if key in segment:
+            ordered[key] = segment[key]
     return ordered
+
+
+def _speaker_turns(turns: Sequence[SpeakerTurn], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    ordered = sorted(
+        (t for t in turns if t.end > t.start), key=lambda t: (t.start, t.end, t.speaker)
+    )
+    return [
+        {"start": _time(t.start), "end": _time(t.end), "speaker": labels[t.speaker]}
+        for t in ordered
+        if t.speaker in labels
+    ]
 
 
 def build_transcript(
@@ -134,11 +173,12 @@ def build_transcript(
         segments = [_segment_dict(segment) for segment in output.segments]
     else:
         segments = _segments_from_words(engine_words, words)
+    labels: dict[str, str] = {}
     if diarized and turns is not None:
-        assign_speakers(words, segments, turns)
+        labels = assign_speakers(words, segments, turns)
     segments = [_ordered_segment(index, segment) for index, segment in enumerate(segments)]
     text = output.text.strip() or " ".join(s["text"] for s in segments if s["text"]).strip()
-    return {
+    transcript: dict[str, Any] = {
         "text": text,
         "language": output.language,
         "duration": _time(output.duration),
@@ -146,3 +186,9 @@ def build_transcript(
         "words": words,
         "engine": dict(engine_info),
     }
+    if diarized and turns is not None:
+        transcript["speaker_turns"] = _speaker_turns(turns, labels)
+        transcript["speakers"] = [
+            {"label": label, "name": None} for label in sorted(set(labels.values()))
+        ]
+    return transcript

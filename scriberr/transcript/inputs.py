@@ -20,6 +20,9 @@ class Word(Protocol):
     @property
     def word(self) -> str: ...
 
+    @property
+    def probability(self) -> float | None: ...
+
 
 class Segment(Protocol):
     @property
@@ -33,6 +36,15 @@ class Segment(Protocol):
 
     @property
     def words(self) -> Sequence[Word]: ...
+
+    @property
+    def avg_logprob(self) -> float | None: ...
+
+    @property
+    def no_speech_prob(self) -> float | None: ...
+
+    @property
+    def compression_ratio(self) -> float | None: ...
 
 
 class SpeakerTurn(Protocol):

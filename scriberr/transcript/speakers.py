@@ -68,14 +68,16 @@ def assign_speakers(
     words: Sequence[MutableMapping[str, Any]],
     segments: Sequence[MutableMapping[str, Any]],
     turns: Sequence[SpeakerTurn],
-) -> None:
-    """Set a `speaker` key on every word and segment dict (in place) from the diarization turns.
+) -> dict[str, str]:
+    """Set a `speaker` key on every word and segment dict (in place) from the diarization turns;
+    returns the mapping raw diarizer label → output label. A diarizer speaker that no item
+    overlaps most gets the next free label after the others (in order of first turn).
 
     Does nothing when `turns` is empty: then no item gets a `speaker` key at all.
     """
     ordered = _sorted_turns(turns)
     if not ordered:
-        return
+        return {}
     raw_words = [speaker_for(w["start"], w["end"], ordered) for w in words]
     raw_segments = [_segment_speaker(s, ordered) for s in segments]
     labels: dict[str, str] = {}
@@ -88,6 +90,9 @@ def assign_speakers(
     for item, raw in zip(segments, raw_segments, strict=True):
         if raw is not None:
             item["speaker"] = labels[raw]
+    for turn in ordered:
+        labels.setdefault(turn.speaker, f"SPEAKER_{len(labels):02d}")
+    return labels
 
 
 def _segment_speaker(segment: Mapping[str, Any], turns: Sequence[SpeakerTurn]) -> str | None:

@@ -22,7 +22,7 @@ from scriberr.bootstrap import Core, build_core
 from scriberr.clock import utcnow
 from scriberr.config import load_config
 from scriberr.engine.fake import FakeProvider, FakeScript
-from scriberr.engine.registry import ProviderRegistry
+from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.ids import new_id
 from scriberr.persistence.files_repository import FileRepository
 from scriberr.persistence.models import AudioFile, User
@@ -81,9 +81,14 @@ class Env:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    def wait(self, transcription_id: str, statuses: tuple[str, ...] = TERMINAL) -> dict[str, Any]:
+    def wait(
+        self,
+        transcription_id: str,
+        statuses: tuple[str, ...] = TERMINAL,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
         """Poll until the job reaches one of `statuses` (bounded; not a timing assertion)."""
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = self.get(transcription_id)
             if job["status"] in statuses:
@@ -179,21 +184,32 @@ def _no_data_dir_in_body(data_dir: Path) -> Any:
 
 @contextmanager
 def make_env(
-    tmp_path: Path, script: FakeScript | None = None, *, start: bool = True, **env: str
+    tmp_path: Path,
+    script: FakeScript | None = None,
+    *,
+    start: bool = True,
+    real_engine: bool = False,
+    **env: str,
 ) -> Iterator[Env]:
-    """`start=False`: the workers never run, so jobs stay queued (still accepting)."""
+    """`start=False`: the workers never run, so jobs stay queued (still accepting).
+    `real_engine=True`: the real local speech engine (bundled whisper-tiny.en) instead of the
+    fake one."""
     data_dir = tmp_path / "data"
     config = load_config(
         {
             "SCRIBERR_DATA_DIR": str(data_dir),
             "SCRIBERR_SECRET_KEY": "test-secret-key-0123456789-abcdefghijklmnop",
             "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "200ms",
-            "SPEECH_ENGINE_DEFAULT_MODEL": "fake-model",
+            "SPEECH_ENGINE_DEFAULT_MODEL": "whisper-tiny.en" if real_engine else "fake-model",
             "SCRIBERR_LOG_LEVEL": "warning",
             **env,
         }
     )
-    registry = ProviderRegistry([FakeProvider(script or FakeScript())], default_model="fake-model")
+    registry = (
+        build_provider_registry(config)
+        if real_engine
+        else ProviderRegistry([FakeProvider(script or FakeScript())], default_model="fake-model")
+    )
     core = build_core(config, providers=registry)
     if start:
         core.start()

@@ -139,7 +139,7 @@ def test_exports_carry_speaker_labels(env: Env) -> None:
     assert exported["segments"][0]["speaker"] == "SPEAKER_00"
     assert all("speaker" in word for word in exported["words"])
 
-    bad = env.client.get(base + "?format=docx", headers=env.headers)
+    bad = env.client.get(base + "?format=pdf", headers=env.headers)
     assert bad.status_code in (400, 422)
 
 

@@ -74,3 +74,60 @@ def test_models_lists_the_catalog_with_installed_state(
     assert main(["models"]) == 0
     table = capsys.readouterr().out
     assert "whisper-large-v3-turbo" in table and "INSTALLED" in table
+
+
+def test_transcribe_with_speaker_hints_and_the_new_formats(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from docx import Document
+
+    from .conftest import SAMPLE
+
+    out = environment / "sample.docx"
+    assert main(["transcribe", str(SAMPLE), "--format", "docx", "-o", str(out)]) == 0
+    assert any(p.text.strip() for p in Document(str(out)).paragraphs)
+    assert (
+        main(
+            [
+                "transcribe",
+                str(SAMPLE),
+                "--min-speakers",
+                "2",
+                "--max-speakers",
+                "2",
+                "--format",
+                "srt",
+                "--max-line-chars",
+                "20",
+                "--max-lines",
+                "1",
+                "--max-cue-seconds",
+                "3",
+            ]
+        )
+        == 0
+    )
+    srt = capsys.readouterr().out
+    cues = [block.splitlines() for block in srt.strip().split("\n\n")]
+    assert cues and all(len(cue) == 3 for cue in cues)
+    speakers = {cue[2].split(":")[0] for cue in cues}
+    assert speakers == {"SPEAKER_00", "SPEAKER_01"}
+    assert all(len(cue[2]) <= 20 + len("SPEAKER_00: ") for cue in cues)
+    assert main(["transcribe", str(SAMPLE), "--num-speakers", "2", "--format", "rttm"]) == 0
+    rttm = capsys.readouterr().out.splitlines()
+    assert rttm and all(line.startswith("SPEAKER sample 1 ") for line in rttm)
+    assert main(["transcribe", str(JFK), "--format", "tsv", "--task", "transcribe"]) == 0
+    assert capsys.readouterr().out.startswith("start\tend\tspeaker\ttext\n")
+
+
+def test_transcribe_refuses_bad_options(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["transcribe", str(JFK), "--min-speakers", "3", "--max-speakers", "2"]) == 2
+    assert "--min-speakers" in capsys.readouterr().err
+    for bad in (["--max-lines", "0"], ["--num-speakers", "x"], ["--task", "summarise"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["transcribe", str(JFK), *bad])
+        assert exit_info.value.code == 2
+    assert main(["transcribe", str(JFK), "--task", "translate"]) == 2  # English-only model
+    assert "translat" in capsys.readouterr().err.lower()

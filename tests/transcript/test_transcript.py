@@ -183,7 +183,7 @@ def test_render_srt_and_vtt_keep_speaker_labels() -> None:
         "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v SPEAKER_00>Hi there.\n\n"
         "00:01:01.000 --> 00:01:02.500\n<v SPEAKER_01>Bye &lt;now&gt;.\n"
     )
-    assert render(transcript, "txt") == "SPEAKER_00: Hi there.\nSPEAKER_01: Bye <now>.\n"
+    assert render(transcript, "txt") == "SPEAKER_00: Hi there.\n\nSPEAKER_01: Bye <now>.\n"
     assert json.loads(render(transcript, "json")) == transcript
 
 
@@ -229,3 +229,57 @@ def test_engine_segments_are_cut_where_the_speaker_changes() -> None:
     # Without diarization the engine's segments stay as they are.
     plain = build_transcript(output, None, {})
     assert [(s["start"], s["end"]) for s in plain["segments"]] == [(0.0, 1.3), (1.4, 1.8)]
+
+
+def test_engine_confidence_is_kept_on_words_and_segments() -> None:
+    words = (Word(0.0, 0.4, " Hello", 0.91), Word(0.5, 1.0, " world.", 0.42))
+    segment = Segment(
+        0.0,
+        1.0,
+        " Hello world.",
+        words,
+        avg_logprob=-0.31,
+        no_speech_prob=0.02,
+        compression_ratio=1.1,
+    )
+    transcript = build_transcript(_output(segments=(segment,)), None, ENGINE)
+    assert [w["probability"] for w in transcript["words"]] == [0.91, 0.42]
+    assert transcript["segments"][0] == {
+        "id": "seg_000001",
+        "start": 0.0,
+        "end": 1.0,
+        "text": "Hello world.",
+        "avg_logprob": -0.31,
+        "no_speech_prob": 0.02,
+        "compression_ratio": 1.1,
+    }
+    without = build_transcript(_output(segments=(Segment(0.0, 1.0, "Hi", ()),)), None, ENGINE)
+    assert "avg_logprob" not in without["segments"][0]
+    assert "speaker_turns" not in without and "speakers" not in without
+
+
+def test_speaker_turns_and_speakers_use_the_transcript_labels() -> None:
+    words = (Word(0.0, 0.5, " Hi.", 0.9), Word(3.0, 3.5, " Yes.", 0.8))
+    segment = Segment(0.0, 3.5, " Hi. Yes.", words, avg_logprob=-0.2)
+    # The diarizer's own labels differ from the transcript's; a third speaker has no words.
+    turns = [
+        SpeakerTurn(2.5, 4.0, "b"),
+        SpeakerTurn(0.0, 1.0, "a"),
+        SpeakerTurn(5.0, 6.0, "c"),
+    ]
+    transcript = build_transcript(_output(segments=(segment,)), turns, ENGINE)
+    assert transcript["speaker_turns"] == [
+        {"start": 0.0, "end": 1.0, "speaker": "SPEAKER_00"},
+        {"start": 2.5, "end": 4.0, "speaker": "SPEAKER_01"},
+        {"start": 5.0, "end": 6.0, "speaker": "SPEAKER_02"},
+    ]
+    assert transcript["speakers"] == [
+        {"label": "SPEAKER_00", "name": None},
+        {"label": "SPEAKER_01", "name": None},
+        {"label": "SPEAKER_02", "name": None},
+    ]
+    # The segment was cut at the speaker change; both pieces keep the segment's confidence.
+    assert [(s["speaker"], s["text"], s["avg_logprob"]) for s in transcript["segments"]] == [
+        ("SPEAKER_00", "Hi.", -0.2),
+        ("SPEAKER_01", "Yes.", -0.2),
+    ]

@@ -221,7 +221,7 @@ async def _finished_transcript(
     if finished.status == JobStatus.CANCELED:
         raise ServiceUnavailable("the transcription was canceled before it finished")
     transcript: dict[str, Any] = await run_in_threadpool(
-        core.transcriptions.transcript, user_id, finished.id
+        core.transcripts.transcript, user_id, finished.id
     )
     return transcript
 

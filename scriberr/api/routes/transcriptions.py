@@ -1,5 +1,5 @@
-"""Transcription routes: create/submit, list, get/patch/delete, cancel, retry, transcript and
-exports, audio, per-job SSE, logs and executions.
+"""Transcription routes: create/submit, list, get/patch/delete, cancel, retry, audio, per-job SSE,
+logs and executions (the transcript itself: `routes.transcripts`).
 
 The transcript of a job that has not completed answers 409 CONFLICT (the job exists, its
 transcript does not yet); an unknown or foreign job is 404.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -21,7 +21,7 @@ from scriberr.api.deps import CoreDep, CurrentUser, StreamReader, TranscriptionA
 from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
-from scriberr.api.json_body import json_body_response, page_response
+from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.stream_guard import guarded
@@ -44,13 +44,6 @@ router = APIRouter(prefix="/api/v1", tags=["transcriptions"])
 TranscriptionId = Annotated[
     str, Path(description="Transcription ID (`tr_…`).", min_length=1, max_length=64)
 ]
-ExportFormat = Literal["txt", "srt", "vtt", "json"]
-_EXPORT_TYPES = {
-    "txt": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8",
-    "vtt": "text/vtt; charset=utf-8",
-    "json": "application/json",
-}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -108,15 +101,6 @@ class RetryOut(BaseModel):
     id: str
     source_transcription_id: str | None
     status: str
-
-
-class TranscriptOut(BaseModel):
-    transcription_id: str
-    text: str
-    language: str | None
-    duration: float | None = None
-    segments: list[dict[str, Any]]
-    words: list[dict[str, Any]]
 
 
 class ExecutionOut(BaseModel):
@@ -250,7 +234,9 @@ async def submit_transcription(request: Request, core: CoreDep, user: CurrentUse
 async def list_transcriptions(
     core: CoreDep,
     user: CurrentUser,
-    q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Search in titles and transcript text.")
+    ] = None,
     file_id: Annotated[
         str | None, Query(max_length=64, description="Only transcriptions of this file.")
     ] = None,
@@ -375,44 +361,6 @@ async def retry_transcription(
         return json_response(out, status.HTTP_202_ACCEPTED)
 
     return await run_idempotent(request, user, produce)
-
-
-@router.get(
-    "/transcriptions/{transcription_id}/transcript",
-    response_model=TranscriptOut,
-    summary="The transcript (JSON) or an export with ?format=txt|srt|vtt|json",
-    responses={409: {"description": "The job has not completed."}},
-)
-async def get_transcript(
-    transcription_id: TranscriptionId,
-    core: CoreDep,
-    user: CurrentUser,
-    format: Annotated[ExportFormat | None, Query(description="Export format.")] = None,
-) -> Response:
-    if format is not None:
-        text = await run_in_threadpool(
-            core.transcriptions.export, user.user_id, transcription_id, format
-        )
-        return Response(
-            content=text.encode("utf-8"),
-            media_type=_EXPORT_TYPES[format],
-            headers={"Content-Disposition": f'inline; filename="{transcription_id}.{format}"'},
-        )
-    transcript = await run_in_threadpool(
-        core.transcriptions.transcript, user.user_id, transcription_id
-    )
-    # Built as a plain dict (the shape of `TranscriptOut`) and encoded once: validating and
-    # encoding tens of thousands of word dicts through Pydantic and the standard library took
-    # most of the time a 2-hour transcript needed to reach the web reader.
-    out = {
-        "transcription_id": transcription_id,
-        "text": str(transcript.get("text") or ""),
-        "language": transcript.get("language"),
-        "duration": transcript.get("duration"),
-        "segments": list(transcript.get("segments") or []),
-        "words": list(transcript.get("words") or []),
-    }
-    return json_body_response(out)
 
 
 @router.head("/transcriptions/{transcription_id}/audio", include_in_schema=False)

@@ -218,7 +218,15 @@ def _segments(raw: Any, duration: float) -> list[Segment]:
     if float(raw.end) - float(raw.start) <= _SPLIT_LONGER_THAN_S or len(raw_words) < 2:
         start = _clamp(raw.start, duration)
         words = tuple(_word(word, duration) for word in raw_words)
-        return [Segment(start, max(_clamp(raw.end, duration), start), raw.text.strip(), words)]
+        return [
+            Segment(
+                start,
+                max(_clamp(raw.end, duration), start),
+                raw.text.strip(),
+                words,
+                **_confidence(raw),
+            )
+        ]
     pieces: list[list[Any]] = [[]]
     for index, word in enumerate(raw_words):
         pieces[-1].append(word)
@@ -228,10 +236,20 @@ def _segments(raw: Any, duration: float) -> list[Segment]:
             or float(following.start) - float(word.end) >= _PAUSE_S
         ):
             pieces.append([])
-    return [_piece(piece, duration) for piece in pieces if piece]
+    confidence = _confidence(raw)
+    return [_piece(piece, duration, confidence) for piece in pieces if piece]
 
 
-def _piece(raw_words: list[Any], duration: float) -> Segment:
+def _confidence(raw: Any) -> dict[str, float | None]:
+    """The decoder's segment confidence; the pieces of a split segment share their parent's."""
+    values: dict[str, float | None] = {}
+    for name in ("avg_logprob", "no_speech_prob", "compression_ratio"):
+        value = getattr(raw, name, None)
+        values[name] = round(float(value), 4) if value is not None else None
+    return values
+
+
+def _piece(raw_words: list[Any], duration: float, confidence: dict[str, float | None]) -> Segment:
     words = tuple(_word(word, duration) for word in raw_words)
     text = "".join(word.word for word in raw_words).strip()
-    return Segment(start=words[0].start, end=words[-1].end, text=text, words=words)
+    return Segment(start=words[0].start, end=words[-1].end, text=text, words=words, **confidence)
