@@ -1,7 +1,7 @@
 """accounts and security: user roles and disabling, the login throttle, API key parity fields
 
 Revision ID: 0003
-Revises: 0004
+Revises: 0011_settings_auto_rename
 Create Date: 2026-11-29 09:50:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0004"
+down_revision = "0011_settings_auto_rename"
 branch_labels = None
 depends_on = None
 
