@@ -9,13 +9,18 @@
    whisper-tiny.en on a few minutes of speech) is running.
 3. Upload: throughput of one 500 MB multipart upload and the server's peak RSS while it streams
    (also measured for a 50 MB upload, to show the peak does not grow with the file size).
+3. Security: the median failed-login time of unknown usernames over that of known ones
+   (`login_unknown_known_ratio`, target 0.5 to 2), and the server's peak RSS growth while it refuses
+   a 200 MB JSON login body (`flood_rss_growth_mb`, target < 32).
 
     .venv/bin/python bench/api.py [--requests 1000] [--upload-mb 500]
-    .venv/bin/python bench/api.py --cpu-only     # just `list_cpu_ms` (a few seconds)
+    .venv/bin/python bench/api.py --cpu-only       # just `list_cpu_ms` (a few seconds)
+    .venv/bin/python bench/api.py --security-only  # just the two security figures
 
 Prints progress lines, then ONE JSON object on the last line with keys `list_cpu_ms`, `idle_p95_ms`,
 `busy_p95_ms`, `health_idle_p95_ms`, `health_busy_p95_ms`, `upload_mb_per_s`,
-`upload_peak_rss_mb`. Only loopback addresses are used.
+`upload_peak_rss_mb`, `login_unknown_known_ratio`, `flood_rss_growth_mb` (only the last two with
+`--security-only`). Only loopback addresses are used.
 """
 
 from __future__ import annotations
@@ -94,6 +99,8 @@ def _serve(data_dir: Path, port: int, threads: str) -> Iterator[subprocess.Popen
         "SPEECH_ENGINE_THREADS": threads,
         "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
         "SCRIBERR_LOG_LEVEL": "warning",
+        # The login-timing measurement spreads its attempts over forwarded client addresses.
+        "SCRIBERR_FORWARDED_ALLOW_IPS": HOST,
     }
     log = (data_dir.parent / "server.log").open("wb")
     process = subprocess.Popen(
@@ -298,6 +305,91 @@ def _upload_with_rss(
     return size_mb / elapsed, peak, before
 
 
+def _login_timing(client: httpx.Client, headers: dict[str, str], tries: int = 20) -> float:
+    """Median failed-login time for unknown usernames / for known ones. Known accounts are
+    created by the admin (at most 4 failures each, under the per-account throttle), and every
+    attempt comes from its own forwarded address (under the per-client throttle)."""
+    known = [f"timing{n}" for n in range(tries // 4 + 1)]
+    for name in known:
+        client.post(
+            "/api/v1/admin/users", json={"username": name, "password": PASSWORD}, headers=headers
+        ).raise_for_status()
+
+    def attempt(name: str, number: int) -> float:
+        started = time.perf_counter()
+        response = client.post(
+            "/api/v1/auth/login",
+            json={"username": name, "password": "not the password"},
+            headers={"X-Forwarded-For": f"10.{number // 250}.{number % 250}.1"},
+        )
+        elapsed = time.perf_counter() - started
+        if response.status_code != 401:
+            raise RuntimeError(f"failed login answered {response.status_code}")
+        return elapsed
+
+    known_times, unknown_times = [], []
+    for number in range(tries):
+        known_times.append(attempt(known[number % len(known)], 2 * number))
+        unknown_times.append(attempt(f"ghost{number}", 2 * number + 1))
+    return _median(unknown_times) / _median(known_times)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _flood_rss_growth(port: int, pid: int, megabytes: int = 200) -> float:
+    """Peak RSS growth (MB) while the server refuses a `megabytes` MB JSON login body, sent
+    without a length (chunked), so the server has to count it as it arrives."""
+    before = _rss_mb(pid)
+    peak = before
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _rss_mb(pid))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    block = b"a" * (1024 * 1024)
+    chunk = f"{len(block):x}\r\n".encode() + block + b"\r\n"
+    status = 0
+    try:
+        with socket.create_connection((HOST, port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /api/v1/auth/login HTTP/1.1\r\nHost: bench\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            try:
+                for _ in range(megabytes):
+                    sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                status = int(sock.recv(65536).split(b" ", 2)[1])
+            except (ConnectionResetError, IndexError, ValueError):
+                status = 0
+    finally:
+        done.set()
+        sampler.join()
+    if status != 413:
+        raise RuntimeError(f"the flood answered {status}, not 413")
+    return max(peak, _rss_mb(pid)) - before
+
+
+def _security(base: str, port: int, pid: int, admin: dict[str, str]) -> dict[str, float]:
+    """The two security measurements; `admin` authenticates the first (admin) account."""
+    with httpx.Client(base_url=base, timeout=120) as client:
+        ratio = _login_timing(client, admin)
+    growth = _flood_rss_growth(port, pid)
+    print(f"login unknown/known {ratio:.2f}; 200 MB flood RSS growth {growth:.1f} MB", flush=True)
+    return {"login_unknown_known_ratio": round(ratio, 2), "flood_rss_growth_mb": round(growth, 1)}
+
+
 async def _asgi_get(app: Any, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> int:
     """One GET straight through the ASGI app (no HTTP client or server); returns the status."""
     scope = {
@@ -416,7 +508,19 @@ def main() -> int:
     parser.add_argument(
         "--cpu-only", action="store_true", help="measure only list_cpu_ms (no server)"
     )
+    parser.add_argument(
+        "--security-only", action="store_true", help="only the login-timing and flood figures"
+    )
     arguments = parser.parse_args()
+    if arguments.security_only:
+        with tempfile.TemporaryDirectory(prefix="scriberr-bench-") as scratch:
+            port = _free_port()
+            with _serve(Path(scratch) / "data", port, arguments.engine_threads) as server:
+                base = f"http://{HOST}:{port}"
+                with httpx.Client(base_url=base, timeout=120) as client:
+                    admin = _setup(client)
+                print(json.dumps(_security(base, port, server.pid, admin)))
+        return 0
     cpu_ms = list_cpu_ms(arguments.requests)
     print(f"list cpu: {cpu_ms:.3f} ms per request (in-process)", flush=True)
     if arguments.cpu_only:
@@ -430,6 +534,7 @@ def main() -> int:
         with _serve(data_dir, port, arguments.engine_threads) as server:
             client = httpx.Client(base_url=base, timeout=120)
             headers = _setup(client)
+            security = _security(base, port, server.pid, headers)
             _make_rows(client, headers)
             print(f"server on {base}, {ROWS} transcriptions", flush=True)
 
@@ -483,6 +588,7 @@ def main() -> int:
         "health_busy_p95_ms": _summary(busy_health)["p95"],
         "upload_mb_per_s": round(rate, 1),
         "upload_peak_rss_mb": round(peak, 1),
+        **security,
     }
     print(json.dumps(result))
     return 0

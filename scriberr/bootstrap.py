@@ -20,6 +20,7 @@ from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
+    LoginFailureRepository,
     RefreshTokenRepository,
     UserRepository,
 )
@@ -34,10 +35,13 @@ from scriberr.persistence.segment_repository import SegmentRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
+from scriberr.privacy import private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
-from scriberr.services.auth import AuthService
+from scriberr.services.auth import AuthService, LoginThrottle
+from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
 from scriberr.services.idempotency import IdempotencyService
+from scriberr.services.importer import YtDlpImporter
 from scriberr.services.models import ModelService
 from scriberr.services.profiles import ProfileService
 from scriberr.services.retention import RetentionSweeper
@@ -103,6 +107,8 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     registry = providers if providers is not None else build_provider_registry(config)
     registry.check_default_model()
     config.layout.create()
+    for directory in private_dirs(config.data_dir):
+        directory.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.migrate()
     broker = EventBroker()
@@ -139,15 +145,16 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         settings,
         broker,
         config.data_dir,
+        importer=YtDlpImporter(None if config.import_allow_private else is_public_address),
         delete_transcriptions=transcriptions.delete_all_for_file,
         on_file_ready=transcriptions.on_file_ready,
-        cancel_transcription=transcriptions.cancel,
     )
     auth = AuthService(
         UserRepository(database),
         RefreshTokenRepository(database),
         ApiKeyRepository(database),
         resolve_secret_key(config),
+        throttle=LoginThrottle(LoginFailureRepository(database)),
     )
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,

@@ -7,6 +7,7 @@ message is one line naming the variable, the bad value and what is allowed.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import secrets
@@ -18,6 +19,7 @@ from typing import Literal
 
 from scriberr.layout import DataLayout
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 EngineProvider = Literal["auto", "cpu", "cuda"]
 LogFormat = Literal["text", "json"]
 
@@ -25,6 +27,7 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 # SPEECH_ENGINE_PRELOAD: `default` stands for the default model plus diarization (the engine
 # expands it and checks every ID against its catalog); `none` preloads nothing.
@@ -65,6 +68,10 @@ class Config:
     log_format: LogFormat
     # Models to load when the engine starts: catalog IDs, `PRELOAD_DEFAULT`, or () for none.
     engine_preload: tuple[str, ...]
+    cors_origins: tuple[str, ...] = ()
+    forwarded_allow_ips: tuple[IpNetwork, ...] = ()
+    import_allow_private: bool = False
+    upload_stall_timeout_s: float = 60.0
     sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
 
     @property
@@ -157,6 +164,30 @@ class _Reader:
         except ValueError:
             raise ConfigError(name, value, "one of true/false/1/0/yes/no") from None
 
+    def origins(self, name: str) -> tuple[str, ...]:
+        """A comma list of browser origins (`scheme://host[:port]`, no path)."""
+        value = self.raw(name, "")
+        origins = tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        for origin in origins:
+            if not _ORIGIN.match(origin):
+                raise ConfigError(name, value, "comma-separated origins like https://app.example")
+        return origins
+
+    def networks(self, name: str) -> tuple[IpNetwork, ...]:
+        """A comma list of IP addresses or CIDR networks."""
+        value = self.raw(name, "")
+        networks: list[IpNetwork] = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ConfigError(
+                    name, value, "comma-separated IP addresses or networks like 10.0.0.0/8"
+                ) from None
+        return tuple(networks)
+
     def model_list(self, name: str, default: str) -> tuple[str, ...]:
         """`none` (empty), or a comma list of model IDs and/or `default` (order kept, no
         repeats). Whether each ID is in the catalog is checked by the engine at startup."""
@@ -210,6 +241,10 @@ def load_config(env: Mapping[str, str]) -> Config:
         openai_retention_s=read.duration("SCRIBERR_OPENAI_RETENTION", "24h", minimum_s=0),
         log_level=read.choice("SCRIBERR_LOG_LEVEL", "info", _LOG_LEVELS),
         log_format=log_format,  # type: ignore[arg-type]
+        cors_origins=read.origins("SCRIBERR_CORS_ORIGINS"),
+        forwarded_allow_ips=read.networks("SCRIBERR_FORWARDED_ALLOW_IPS"),
+        import_allow_private=read.boolean("SCRIBERR_IMPORT_ALLOW_PRIVATE", False),
+        upload_stall_timeout_s=read.duration("SCRIBERR_UPLOAD_STALL_TIMEOUT", "60s", minimum_s=0),
         engine_preload=read.model_list("SPEECH_ENGINE_PRELOAD", PRELOAD_DEFAULT),
         sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
     )

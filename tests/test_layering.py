@@ -36,6 +36,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "ids": (),
     "logging_setup": (),
     "config": ("scriberr.layout",),
+    "privacy": (),
     "events": KERNEL,
     "engine": (*KERNEL, "scriberr.config"),
     "transcript": KERNEL,
@@ -68,6 +69,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "bootstrap": (
         *KERNEL,
         "scriberr.config",
+        "scriberr.privacy",
         "scriberr.engine",
         "scriberr.events",
         "scriberr.persistence",

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from scriberr import __version__
+from scriberr.api.edge import JSON_LIMIT_BYTES, BodyLimits, install_edge
 from scriberr.api.errors import ERROR_SCHEMA, http_error_handler, install_error_handlers
 from scriberr.api.idempotency import IdempotencyStore
 from scriberr.api.middleware import RequestContextMiddleware
@@ -43,6 +44,9 @@ _ROUTE_MODULES = (
     *(transcriptions, transcripts, search, profiles, models, events, admin, openai_compat),
 )
 
+# Multipart framing and the non-file form fields on top of the file itself.
+UPLOAD_OVERHEAD_BYTES = 1024 * 1024
+
 _DESCRIPTION = """\
 Self-hosted, privacy-first transcription server.
 
@@ -66,6 +70,13 @@ def create_app(core: Core, web_dir: Path | None = None) -> FastAPI:
     app.state.idempotency = IdempotencyStore(core.idempotency)
     install_error_handlers(app)
     install_web_app(app, web_dir or DEFAULT_WEB_DIR, http_error_handler)
+    config = core.config
+    limits = BodyLimits(
+        json_limit=JSON_LIMIT_BYTES,
+        upload_limit=config.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
+        stall_timeout_s=config.upload_stall_timeout_s,
+    )
+    install_edge(app, limits, config.cors_origins)
     app.add_middleware(RequestContextMiddleware)
     for module in _ROUTE_MODULES:
         app.include_router(module.router)

@@ -3,19 +3,22 @@
 - `CoreDep`: the `bootstrap.Core` stored on `app.state.core` by `create_app`.
 - `CurrentUser`: a `Principal` from `Authorization: Bearer <access token | API key>` or
   `X-API-Key: <API key>`; 401 otherwise.
-- `AdminUser`: a `CurrentUser` that `is_admin` accepts; 403 otherwise.
+- `AdminUser`: a `CurrentUser` with the admin role (`is_admin`); 403 otherwise.
 - `StreamReader`: the same, or a short-lived read-only stream token in the `stream_token` query
   parameter (for EventSource and <audio> elements, which cannot set headers). Use it only on
   GET routes (SSE, audio).
 - `FileAudioReader` / `TranscriptionAudioReader`: `StreamReader` for one resource's audio route;
   they also accept an audio token scoped to exactly that file or transcription (from
   `POST …/{id}/audio-token`), which every other route refuses.
-- `OptionalUser`: the caller if credentials were sent, else None (logout).
+- `OptionalUser`: the caller when credentials are sent, else None (logout with a refresh token).
+- `client_address`: the peer address, or the `X-Forwarded-For` client when the peer is a proxy
+  listed in `SCRIBERR_FORWARDED_ALLOW_IPS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -120,6 +123,12 @@ def _stream_principal(
     raise Unauthorized("Authentication required.")
 
 
+def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+    if not is_admin(user):
+        raise Forbidden("Only an admin can do this.")
+    return user
+
+
 def stream_reader(
     auth: AuthDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -146,30 +155,43 @@ def _audio_reader(kind: str, path_param: str) -> Callable[..., Principal]:
 CurrentUser = Annotated[Principal, Depends(current_user)]
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 StreamReader = Annotated[Principal, Depends(stream_reader)]
+AdminUser = Annotated[Principal, Depends(admin_user)]
 FileAudioReader = Annotated[Principal, Depends(_audio_reader("file", "file_id"))]
 TranscriptionAudioReader = Annotated[
     Principal, Depends(_audio_reader("transcription", "transcription_id"))
 ]
 
 
+def _trusted(
+    address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
 def client_address(request: Request) -> str:
-    """The peer address (used to key login throttling)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address (keys the login throttle). `X-Forwarded-For` counts only when the
+    peer is a trusted proxy; then the right-most entry that is not itself trusted is the
+    client."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.core.config.forwarded_allow_ips
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop[:64]
+    return peer
 
 
 def is_admin(principal: Principal) -> bool:
-    """The one place that decides who may run admin-only routes (model downloads and removal).
-
-    Until accounts carry roles, every account with full access is an admin (an install has a
-    single account); read-only stream tokens never are. Switch this to the role when it exists.
-    """
-    return not principal.read_only and principal.via != "stream"
-
-
-def admin_user(principal: CurrentUser) -> Principal:
-    if not is_admin(principal):
-        raise Forbidden("This action needs an administrator.")
-    return principal
-
-
-AdminUser = Annotated[Principal, Depends(admin_user)]
+    """Whether the caller may run admin-only routes: the admin role, never a read-only token."""
+    return principal.is_admin and not principal.read_only

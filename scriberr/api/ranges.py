@@ -5,7 +5,8 @@
 - `bytes=a-b`, `bytes=a-` (open) and `bytes=-n` (suffix) → 206 with `Content-Range`;
 - anything unsatisfiable or malformed in the bytes unit → 416 (`RangeNotSatisfiable`, whose
   envelope response carries `Content-Range: bytes */<size>`).
-Every response carries `Accept-Ranges: bytes`.
+Every response carries `Accept-Ranges: bytes`; `head_only` answers the same headers without a
+body (HEAD).
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import anyio
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from scriberr.services.errors import NotFound, RangeNotSatisfiable
 
 CHUNK_BYTES = 256 * 1024
 _SINGLE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+# Offsets longer than this are absurd for any file (and int() of thousands of digits is slow).
+_MAX_DIGITS = 18
+_UNSAFE_ASCII_NAME = re.compile(r"[^A-Za-z0-9 !#$&+.^_`|~()\[\]{},;=@-]")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if match is None or (not match.group(1) and not match.group(2)):
         raise unsatisfiable(size)
     first, last = match.group(1), match.group(2)
+    if len(first) > _MAX_DIGITS or len(last) > _MAX_DIGITS:
+        raise unsatisfiable(size)
     if not first:
         suffix = int(last)
         if suffix == 0 or size == 0:
@@ -81,7 +88,8 @@ def file_response(
     range_header: str | None,
     *,
     filename: str | None = None,
-) -> StreamingResponse:
+    head_only: bool = False,
+) -> Response:
     """Stream `path` (whole or one range). Raises `NotFound` when the bytes are gone."""
     try:
         size = path.stat().st_size
@@ -90,18 +98,24 @@ def file_response(
     selected = parse_range(range_header, size)
     headers = {"Accept-Ranges": "bytes"}
     if filename:
-        safe = filename.replace('"', "").replace("\\", "")
-        ascii_name = safe.encode("ascii", "replace").decode().replace("?", "_")
-        headers["Content-Disposition"] = f'inline; filename="{ascii_name}"'
+        headers["Content-Disposition"] = content_disposition("inline", filename)
     media = media_type or "application/octet-stream"
-    if selected is None:
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(_stream(path, 0, size), media_type=media, headers=headers)
-    headers["Content-Length"] = str(selected.length)
-    headers["Content-Range"] = f"bytes {selected.start}-{selected.end}/{size}"
+    start, length, status = 0, size, 200
+    if selected is not None:
+        start, length, status = selected.start, selected.length, 206
+        headers["Content-Range"] = f"bytes {selected.start}-{selected.end}/{size}"
+    headers["Content-Length"] = str(length)
+    if head_only:
+        return Response(status_code=status, media_type=media, headers=headers)
     return StreamingResponse(
-        _stream(path, selected.start, selected.length),
-        status_code=206,
-        media_type=media,
-        headers=headers,
+        _stream(path, start, length), status_code=status, media_type=media, headers=headers
     )
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """RFC 6266 `Content-Disposition`: an ASCII `filename` fallback plus the exact name as RFC
+    5987 `filename*` (UTF-8, percent-encoded). Control characters never reach the header."""
+    printable = "".join(ch for ch in filename if ch.isprintable()).strip() or "audio"
+    fallback = _UNSAFE_ASCII_NAME.sub("_", printable)
+    encoded = quote(printable, safe="")
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

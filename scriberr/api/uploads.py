@@ -27,8 +27,10 @@ from starlette.requests import ClientDisconnect
 from scriberr.services.errors import InvalidRequest, PayloadTooLarge
 
 FILE_FIELD = "file"
-MAX_FIELD_BYTES = 1024 * 1024
-MAX_FIELDS = 100
+# Every non-file part (its headers and its value, repeated names included) counts against one
+# budget for the whole body, so no combination of fields can make the server hold more.
+MAX_FORM_BYTES = 64 * 1024
+MAX_PARTS = 100
 _FLUSH_BYTES = 1024 * 1024
 
 
@@ -84,16 +86,23 @@ class _UploadSink:
         self.pending = bytearray()
         self.ended = False
         self.error: Exception | None = None
+        self.form_bytes = 0
+        self.parts = 0
 
     # python-multipart callbacks (synchronous) -------------------------------------------
     def on_part_begin(self) -> None:
         self.part = _PartState()
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            self._fail(PayloadTooLarge("Too many form fields."))
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self.part.header_field += data[start:end]
+        if self._count_form(end - start):
+            self.part.header_field += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self.part.header_value += data[start:end]
+        if self._count_form(end - start):
+            self.part.header_value += data[start:end]
 
     def on_header_end(self) -> None:
         self.part.headers[self.part.header_field.strip().lower()] = self.part.header_value.strip()
@@ -120,8 +129,6 @@ class _UploadSink:
             self._open_file(part)
         elif part.filename is not None:
             part.skip = True  # an unexpected file part: ignore its bytes
-        elif len(self.fields) >= MAX_FIELDS:
-            self._fail(InvalidRequest("Too many form fields."))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.error is not None or self.part.skip:
@@ -139,10 +146,8 @@ class _UploadSink:
                 )
                 return
             self.pending += chunk
-        else:
+        elif self._count_form(len(chunk)):
             self.part.value += chunk
-            if len(self.part.value) > MAX_FIELD_BYTES:
-                self._fail(PayloadTooLarge("A form field is too large.", field=self.part.name))
 
     def on_part_end(self) -> None:
         part = self.part
@@ -154,6 +159,15 @@ class _UploadSink:
         self.ended = True
 
     # helpers ----------------------------------------------------------------------------
+    def _count_form(self, size: int) -> bool:
+        """Count `size` form bytes; False (and a 413) once the form budget is exceeded."""
+        self.form_bytes += size
+        if self.form_bytes > MAX_FORM_BYTES:
+            limit_kib = MAX_FORM_BYTES // 1024
+            self._fail(PayloadTooLarge(f"The form fields are larger than {limit_kib} KiB."))
+            return False
+        return self.error is None
+
     def _fail(self, error: Exception) -> None:
         if self.error is None:
             self.error = error

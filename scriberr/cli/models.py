@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from scriberr.config import load_config
 from scriberr.engine.base import CancelToken, EngineError, ModelInfo, ModelInstaller
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
+from scriberr.privacy import confine_to_data_dir
 
 _REDRAW_S = 0.1
 _BAR_WIDTH = 30
@@ -76,7 +77,9 @@ def _table(models: list[ModelInfo]) -> str:
 
 
 def _registry() -> ProviderRegistry:
-    return build_provider_registry(load_config(os.environ))
+    config = load_config(os.environ)
+    confine_to_data_dir(config.data_dir)
+    return build_provider_registry(config)
 
 
 def run(arguments: argparse.Namespace) -> int:

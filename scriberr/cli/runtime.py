@@ -1,4 +1,5 @@
-"""What `serve` and `worker` share: configuration from the environment, logging, and the Core.
+"""What `serve` and `worker` share: configuration from the environment, logging, the Core, and
+keeping every write inside the data dir (`privacy.confine_to_data_dir`).
 
 `--fake-engine` is a hidden, test-only switch that serves the fake models instead of the real
 engine (see scriberr/engine/fake.py); it is not part of the product.
@@ -12,6 +13,7 @@ import os
 from scriberr.bootstrap import Core, build_core
 from scriberr.config import load_config
 from scriberr.logging_setup import configure_logging
+from scriberr.privacy import confine_to_data_dir
 
 
 def add_fake_engine_flag(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +24,7 @@ def core_from_environment(arguments: argparse.Namespace) -> Core:
     """Load and validate the configuration (a `ConfigError` becomes one line and exit 2 in
     `cli.main`), set up logging, and build the Core."""
     config = load_config(os.environ)
+    confine_to_data_dir(config.data_dir)
     configure_logging(config.log_level, config.log_format)
     providers = None
     if arguments.fake_engine:

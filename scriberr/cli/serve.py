@@ -54,6 +54,9 @@ def run(arguments: argparse.Namespace) -> int:
                 lifespan="off",
                 timeout_graceful_shutdown=HTTP_GRACE_S,
                 server_header=False,
+                # X-Forwarded-For is trusted only from SCRIBERR_FORWARDED_ALLOW_IPS (api/deps.py),
+                # never by uvicorn's own default (which trusts loopback).
+                proxy_headers=False,
             )
         )
         # uvicorn re-raises the signal that stopped it once it has shut down; with these

@@ -31,6 +31,7 @@ from scriberr.engine.base import (
 )
 from scriberr.engine.registry import build_provider_registry
 from scriberr.jobs import JobOptions, OptionError, OptionSpec, Stage, option_specs
+from scriberr.privacy import confine_to_data_dir, private_dirs
 from scriberr.transcript import FORMATS, CueLimits, ExportOptions, build_transcript, export
 
 
@@ -170,6 +171,7 @@ def _transcript(provider: SpeechProvider, source: Path, options: JobOptions) -> 
 
 def run(arguments: argparse.Namespace) -> int:
     config = load_config(os.environ)
+    confine_to_data_dir(config.data_dir)
     source: Path = arguments.file
     if not source.is_file():
         print(f"scriberr: no such file: {source}", file=sys.stderr)
@@ -178,6 +180,8 @@ def run(arguments: argparse.Namespace) -> int:
         print("scriberr: docx is a binary format: write it with --output FILE", file=sys.stderr)
         return 2
     registry = build_provider_registry(config)
+    for directory in private_dirs(config.data_dir):
+        directory.mkdir(parents=True, exist_ok=True)
     try:
         options = _job_options(arguments, registry)
         provider = registry.provider_for(options.model)

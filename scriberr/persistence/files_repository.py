@@ -10,10 +10,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, or_, select
 
-from scriberr.jobs import FileStatus, JobStatus, Origin
+from scriberr.jobs import FileStatus, Origin
 from scriberr.persistence.database import Database
 from scriberr.persistence.keyset import keyset_page
-from scriberr.persistence.models import AudioFile, Transcription
+from scriberr.persistence.models import AudioFile
 
 _SORT_COLUMNS = {
     "created_at": AudioFile.created_at,
@@ -129,18 +129,9 @@ class FileRepository:
             session.flush()
             return row
 
-    def running_transcriptions(self, user_id: str, file_id: str) -> builtins.list[str]:
-        """IDs of this file's transcriptions that are `processing` right now."""
+    def ids_for_user(self, user_id: str) -> builtins.list[str]:
         with self._db.session() as session:
-            return list(
-                session.scalars(
-                    select(Transcription.id).where(
-                        Transcription.user_id == user_id,
-                        Transcription.file_id == file_id,
-                        Transcription.status == JobStatus.PROCESSING,
-                    )
-                )
-            )
+            return list(session.scalars(select(AudioFile.id).where(AudioFile.user_id == user_id)))
 
     def fail_processing(
         self, kind: str, error: str, now: datetime

@@ -39,10 +39,25 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Bumped on password change: access tokens carry it, so older sessions stop working.
+    # Bumped on password change, logout-all and disable: access and stream tokens carry it, so
+    # older sessions stop working at once.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LoginFailure(Base):
+    """One failed password check, keyed by `account:<name>` or `client:<address>`; the login
+    throttle counts recent rows (shared by every process and host on the database)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RefreshToken(Base):
@@ -64,11 +79,14 @@ class ApiKey(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
     key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     preview: Mapped[str] = mapped_column(String(32))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class AudioFile(Base):
@@ -105,6 +123,8 @@ class Transcription(Base):
         Index("ix_transcriptions_lease", "status", "claim_expires_at"),
         Index("ix_transcriptions_user_created", "user_id", "created_at"),
         Index("ix_transcriptions_user_updated", "user_id", "updated_at"),
+        Index("ix_transcriptions_user_started", "user_id", "started_at"),
+        Index("ix_transcriptions_queued_user", "status", "user_id", "queued_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -3,8 +3,8 @@
 enqueue → claim → (renew | progress)* → complete_and_claim | fail | cancel | release (shutdown) |
 recover.
 
-Claim takes the oldest `queued` row by the scheduler policy (FIFO on `queued_at, created_at, id`
-today) and marks it `processing` in the same statement, so two workers never get the same job:
+Claim takes the next `queued` row by the scheduler policy (`FairPolicy`: round-robin across users,
+FIFO within a user) and marks it `processing` in the same statement, so two workers never get the same job:
 - SQLite: `Database.gated_write()` opens with `BEGIN IMMEDIATE`, which takes the database write
   lock before the `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …` runs;
 - PostgreSQL: the inner select is `FOR UPDATE SKIP LOCKED`, so concurrent claimers skip rows
@@ -23,11 +23,21 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from scriberr.clock import as_utc, utcnow
 from scriberr.ids import new_id
@@ -76,9 +86,11 @@ _files: Table = AudioFile.__table__  # type: ignore[assignment]
 
 
 class SchedulerPolicy(Protocol):
-    """Decides which queued job is claimed next: the one seam for fairness rules later."""
+    """Decides which queued job is claimed next: the one seam for scheduling rules."""
 
-    def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]: ...
+    def candidate(self, jobs: Table) -> Select[Any]:
+        """A SELECT of the id of the next `queued` job (at most one row)."""
+        ...
 
 
 class FifoPolicy:
@@ -86,6 +98,47 @@ class FifoPolicy:
 
     def order_by(self, jobs: Table) -> Sequence[ColumnElement[Any]]:
         return (jobs.c.queued_at.asc(), jobs.c.created_at.asc(), jobs.c.id.asc())
+
+    def candidate(self, jobs: Table) -> Select[Any]:
+        return (
+            select(jobs.c.id)
+            .where(jobs.c.status == JobStatus.QUEUED)
+            .order_by(*self.order_by(jobs))
+            .limit(1)
+        )
+
+
+class FairPolicy:
+    """Round-robin across users: the next job belongs to the user with queued work who was
+    served longest ago (never served first; ties by who has waited longest), FIFO within that
+    user. So one user's hundred uploads do not starve another's single job. "Served" is the
+    user's latest claim (`max(started_at)`, indexed by `ix_transcriptions_user_started`); the
+    user is chosen once per claim, not per queued row."""
+
+    def candidate(self, jobs: Table) -> Select[Any]:
+        waiting = jobs.alias("waiting")
+        served = jobs.alias("served")
+        last_served = (
+            select(func.max(served.c.started_at))
+            .where(served.c.user_id == waiting.c.user_id)
+            .scalar_subquery()
+        )
+        never = literal(datetime(1970, 1, 1, tzinfo=UTC), jobs.c.started_at.type)
+        next_user = (
+            select(waiting.c.user_id)
+            .where(waiting.c.status == JobStatus.QUEUED)
+            .group_by(waiting.c.user_id)
+            .order_by(func.coalesce(last_served, never).asc(), func.min(waiting.c.queued_at))
+            .limit(1)
+            .scalar_subquery()
+        )
+        fifo = FifoPolicy()
+        return (
+            select(jobs.c.id)
+            .where(jobs.c.status == JobStatus.QUEUED, jobs.c.user_id == next_user)
+            .order_by(*fifo.order_by(jobs))
+            .limit(1)
+        )
 
 
 @dataclass(frozen=True)
@@ -161,12 +214,7 @@ class _Statements:
     only binds values (SQLAlchemy caches their compiled form)."""
 
     def __init__(self, policy: SchedulerPolicy, sqlite: bool) -> None:
-        candidate = (
-            select(_jobs.c.id)
-            .where(_jobs.c.status == JobStatus.QUEUED)
-            .order_by(*policy.order_by(_jobs))
-            .limit(1)
-        )
+        candidate = policy.candidate(_jobs)
         if not sqlite:
             candidate = candidate.with_for_update(skip_locked=True)
         self.claim = (
@@ -234,7 +282,7 @@ class QueueRepository:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
-        self._policy = policy or FifoPolicy()
+        self._policy = policy or FairPolicy()
         self._now = clock
         self._sql = _Statements(self._policy, database.is_sqlite)
 
@@ -589,15 +637,15 @@ class QueueRepository:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def stats(self, user_id: str) -> dict[str, int]:
-        """Job counts per status for one user (all statuses present, zero when none)."""
+    def stats(self, user_id: str | None) -> dict[str, int]:
+        """Job counts per status for one user, or everyone's for None (all statuses present,
+        zero when none)."""
         counts = dict.fromkeys((status.value for status in JobStatus), 0)
+        query = select(_jobs.c.status, func.count()).group_by(_jobs.c.status)
+        if user_id is not None:
+            query = query.where(_jobs.c.user_id == user_id)
         with self.database.session() as session:
-            rows = session.execute(
-                select(_jobs.c.status, func.count())
-                .where(_jobs.c.user_id == user_id)
-                .group_by(_jobs.c.status)
-            ).all()
+            rows = session.execute(query).all()
         for status, count in rows:
             counts[str(status)] = int(count)
         return counts

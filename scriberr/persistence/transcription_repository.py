@@ -306,6 +306,12 @@ class TranscriptionRepository:
         options_cache: dict[str, dict[str, Any]] = {}
         return [_record(row, options_cache) for row in rows]
 
+    def ids_for_user(self, user_id: str) -> list[str]:
+        with self._db.session() as session:
+            return list(
+                session.scalars(select(Transcription.id).where(Transcription.user_id == user_id))
+            )
+
     def ids_for_file(self, user_id: str, file_id: str) -> list[str]:
         with self._db.session() as session:
             return list(

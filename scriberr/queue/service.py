@@ -212,12 +212,14 @@ class WorkerService:
         )
         return result
 
-    def stats(self, user_id: str) -> dict[str, int]:
+    def stats(self, user_id: str | None) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:
-        this user's jobs running in this process right now."""
+        this user's (everyone's for None) jobs running in this process right now."""
         counts = self._repository.stats(user_id)
         with self._lock:
-            counts["running"] = sum(1 for h in self._running.values() if h.job.user_id == user_id)
+            counts["running"] = sum(
+                1 for h in self._running.values() if user_id is None or h.job.user_id == user_id
+            )
         return counts
 
     def running_ids(self) -> list[str]:

@@ -1,11 +1,15 @@
-"""Accounts and credentials: first-user registration, login with throttling, rotating refresh
-tokens, JWT access and stream tokens, password/username changes, and API keys.
+"""Accounts and credentials: first-user registration (an admin), login with throttling, rotating
+refresh tokens, JWT access and stream tokens, password/username changes, API keys, and the admin's
+management of other accounts.
 
 Token design:
 - access token: JWT (HS256, `config.resolve_secret_key`) with `sub`, `sv` (the user's
-  `session_version`, so a password change ends every older session), `typ=access`, 15 minutes.
-- stream token: the same JWT shape with `typ=stream`, 5 minutes, read-only; only accepted in the
-  `stream_token` query parameter of SSE and audio routes.
+  `session_version`: a password change, logout-all or disabling ends every older session), `sid`
+  (the refresh-token family: logging that session out ends it), `typ=access`, 15 minutes. Every
+  request checks the user, `sv` and `sid` against the database.
+- stream token: the same JWT shape with `typ=stream`, 5 minutes, read-only, carrying the `sid`
+  or API key (`kid`) it was minted with; only accepted in the `stream_token` query parameter of
+  SSE and audio routes.
 - audio token: a stream token with `res` naming one resource (`file:<id>` or
   `transcription:<id>`), 1 hour (a player keeps seeking with it); accepted only on that
   resource's audio route.
@@ -19,10 +23,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
-import time
+import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import jwt
@@ -33,18 +36,20 @@ from scriberr.clock import as_utc, utcnow
 from scriberr.ids import new_id
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
+    LoginFailureRepository,
     RefreshTokenRepository,
+    UserChanges,
     UsernameTaken,
     UserRepository,
 )
 from scriberr.persistence.models import ApiKey, RefreshToken, User
 from scriberr.services.errors import (
     Conflict,
+    Forbidden,
     InvalidRequest,
     NotFound,
     RateLimited,
     Unauthorized,
-    Unprocessable,
 )
 
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
@@ -52,24 +57,38 @@ STREAM_TOKEN_TTL = timedelta(minutes=5)
 AUDIO_TOKEN_TTL = timedelta(hours=1)
 REFRESH_TOKEN_TTL = timedelta(days=30)
 API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
-LOGIN_MAX_FAILURES = 5
-LOGIN_WINDOW_S = 15 * 60.0
+LOGIN_MAX_FAILURES = 5  # per account, from anywhere
+LOGIN_MAX_CLIENT_FAILURES = 20  # per client address, whatever the account
+LOGIN_WINDOW = timedelta(minutes=15)
+ROLE_ADMIN = "admin"
+ROLE_MEMBER = "member"
+ROLES = (ROLE_ADMIN, ROLE_MEMBER)
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,150}$")
 _MIN_PASSWORD = 8
 _MAX_PASSWORD = 1024
 _ALGORITHM = "HS256"
 _INVALID_CREDENTIALS = "Invalid credentials."
+_INVALID_TOKEN = "Invalid or expired token."
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: resolved from an access token, an API key or a stream token."""
+    """Who is calling: resolved from an access token, an API key or a stream token, with what
+    `AuthService.still_valid` needs to check again later (open event streams)."""
 
     user_id: str
     username: str
     via: str  # "access" | "api_key" | "stream"
     read_only: bool = False
+    role: str = ROLE_MEMBER
+    session_id: str | None = None  # the refresh-token family an access/stream token belongs to
+    session_version: int | None = None
+    api_key_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,9 @@ class UserView:
     id: str
     username: str
     created_at: datetime
+    role: str = ROLE_MEMBER
+    disabled: bool = False
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,9 @@ class ApiKeyView:
     preview: str
     created_at: datetime
     last_used_at: datetime | None
+    description: str | None = None
+    is_active: bool = True
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -109,54 +134,71 @@ class CreatedApiKey:
     view: ApiKeyView
 
 
+@dataclass(frozen=True)
+class UserUpdate:
+    """An admin's change to an account (None = unchanged)."""
+
+    role: str | None = None
+    disabled: bool | None = None
+    password: str | None = None
+
+
+def normalize_username(username: str) -> str:
+    """The one form of a username used for lookups and the login throttle: NFKC, surrounding
+    whitespace removed, lower case."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
+
+
+def _throttle_key(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+
+
 class LoginThrottle:
-    """Counts failed logins per (username, client) in a sliding window; thread-safe."""
+    """Failed password checks per account and per client address, counted in the database (so
+    the limit holds across restarts, processes and hosts) over a sliding window."""
 
     def __init__(
         self,
-        max_failures: int = LOGIN_MAX_FAILURES,
-        window_s: float = LOGIN_WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
+        failures: LoginFailureRepository,
+        *,
+        account_limit: int = LOGIN_MAX_FAILURES,
+        client_limit: int = LOGIN_MAX_CLIENT_FAILURES,
+        window: timedelta = LOGIN_WINDOW,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._max = max_failures
-        self._window = window_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._failures = failures
+        self._limits = {"account": account_limit, "client": client_limit}
+        self._window = window
+        self._now = clock
 
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        recent = [t for t in self._failures.get(key, []) if now - t < self._window]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return recent
+    def _keys(self, account: str, client: str) -> dict[str, str]:
+        return {
+            "account": _throttle_key("account", account),
+            "client": _throttle_key("client", client),
+        }
 
-    def check(self, username: str, client: str) -> None:
-        """Raise `RateLimited` while this pair is locked out."""
-        key = (username.lower(), client)
-        with self._lock:
-            now = self._clock()
-            recent = self._recent(key, now)
-            if len(recent) >= self._max:
-                retry = max(1, int(self._window - (now - recent[0])) + 1)
+    def check(self, account: str, client: str) -> None:
+        """Raise `RateLimited` (with `retry_after`) while the account or the client is locked."""
+        keys = self._keys(account, client)
+        now = self._now()
+        recent = self._failures.recent(list(keys.values()), now - self._window)
+        for kind, key in keys.items():
+            times = recent.get(key, [])
+            limit = self._limits[kind]
+            if len(times) >= limit:
+                free_at = times[-limit] + self._window
                 raise RateLimited(
-                    "Too many failed login attempts; try again later.", retry_after_s=retry
+                    "Too many failed attempts; try again later.",
+                    retry_after_s=max(1, int((free_at - now).total_seconds()) + 1),
                 )
 
-    def failed(self, username: str, client: str) -> None:
-        key = (username.lower(), client)
-        with self._lock:
-            now = self._clock()
-            self._recent(key, now)
-            self._failures.setdefault(key, []).append(now)
-            if len(self._failures) > 10_000:  # bound memory under a username-spraying attack
-                oldest = min(self._failures, key=lambda k: self._failures[k][-1])
-                self._failures.pop(oldest, None)
+    def failed(self, account: str, client: str) -> None:
+        now = self._now()
+        keys = self._keys(account, client)
+        self._failures.add(list(keys.values()), now, prune_before=now - self._window)
 
-    def succeeded(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop((username.lower(), client), None)
+    def succeeded(self, account: str) -> None:
+        self._failures.clear(_throttle_key("account", account))
 
 
 def audio_resource(kind: str, resource_id: str) -> str:
@@ -169,7 +211,14 @@ def _sha256(text: str) -> str:
 
 
 def _user_view(user: User) -> UserView:
-    return UserView(id=user.id, username=user.username, created_at=user.created_at)
+    return UserView(
+        id=user.id,
+        username=user.username,
+        created_at=user.created_at,
+        role=user.role or ROLE_MEMBER,
+        disabled=bool(user.disabled),
+        updated_at=user.updated_at,
+    )
 
 
 def _key_view(key: ApiKey) -> ApiKeyView:
@@ -179,11 +228,14 @@ def _key_view(key: ApiKey) -> ApiKeyView:
         preview=key.preview,
         created_at=key.created_at,
         last_used_at=key.last_used_at,
+        description=key.description,
+        is_active=bool(key.is_active) and key.revoked_at is None,
+        updated_at=key.updated_at or key.created_at,
     )
 
 
 def validate_username(username: str) -> str:
-    name = username.strip()
+    name = unicodedata.normalize("NFKC", username).strip()
     if not _USERNAME.match(name):
         raise InvalidRequest(
             "username must be 3-150 characters: letters, digits, and _ . @ -", field="username"
@@ -198,6 +250,12 @@ def validate_password(password: str, field: str = "password") -> None:
         raise InvalidRequest(f"password must be at most {_MAX_PASSWORD} characters.", field=field)
 
 
+def validate_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidRequest("role must be admin or member.", field="role")
+    return role
+
+
 class AuthService:
     def __init__(
         self,
@@ -206,8 +264,8 @@ class AuthService:
         api_keys: ApiKeyRepository,
         secret_key: str,
         *,
+        throttle: LoginThrottle,
         hasher: PasswordHasher | None = None,
-        throttle: LoginThrottle | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._users = users
@@ -215,8 +273,9 @@ class AuthService:
         self._keys = api_keys
         self._secret = secret_key
         self._hasher = hasher or PasswordHasher()
-        self.throttle = throttle or LoginThrottle()
+        self.throttle = throttle
         self._now = clock
+        self._decoy_hash: str | None = None
 
     # -- registration and sessions ---------------------------------------------------------
 
@@ -224,32 +283,30 @@ class AuthService:
         return self._users.count() == 0
 
     def register(self, username: str, password: str, confirm_password: str) -> TokenPair:
+        """The first account, which administers the server; 409 once any account exists."""
         if not self.registration_enabled():
             raise Conflict("Registration is closed: a user already exists.")
         name = validate_username(username)
         validate_password(password)
         if password != confirm_password:
             raise InvalidRequest("Passwords do not match.", field="confirm_password")
-        now = self._now()
-        user = User(
-            id=new_id("user"),
-            username=name,
-            password_hash=self._hasher.hash(password),
-            session_version=1,
-            created_at=now,
-            updated_at=now,
-        )
+        user = self._new_user(name, password, ROLE_ADMIN)
         if not self._users.create_first(user):
             raise Conflict("Registration is closed: a user already exists.")
         return self._issue(user, family_id=None)
 
     def login(self, username: str, password: str, client: str) -> TokenPair:
-        self.throttle.check(username, client)
-        user = self._users.by_username(username.strip())
-        if user is None or not self._verify(user.password_hash, password):
-            self.throttle.failed(username, client)
+        """Throttled per account and per client; an unknown name costs the same hash work."""
+        account = normalize_username(username)
+        self.throttle.check(account, client)
+        user = self._users.by_username(account) if _USERNAME.match(account) else None
+        matched = self._verify(user.password_hash if user else self._decoy(), password)
+        if user is None or not matched:
+            self.throttle.failed(account, client)
             raise Unauthorized(_INVALID_CREDENTIALS)
-        self.throttle.succeeded(username, client)
+        self.throttle.succeeded(account)
+        if user.disabled:
+            raise Forbidden("This account is disabled.")
         return self._issue(user, family_id=None)
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -257,27 +314,30 @@ class AuthService:
         if outcome != "ok" or token is None:
             raise Unauthorized("Refresh token is invalid, expired or already used.")
         user = self._users.get(token.user_id)
-        if user is None:
+        if user is None or user.disabled:
             raise Unauthorized("Refresh token is invalid, expired or already used.")
         return self._issue(user, family_id=token.family_id)
 
     def logout(self, principal: Principal | None, refresh_token: str | None) -> None:
-        """Revoke the given refresh token's family (holding the token is enough: browsers log
-        out with it alone), or, without one, every session of the authenticated user.
-
-        An unknown or already revoked token is not an error (logging out twice is fine); a token
-        of another user than the authenticated one is left alone."""
+        """End one session: the given refresh token's (its holder may log out without an access
+        token), else the caller's own. Its access and stream tokens stop working at once."""
         now = self._now()
         if refresh_token:
-            token = self._refresh.find(_sha256(refresh_token))
-            if token is None:
-                return
-            if principal is None or token.user_id == principal.user_id:
-                self._refresh.revoke_family(token.family_id, now)
+            found = self._refresh.family_owner(_sha256(refresh_token))
+            if found is not None and (principal is None or found[1] == principal.user_id):
+                self._refresh.revoke_family(found[0], now)
             return
         if principal is None:
             raise Unauthorized("Authentication required.")
+        if principal.session_id:
+            self._refresh.revoke_family(principal.session_id, now)
+
+    def logout_all(self, principal: Principal) -> None:
+        """End every session of the caller: refresh tokens revoked, access and stream tokens
+        invalid at once (API keys are separate credentials and stay)."""
+        now = self._now()
         self._refresh.revoke_all_for_user(principal.user_id, now)
+        self._users.bump_session_version(principal.user_id, now)
 
     def me(self, principal: Principal) -> UserView:
         user = self._users.get(principal.user_id)
@@ -290,18 +350,15 @@ class AuthService:
         principal: Principal,
         current_password: str,
         new_password: str,
+        *,
         confirm_password: str | None = None,
+        client: str = "unknown",
     ) -> TokenPair:
-        """Set a new password; every other session ends, the caller gets fresh tokens.
-        `confirm_password`, when given, must repeat `new_password`."""
-        user = self._users.get(principal.user_id)
-        if user is None:
-            raise Unauthorized("Authentication required.")
-        if not self._verify(user.password_hash, current_password):
-            raise InvalidRequest("Current password is incorrect.", field="current_password")
+        """Set a new password; every session ends, the caller gets fresh tokens."""
+        user = self._check_password(principal, current_password, client, "current_password")
         validate_password(new_password, field="new_password")
         if confirm_password is not None and confirm_password != new_password:
-            raise Unprocessable("Passwords do not match.", field="confirm_password")
+            raise InvalidRequest("Passwords do not match.", field="confirm_password")
         now = self._now()
         self._users.set_password(user.id, self._hasher.hash(new_password), now)
         self._refresh.revoke_all_for_user(user.id, now)
@@ -309,7 +366,10 @@ class AuthService:
         assert refreshed is not None
         return self._issue(refreshed, family_id=None)
 
-    def change_username(self, principal: Principal, new_username: str) -> UserView:
+    def change_username(
+        self, principal: Principal, new_username: str, password: str, *, client: str = "unknown"
+    ) -> UserView:
+        self._check_password(principal, password, client, "password")
         name = validate_username(new_username)
         try:
             user = self._users.set_username(principal.user_id, name, self._now())
@@ -318,6 +378,73 @@ class AuthService:
         except KeyError:
             raise Unauthorized("Authentication required.") from None
         return _user_view(user)
+
+    # -- administration --------------------------------------------------------------------
+
+    def list_users(self) -> list[UserView]:
+        return [_user_view(user) for user in self._users.list_all()]
+
+    def get_user(self, user_id: str) -> UserView:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound("User not found.")
+        return _user_view(user)
+
+    def create_user(self, username: str, password: str, role: str = ROLE_MEMBER) -> UserView:
+        name = validate_username(username)
+        validate_password(password)
+        user = self._new_user(name, password, validate_role(role))
+        try:
+            return _user_view(self._users.create(user))
+        except UsernameTaken:
+            raise Conflict("That username is taken.", field="username") from None
+
+    def update_user(self, user_id: str, update: UserUpdate) -> UserView:
+        """Change role, disable/enable, or reset the password. Disabling or a reset ends every
+        session of the user at once. The last active admin cannot be demoted or disabled."""
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound("User not found.")
+        role = validate_role(update.role) if update.role is not None else None
+        loses_admin = role == ROLE_MEMBER or update.disabled is True
+        if loses_admin and self._is_last_admin(user):
+            raise Conflict("The last admin cannot be demoted or disabled.")
+        password_hash = None
+        if update.password is not None:
+            validate_password(update.password)
+            password_hash = self._hasher.hash(update.password)
+        now = self._now()
+        changed = self._users.change(
+            user_id,
+            UserChanges(role=role, disabled=update.disabled, password_hash=password_hash),
+            now,
+        )
+        if changed is None:
+            raise NotFound("User not found.")
+        if password_hash is not None or update.disabled:
+            self._refresh.revoke_all_for_user(user_id, now)
+        if password_hash is not None:
+            self.throttle.succeeded(normalize_username(changed.username))
+        return _user_view(changed)
+
+    def check_deletable(self, user_id: str) -> None:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound("User not found.")
+        if self._is_last_admin(user):
+            raise Conflict("The last admin cannot be deleted.")
+
+    def delete_user(self, user_id: str) -> None:
+        """Remove the account row (its refresh tokens, API keys, profiles and settings go with
+        it); the caller removes the user's files and jobs first."""
+        self.check_deletable(user_id)
+        if not self._users.delete(user_id):
+            raise NotFound("User not found.")
+
+    def _is_last_admin(self, user: User) -> bool:
+        return (
+            user.role == ROLE_ADMIN and not user.disabled and self._users.count_active_admins() <= 1
+        )
 
     # -- credential checks -----------------------------------------------------------------
 
@@ -329,47 +456,95 @@ class AuthService:
 
     def authenticate_api_key(self, raw_key: str) -> Principal:
         found = self._keys.with_owner(_sha256(raw_key))
-        if found is None or found.revoked_at is not None:
+        if found is None or not found.usable:
             raise Unauthorized("Invalid or revoked API key.")
         now = self._now()
         last = found.last_used_at
         if last is None or now - as_utc(last) >= API_KEY_TOUCH_INTERVAL:
             self._keys.touch(found.key_id, now)
-        return Principal(user_id=found.user_id, username=found.username, via="api_key")
+        return Principal(
+            user_id=found.user_id,
+            username=found.username,
+            via="api_key",
+            role=found.role or ROLE_MEMBER,
+            api_key_id=found.key_id,
+        )
 
     def authenticate_stream_token(self, token: str, resource: str | None = None) -> Principal:
         """A stream token for this route. `resource` names what the route serves
         (`audio_resource(...)`); a token scoped to one resource is valid only there."""
         return self._authenticate_jwt(token, "stream", resource=resource)
 
+    def still_valid(self, principal: Principal) -> bool:
+        """Whether the credential behind `principal` still works (user enabled, session not
+        ended, API key not revoked): open event streams ask this while they run."""
+        if principal.via == "api_key":
+            key = self._keys.get(principal.api_key_id or "")
+            user = self._users.get(principal.user_id)
+            return key is not None and _key_usable(key) and user is not None and not user.disabled
+        state = self._users.with_session(principal.user_id, principal.session_id)
+        if state is None:
+            return False
+        user, revoked = state
+        if user.disabled or revoked or user.session_version != principal.session_version:
+            return False
+        if principal.api_key_id:
+            key = self._keys.get(principal.api_key_id)
+            return key is not None and _key_usable(key)
+        return True
+
     def issue_stream_token(self, principal: Principal, resource: str | None = None) -> StreamToken:
         """A read-only token for `?stream_token=`: general (SSE and audio routes, 5 minutes) or,
         with `resource`, only for that one resource's audio (1 hour)."""
         user = self._users.get(principal.user_id)
-        if user is None:
+        if user is None or user.disabled:
             raise Unauthorized("Authentication required.")
         if resource is None:
-            token, expires = self._jwt(user, "stream", STREAM_TOKEN_TTL)
+            token, expires = self._jwt(
+                user,
+                "stream",
+                STREAM_TOKEN_TTL,
+                session_id=principal.session_id,
+                api_key_id=principal.api_key_id,
+            )
         else:
-            token, expires = self._jwt(user, "stream", AUDIO_TOKEN_TTL, resource=resource)
+            token, expires = self._jwt(
+                user,
+                "stream",
+                AUDIO_TOKEN_TTL,
+                session_id=principal.session_id,
+                api_key_id=principal.api_key_id,
+                resource=resource,
+            )
         return StreamToken(token=token, expires_at=expires)
 
     # -- API keys --------------------------------------------------------------------------
 
-    def create_api_key(self, principal: Principal, name: str) -> CreatedApiKey:
+    def create_api_key(
+        self, principal: Principal, name: str, description: str | None = None
+    ) -> CreatedApiKey:
         label = name.strip()
         if not label or len(label) > 200:
             raise InvalidRequest("name must be 1-200 characters.", field="name")
+        detail = description.strip() if description else None
+        if detail is not None and len(detail) > 1000:
+            raise InvalidRequest(
+                "description must be at most 1000 characters.", field="description"
+            )
         raw = "sk_" + secrets.token_urlsafe(32)
+        now = self._now()
         key = ApiKey(
             id=new_id("key"),
             user_id=principal.user_id,
             name=label,
+            description=detail or None,
             key_hash=_sha256(raw),
             preview=f"sk_...{raw[-4:]}",
+            is_active=True,
             last_used_at=None,
             revoked_at=None,
-            created_at=self._now(),
+            created_at=now,
+            updated_at=now,
         )
         self._keys.add(key)
         return CreatedApiKey(key=raw, view=_key_view(key))
@@ -383,6 +558,38 @@ class AuthService:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _new_user(self, name: str, password: str, role: str) -> User:
+        now = self._now()
+        return User(
+            id=new_id("user"),
+            username=name,
+            password_hash=self._hasher.hash(password),
+            session_version=1,
+            role=role,
+            disabled=False,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _check_password(self, principal: Principal, password: str, client: str, field: str) -> User:
+        """The caller's user after a throttled check of their current password."""
+        user = self._users.get(principal.user_id)
+        if user is None:
+            raise Unauthorized("Authentication required.")
+        account = normalize_username(user.username)
+        self.throttle.check(account, client)
+        if not self._verify(user.password_hash, password):
+            self.throttle.failed(account, client)
+            raise InvalidRequest("Current password is incorrect.", field=field)
+        return user
+
+    def _decoy(self) -> str:
+        """A hash with the hasher's parameters, verified against for unknown usernames so that
+        they cost the same work as known ones."""
+        if self._decoy_hash is None:
+            self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(24))
+        return self._decoy_hash
+
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
             return bool(self._hasher.verify(password_hash, password))
@@ -390,7 +597,14 @@ class AuthService:
             return False
 
     def _jwt(
-        self, user: User, kind: str, ttl: timedelta, *, resource: str | None = None
+        self,
+        user: User,
+        kind: str,
+        ttl: timedelta,
+        *,
+        session_id: str | None = None,
+        api_key_id: str | None = None,
+        resource: str | None = None,
     ) -> tuple[str, datetime]:
         now = self._now()
         expires = now + ttl
@@ -402,6 +616,10 @@ class AuthService:
             "exp": int(expires.timestamp()),
             "jti": secrets.token_hex(8),
         }
+        if session_id:
+            claims["sid"] = session_id
+        if api_key_id:
+            claims["kid"] = api_key_id
         if resource is not None:
             claims["res"] = resource
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM), expires
@@ -415,24 +633,38 @@ class AuthService:
                 options={"require": ["sub", "exp", "typ", "sv"]},
             )
         except jwt.PyJWTError:
-            raise Unauthorized("Invalid or expired token.") from None
+            raise Unauthorized(_INVALID_TOKEN) from None
         if claims.get("typ") != kind:
-            raise Unauthorized("Invalid or expired token.")
+            raise Unauthorized(_INVALID_TOKEN)
         scope = claims.get("res")
         if scope is not None and scope != resource:
             raise Unauthorized("This token is for another resource.")
-        user = self._users.get(str(claims["sub"]))
-        if user is None or user.session_version != claims.get("sv"):
-            raise Unauthorized("Invalid or expired token.")
-        return Principal(
-            user_id=user.id,
-            username=user.username,
+        session_id = claims.get("sid")
+        api_key_id = claims.get("kid")
+        principal = Principal(
+            user_id=str(claims["sub"]),
+            username="",
             via="stream" if kind == "stream" else "access",
             read_only=kind == "stream",
+            session_id=session_id if isinstance(session_id, str) else None,
+            session_version=claims.get("sv") if isinstance(claims.get("sv"), int) else None,
+            api_key_id=api_key_id if isinstance(api_key_id, str) else None,
         )
+        state = self._users.with_session(principal.user_id, principal.session_id)
+        if state is None:
+            raise Unauthorized(_INVALID_TOKEN)
+        user, revoked = state
+        if user.disabled or revoked or user.session_version != principal.session_version:
+            raise Unauthorized(_INVALID_TOKEN)
+        if principal.api_key_id is not None:
+            key = self._keys.get(principal.api_key_id)
+            if key is None or not _key_usable(key):
+                raise Unauthorized(_INVALID_TOKEN)
+        return replace(principal, username=user.username, role=user.role or ROLE_MEMBER)
 
     def _issue(self, user: User, family_id: str | None) -> TokenPair:
-        access, _expires = self._jwt(user, "access", ACCESS_TOKEN_TTL)
+        family = family_id or new_id("rt")
+        access, _expires = self._jwt(user, "access", ACCESS_TOKEN_TTL, session_id=family)
         raw_refresh = "rt_" + secrets.token_urlsafe(32)
         now = self._now()
         self._refresh.add(
@@ -440,7 +672,7 @@ class AuthService:
                 id=new_id("rt"),
                 user_id=user.id,
                 token_hash=_sha256(raw_refresh),
-                family_id=family_id or new_id("rt"),
+                family_id=family,
                 expires_at=now + REFRESH_TOKEN_TTL,
                 used_at=None,
                 revoked_at=None,
@@ -453,3 +685,7 @@ class AuthService:
             expires_in=int(ACCESS_TOKEN_TTL.total_seconds()),
             user=_user_view(user),
         )
+
+
+def _key_usable(key: ApiKey) -> bool:
+    return bool(key.is_active) and key.revoked_at is None

@@ -41,6 +41,10 @@ class Conflict(ServiceError):
     code, status = "CONFLICT", 409
 
 
+class RequestTimeout(ServiceError):
+    code, status = "REQUEST_TIMEOUT", 408
+
+
 class PreconditionFailed(ServiceError):
     """A conditional request (`If-Match`) whose condition no longer holds."""
 

@@ -44,7 +44,7 @@ from scriberr.services.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from scriberr.services.importer import ImportFailed, MediaImporter, YtDlpImporter
+from scriberr.services.importer import PUBLIC_FAILURE, ImportFailed, MediaImporter
 from scriberr.services.pagination import (
     Page,
     clamp_limit,
@@ -126,8 +126,9 @@ def parse_origin_filter(raw: str | None) -> tuple[Origin, ...] | None:
 
 
 def base_name(client_name: str) -> str:
-    """The last path component of a client-supplied name, whichever separator it uses."""
-    name = client_name.replace("\x00", "")
+    """The last path component of a client-supplied name, whichever separator it uses, without
+    control characters (they would break headers and terminals)."""
+    name = "".join(ch for ch in client_name if unicodedata.category(ch)[0] != "C")
     name = PureWindowsPath(PurePosixPath(name).name).name
     return name.strip()
 
@@ -166,10 +167,9 @@ class FileService:
         data_dir: Path,
         *,
         probe: Callable[[Path], MediaInfo | None] = probe_media,
-        importer: MediaImporter | None = None,
+        importer: MediaImporter,
         delete_transcriptions: FileCallback | None = None,
         on_file_ready: FileCallback | None = None,
-        cancel_transcription: FileCallback | None = None,
         import_workers: int = 2,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -178,10 +178,9 @@ class FileService:
         self._broker = broker
         self._layout = DataLayout(data_dir)
         self._probe = probe
-        self._importer: MediaImporter = importer or YtDlpImporter()
+        self._importer: MediaImporter = importer
         self._delete_transcriptions = delete_transcriptions
         self._on_file_ready = on_file_ready
-        self._cancel_transcription = cancel_transcription
         self._executor = ThreadPoolExecutor(
             max_workers=import_workers, thread_name_prefix="scriberr-import"
         )
@@ -300,7 +299,7 @@ class FileService:
             result = self._importer.download(url, directory, max_bytes=limit)
             info = self._probe(result.path)
             if info is None:
-                raise ImportFailed("The downloaded media has no audio that can be transcribed.")
+                raise ImportFailed(PUBLIC_FAILURE)
             changes: dict[str, Any] = {
                 "status": FileStatus.READY,
                 "mime_type": info.mime_type,
@@ -319,11 +318,7 @@ class FileService:
             self._publish_ready(user_id, _view(row))
             self._auto_transcribe(user_id, file_id)
         except Exception as error:
-            message = (
-                error.public_message
-                if isinstance(error, ImportFailed)
-                else "The import failed unexpectedly."
-            )
+            message = PUBLIC_FAILURE
             if not isinstance(error, ImportFailed):
                 logger.exception("import of %s failed", file_id)
             shutil.rmtree(directory, ignore_errors=True)
@@ -382,8 +377,7 @@ class FileService:
         return Page(items=[_view(r) for r in items], next_cursor=next_cursor)
 
     def update(self, user_id: str, file_id: str, *, title: str | None = None) -> FileView:
-        """Rename. As the SPEC asks, a transcription of this file that is running is canceled
-        first (queued ones are left alone)."""
+        """Rename. Jobs of the file are never touched (a running one keeps running)."""
         changes: dict[str, Any] = {}
         if title is not None:
             cleaned = clean_title(title)
@@ -392,8 +386,6 @@ class FileService:
             changes["title"] = cleaned
         if not changes:
             return self.get(user_id, file_id)
-        self.get(user_id, file_id)
-        self._cancel_running(user_id, file_id)
         row = self._repo.update(user_id, file_id, changes, self._now())
         if row is None:
             raise NotFound("File not found.")
@@ -409,6 +401,12 @@ class FileService:
         if not self._repo.delete(user_id, file_id):
             raise NotFound("File not found.")
         shutil.rmtree(self._layout.upload_dir(file_id), ignore_errors=True)
+
+    def delete_all_for_user(self, user_id: str) -> None:
+        """Delete every file of a user with its jobs and bytes (an admin deletes the account)."""
+        for file_id in self._repo.ids_for_user(user_id):
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                self.delete(user_id, file_id)
 
     def delete_created_before(self, origin: Origin, before: datetime, batch: int = 100) -> int:
         """Delete every file of `origin` created before `before`, with its transcriptions and
@@ -456,13 +454,6 @@ class FileService:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- internals -------------------------------------------------------------------------
-
-    def _cancel_running(self, user_id: str, file_id: str) -> None:
-        if self._cancel_transcription is None:
-            return
-        for transcription_id in self._repo.running_transcriptions(user_id, file_id):
-            with contextlib.suppress(Conflict, NotFound):  # it ended meanwhile
-                self._cancel_transcription(user_id, transcription_id)
 
     def _publish_ready(self, user_id: str, view: FileView) -> None:
         with contextlib.suppress(Exception):

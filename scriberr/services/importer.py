@@ -2,8 +2,14 @@
 links to media files) into a file's directory. Runs in a background thread of the file service.
 
 Only the best audio-only format is fetched when the site offers one (no FFmpeg binary is needed:
-the engine decodes any container PyAV reads). Failures become `ImportFailed` with a clean public
-message; yt-dlp's own output never leaves this module.
+the engine decodes any container PyAV reads). Every failure becomes `ImportFailed` with one fixed
+public message, whatever went wrong, so imports cannot be used to probe hosts or ports; yt-dlp's
+own output never leaves this module.
+
+Outbound traffic stays on the public internet: the URL's host is checked first, then yt-dlp runs
+behind an `egress.EgressProxy` that checks every connection it makes (redirects included),
+unless private addresses are allowed (`SCRIBERR_IMPORT_ALLOW_PRIVATE=true`). yt-dlp reads no
+configuration, cookie, netrc or plugin files and keeps no cache.
 """
 
 from __future__ import annotations
@@ -13,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from scriberr.services.egress import AddressPolicy, EgressProxy, Refused, check_url
+
 logger = logging.getLogger("scriberr.importer")
+
+
+PUBLIC_FAILURE = "Could not download media from the URL."
 
 
 class ImportFailed(Exception):
@@ -48,25 +59,31 @@ class _QuietLogger:
         logger.info("yt-dlp error: %s", message)
 
 
-def _public_message(raw: str) -> str:
-    lowered = raw.lower()
-    if "unsupported url" in lowered:
-        return "The URL is not supported."
-    if "larger than max-filesize" in lowered or "file is larger" in lowered:
-        return "The media is larger than the upload limit."
-    if "private video" in lowered or "sign in" in lowered or "members-only" in lowered:
-        return "The media is not publicly available."
-    if "video unavailable" in lowered or "http error 404" in lowered:
-        return "The media was not found."
-    return "Could not download media from the URL."
-
-
 class YtDlpImporter:
-    def __init__(self, socket_timeout_s: float = 30.0) -> None:
+    """`policy` decides which addresses imports may reach; None reaches any (allow private)."""
+
+    def __init__(self, policy: AddressPolicy | None, socket_timeout_s: float = 30.0) -> None:
+        self._policy = policy
         self._timeout = socket_timeout_s
 
     def download(self, url: str, directory: Path, *, max_bytes: int) -> Downloaded:
+        if self._policy is None:
+            return self._download(url, directory, max_bytes, proxy=None)
+        try:
+            check_url(url, self._policy)
+        except Refused:
+            logger.info("import refused: the URL's host is not a public address")
+            raise ImportFailed(PUBLIC_FAILURE) from None
+        with EgressProxy(self._policy) as proxy:
+            return self._download(url, directory, max_bytes, proxy=proxy.url)
+
+    def _download(
+        self, url: str, directory: Path, max_bytes: int, *, proxy: str | None
+    ) -> Downloaded:
         import yt_dlp  # imported lazily: it is large and only needed for imports
+        from yt_dlp.globals import plugin_dirs
+
+        plugin_dirs.value = []  # never load plugins from the user's directories
 
         options: dict[str, Any] = {
             "format": "bestaudio/best",
@@ -82,6 +99,11 @@ class YtDlpImporter:
             "fragment_retries": 1,
             "restrictfilenames": True,
             "cachedir": False,
+            "cookiefile": None,
+            "cookiesfrombrowser": None,
+            "usenetrc": False,
+            "netrc_cmd": None,
+            "proxy": proxy,
             "color": {"stdout": "never", "stderr": "never"},
             "overwrites": True,
         }
@@ -90,16 +112,14 @@ class YtDlpImporter:
                 info = downloader.extract_info(url, download=True)
         except Exception as error:  # yt-dlp raises DownloadError and friends
             logger.info("import from URL failed: %s", type(error).__name__)
-            raise ImportFailed(_public_message(str(error))) from None
-        if not isinstance(info, dict):
-            raise ImportFailed("Could not download media from the URL.")
-        if info.get("_type") == "playlist":
-            raise ImportFailed("Playlists are not supported; import a single video.")
+            raise ImportFailed(PUBLIC_FAILURE) from None
+        if not isinstance(info, dict) or info.get("_type") == "playlist":
+            raise ImportFailed(PUBLIC_FAILURE)
         files = [p for p in directory.iterdir() if p.is_file() and not p.name.endswith(".part")]
         if not files:
-            raise ImportFailed("Could not download media from the URL.")
+            raise ImportFailed(PUBLIC_FAILURE)
         path = max(files, key=lambda p: p.stat().st_size)
         if path.stat().st_size > max_bytes:
-            raise ImportFailed("The media is larger than the upload limit.")
+            raise ImportFailed(PUBLIC_FAILURE)
         title = info.get("title")
         return Downloaded(path=path, title=str(title) if title else None)

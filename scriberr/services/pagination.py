@@ -84,24 +84,38 @@ def encode_cursor(cursor: Cursor) -> str:
 
 
 def decode_cursor(text: str | None, sort: SortSpec) -> Cursor | None:
-    """Decode a cursor made for `sort`; None when `text` is empty."""
+    """Decode a cursor made for `sort`; None when `text` is empty.
+
+    Strict: the payload must be `[sort, value, id]` with a string id, a date value (`{"dt":
+    iso}`) for `*_at` sorts and a string (or null) otherwise; anything else → 400 on `cursor`.
+    """
     if not text:
         return None
     try:
         padded = text + "=" * (-len(text) % 4)
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-        sort_name, value, row_id = raw
-        if isinstance(value, dict):
-            value = as_utc(datetime.fromisoformat(value["dt"]))
-        if not isinstance(sort_name, str) or not isinstance(row_id, str):
+        if not isinstance(raw, list) or len(raw) != 3:
             raise ValueError("cursor shape")
-        if value is not None and not isinstance(value, str | int | float | bool | datetime):
-            raise ValueError("cursor value")
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        sort_name, value, row_id = raw
+        if not isinstance(sort_name, str) or not isinstance(row_id, str) or len(row_id) > 100:
+            raise ValueError("cursor shape")
+        value = _cursor_value(sort.field, value)
+    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest("cursor is not valid.", field="cursor") from None
     if sort_name != sort.name:
         raise InvalidRequest("cursor was made for a different sort.", field="cursor")
     return Cursor(sort=sort_name, value=value, id=row_id)
+
+
+def _cursor_value(field_name: str, value: object) -> SortValue:
+    """The cursor's sort value, checked against the type of the sort field."""
+    if field_name.endswith("_at"):
+        if not isinstance(value, dict) or set(value) != {"dt"} or not isinstance(value["dt"], str):
+            raise ValueError("cursor date")
+        return as_utc(datetime.fromisoformat(value["dt"]))
+    if value is None or (isinstance(value, str) and len(value) <= 1000):
+        return value
+    raise ValueError("cursor value")
 
 
 def page_from_rows(rows: Sequence[T], limit: int, sort: SortSpec) -> tuple[list[T], str | None]:

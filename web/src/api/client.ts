@@ -87,8 +87,8 @@ export class ApiClient {
     return this.accessToken ? { Authorization: `Bearer ${this.accessToken}` } : {};
   }
 
-  async request<T = unknown>(method: string, path: string, body?: unknown, retry = true): Promise<T> {
-    const response = await this.send(method, path, body, retry);
+  async request<T = unknown>(method: string, path: string, body?: unknown, retry = true, extra: Record<string, string> = {}): Promise<T> {
+    const response = await this.send(method, path, body, retry, extra);
     if (response.status === 204) return undefined as T;
     const type = response.headers.get("content-type") ?? "";
     return (type.includes("json") ? await response.json() : await response.text()) as T;
@@ -99,8 +99,8 @@ export class ApiClient {
   }
 
   /** A raw response (for exports), with auth and error handling. */
-  async send(method: string, path: string, body?: unknown, retry = true): Promise<Response> {
-    const headers: Record<string, string> = { ...this.authHeaders() };
+  async send(method: string, path: string, body?: unknown, retry = true, extra: Record<string, string> = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...extra, ...this.authHeaders() };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response: Response;
     try {
@@ -114,7 +114,7 @@ export class ApiClient {
       throw networkError();
     }
     if (response.status === 401 && retry && (await this.refresh())) {
-      return this.send(method, path, body, false);
+      return this.send(method, path, body, false, extra);
     }
     if (!response.ok) {
       let parsed: unknown = null;

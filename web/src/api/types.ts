@@ -86,6 +86,7 @@ export interface Transcript {
   segments: Segment[];
   words: Word[];
   speakers?: { label: string; name: string | null }[];
+  revision?: number;
 }
 
 export interface Profile {

@@ -7,6 +7,7 @@ import type { FileItem, Page, Transcription } from "../api/types";
 import { Confirm } from "../components/Dialog";
 import { ImportDialog } from "../components/ImportDialog";
 import { RecordDialog } from "../components/Recorder";
+import { SearchHits } from "../components/SearchHits";
 import { useApp } from "../context";
 import { bytes, clock, percent, relativeTime, stageLabel, STATUS_LABELS } from "../lib/format";
 import { applyEvent, filesPath, transcriptionsPath, type LibraryQuery } from "../lib/library";
@@ -188,6 +189,8 @@ export function Library() {
           </select>
         </div>
       </form>
+
+      {tab === "transcriptions" && query.q.trim() && <SearchHits q={query.q.trim()} titles={Object.fromEntries(rows.map((r) => [r.id, r.title]))} />}
 
       {error && (
         <p className="error" role="alert">

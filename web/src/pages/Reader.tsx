@@ -5,11 +5,13 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { describe } from "../api/errors";
 import { TERMINAL, type Transcript, type Transcription } from "../api/types";
 import { Player } from "../components/Player";
+import { RevisionsPanel, SegmentEditor, SpeakerLegend } from "../components/TranscriptEditing";
 import { TranscriptView, type TranscriptHandle } from "../components/TranscriptView";
 import { useApp } from "../context";
 import { clock, percent, stageLabel, STATUS_LABELS } from "../lib/format";
 import { linkProps, navigate } from "../lib/router";
-import { buildModel, searchWords, speakerName, speakerSlot } from "../lib/transcript";
+import { startFromSearch } from "../lib/editing";
+import { buildModel, searchWords, type ReaderSegment } from "../lib/transcript";
 
 const FORMATS = ["txt", "srt", "vtt", "json"] as const;
 
@@ -17,13 +19,19 @@ export function Reader({ id }: { id: string }) {
   const { api, events, notify } = useApp();
   const [job, setJob] = useState<Transcription | null>(null);
   const [transcript, setTranscript] = useState<Transcript | null>(null);
+  const [etag, setEtag] = useState("");
   const [error, setError] = useState("");
 
   const loadJob = useCallback(async () => {
     try {
       const row = await api.get<Transcription>(`/api/v1/transcriptions/${id}`);
       setJob(row);
-      if (row.status === "completed") setTranscript(await api.get<Transcript>(`/api/v1/transcriptions/${id}/transcript`));
+      if (row.status === "completed") {
+        const response = await api.send("GET", `/api/v1/transcriptions/${id}/transcript`);
+        const body = (await response.json()) as Transcript;
+        setEtag(response.headers.get("etag") ?? "");
+        setTranscript(body);
+      }
     } catch (e) {
       setError(describe(e));
     }
@@ -85,7 +93,7 @@ export function Reader({ id }: { id: string }) {
         </div>
       </div>
       {job.status === "completed" && transcript ? (
-        <ReaderBody job={job} transcript={transcript} />
+        <ReaderBody job={job} transcript={transcript} etag={etag} reload={loadJob} />
       ) : job.status === "failed" || job.status === "canceled" ? (
         <FailedJob job={job} onRetry={retry} />
       ) : job.status === "completed" ? (
@@ -145,7 +153,7 @@ function FailedJob({ job, onRetry }: { job: Transcription; onRetry: () => void }
   );
 }
 
-function ReaderBody({ job, transcript }: { job: Transcription; transcript: Transcript }) {
+function ReaderBody({ job, transcript, etag, reload }: { job: Transcription; transcript: Transcript; etag: string; reload: () => Promise<void> }) {
   const { api, notify } = useApp();
   const model = useMemo(() => buildModel(transcript), [transcript]);
   const names = useMemo(() => Object.fromEntries((transcript.speakers ?? []).map((s) => [s.label, s.name])), [transcript]);
@@ -158,6 +166,8 @@ function ReaderBody({ job, transcript }: { job: Transcription; transcript: Trans
   const [src, setSrc] = useState("");
   const [format, setFormat] = useState<(typeof FORMATS)[number]>("srt");
   const lastTokenAt = useRef(0);
+  const [editing, setEditing] = useState<string | null>(null);
+  const startAt = useRef(startFromSearch(window.location.search));
 
   const newSource = useCallback(async () => {
     lastTokenAt.current = Date.now();
@@ -212,6 +222,42 @@ function ReaderBody({ job, transcript }: { job: Transcription; transcript: Trans
       names.forEach((n) => el.removeEventListener(n, start));
     };
   }, [highlight, src]);
+
+  // Opened from a search hit (`?t=`): start there, and show that segment.
+  useEffect(() => {
+    const el = audio.current;
+    const at = startAt.current;
+    if (!el || at === null || !src) return;
+    const segment = model.segments.findIndex((s) => s.end > at);
+    if (segment >= 0) view.current?.scrollToSegment(segment);
+    const go = () => {
+      if (startAt.current === null) return;
+      el.currentTime = at;
+      startAt.current = null;
+      el.removeEventListener("loadedmetadata", go);
+    };
+    if (el.readyState >= 1) go();
+    else el.addEventListener("loadedmetadata", go);
+    return () => el.removeEventListener("loadedmetadata", go);
+  }, [src, model]);
+
+  // Closing the editor puts keyboard focus back on the segment's Edit button.
+  const closeEditor = useCallback((index: number) => {
+    setEditing(null);
+    window.setTimeout(() => document.querySelector<HTMLElement>(`[data-seg="${index}"] .seg-edit`)?.focus(), 0);
+  }, []);
+
+  const extras = useCallback(
+    (segment: ReaderSegment) =>
+      editing === segment.id ? (
+        <SegmentEditor jobId={job.id} segment={segment} speakers={[...model.speakers].sort()} names={names} etag={etag} onDone={() => closeEditor(segment.index)} onSaved={reload} />
+      ) : (
+        <button type="button" className="ghost small seg-edit" aria-label={`Edit segment at ${clock(segment.start)}`} onClick={(e) => (e.stopPropagation(), setEditing(segment.id))}>
+          Edit
+        </button>
+      ),
+    [editing, job.id, model, names, etag, reload, closeEditor],
+  );
 
   // A measuring hook for bench/web.py: one highlight update, exactly as playback runs it.
   useEffect(() => {
@@ -315,18 +361,10 @@ function ReaderBody({ job, transcript }: { job: Transcription; transcript: Trans
           </div>
         </div>
       </div>
-      {model.speakers.length > 0 && (
-        <ul className="legend" aria-label="Speakers">
-          {[...model.speakers].sort().map((label) => (
-            <li key={label} className={`spk-${speakerSlot(model, label)}`}>
-              <span className="spk-dot" aria-hidden="true" />
-              {speakerName(label, names)}
-            </li>
-          ))}
-        </ul>
-      )}
+      {model.speakers.length > 0 && <SpeakerLegend jobId={job.id} model={model} names={names} onSaved={reload} />}
+      <RevisionsPanel jobId={job.id} revision={transcript.revision ?? 0} etag={etag} onSaved={reload} />
       {model.segments.length ? (
-        <TranscriptView ref={view} model={model} follow={follow} onSeek={seek} matches={matches} currentMatch={current} speakerNames={names} />
+        <TranscriptView ref={view} model={model} follow={follow} onSeek={seek} matches={matches} currentMatch={current} speakerNames={names} renderSegmentExtras={extras} />
       ) : (
         <p className="muted empty">No speech was found in this recording.</p>
       )}

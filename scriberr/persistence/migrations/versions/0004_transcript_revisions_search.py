@@ -1,7 +1,7 @@
 """transcript revisions, speaker names and full-text search
 
 Revision ID: 0004
-Revises: 0011_settings_auto_rename
+Revises: 0003
 
 - `transcript_revisions`: every saved correction (revision 1, 2, …) as a whole transcript; revision
   0 stays the engine's output in `transcriptions.transcript` and is never modified.
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0011_settings_auto_rename"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
