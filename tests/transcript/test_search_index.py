@@ -106,7 +106,7 @@ def test_index_is_backfilled_by_the_migration_and_follows_every_change(
     database = Database(database_url)
     try:
         database.migrate()
-        _alembic(database, "downgrade", "0011_settings_auto_rename")  # to just before 0004
+        _alembic(database, "downgrade", "0003")  # to just before 0004
         assert "search_segments" not in inspect(database.engine).get_table_names()
         with database.engine.begin() as connection:
             connection.execute(
