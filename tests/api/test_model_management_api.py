@@ -125,6 +125,15 @@ def test_refusals(client: Any, user: Account) -> None:
 
 
 def test_the_admin_seam() -> None:
-    assert is_admin(Principal("user_1", "alice", "access"))
-    assert is_admin(Principal("user_1", "alice", "api_key"))
-    assert not is_admin(Principal("user_1", "alice", "stream", read_only=True))
+    """Admin routes follow the role; a read-only stream token never qualifies."""
+    assert is_admin(Principal("user_1", "alice", "access", role="admin"))
+    assert is_admin(Principal("user_1", "alice", "api_key", role="admin"))
+    assert not is_admin(Principal("user_2", "bob", "access", role="member"))
+    assert not is_admin(Principal("user_1", "alice", "stream", read_only=True, role="admin"))
+
+
+def test_members_cannot_download_or_remove_models(client: Any, other_user: Account) -> None:
+    download = client.post(f"/api/v1/models/{MODEL}:download", headers=other_user.headers)
+    assert download.status_code == 403 and download.json()["error"]["code"] == "FORBIDDEN"
+    remove = client.delete(f"/api/v1/models/{MODEL}", headers=other_user.headers)
+    assert remove.status_code == 403
