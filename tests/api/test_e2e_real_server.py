@@ -188,9 +188,11 @@ def test_full_job_lifecycle_against_a_real_server(server: Server, api_key: str) 
         names = [name for name, _ in events]
         assert names[-1] == "transcription.completed", events
         assert names.count("transcription.completed") == 1
-        assert set(names[:-1]) <= {"transcription.progress"}
+        assert set(names[:-1]) <= {"transcription.progress", "transcription.segment"}
         stages = [data["stage"] for name, data in events if name == "transcription.progress"]
         assert "transcribing" in stages or "saving" in stages
+        partial = [data for name, data in events if name == "transcription.segment"]
+        assert [data["index"] for data in partial] == list(range(len(partial)))
 
         finished = server.record(http.get(f"/api/v1/transcriptions/{job['id']}")).json()
         assert finished["status"] == "completed" and finished["progress"] == 1.0
@@ -198,6 +200,9 @@ def test_full_job_lifecycle_against_a_real_server(server: Server, api_key: str) 
         transcript = server.record(http.get(f"/api/v1/transcriptions/{job['id']}/transcript"))
         body = transcript.json()
         assert KEY_PHRASE in _words(body["text"])
+        if partial:  # the live segments are the engine's, as the final transcript has them
+            joined = " ".join(data["segment"]["text"].strip() for data in partial)
+            assert _words(joined) == _words(body["text"])
         assert body["language"] == "en"
         assert body["segments"] and body["words"]
         assert all(w["end"] >= w["start"] for w in body["words"])
