@@ -1,9 +1,11 @@
 """The composition root: builds and wires everything except HTTP, and owns its lifetime.
 
 `build_core(config)` opens the database (running migrations), builds the broker, the engine
-provider registry, the queue repositories, the orchestrator and the worker service — and starts
-nothing. `Core.start()` starts the workers (after recovery); `Core.close()` stops the workers
-(running jobs are interrupted and requeued), closes the providers, then the database.
+provider registry, the queue repositories, the orchestrator, the worker service and — on
+PostgreSQL — the signals between processes (`queue.signals`: LISTEN/NOTIFY for wake, cancel and
+events) — and starts nothing. `Core.start()` starts listening, then the workers (after recovery);
+`Core.close()` stops the workers (running jobs are interrupted and requeued), the signals, closes
+the providers, then the database.
 This is the only module that holds process-wide objects.
 """
 
@@ -16,6 +18,7 @@ from scriberr.clock import utcnow
 from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
+from scriberr.ids import new_id
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator
 from scriberr.persistence.auth_repository import (
@@ -37,6 +40,7 @@ from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.privacy import private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
+from scriberr.queue.signals import ClusterSignals
 from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
@@ -51,6 +55,7 @@ from scriberr.services.transcriptions import TranscriptionService
 from scriberr.services.transcripts import TranscriptService
 
 _log = logging.getLogger("scriberr")
+_SIGNALS_READY_S = 5.0
 
 
 @dataclass
@@ -75,11 +80,16 @@ class Core:
     transcripts: TranscriptService
     search: SearchService
     models: ModelService
+    signals: ClusterSignals | None = None  # PostgreSQL only
 
     def start(self) -> None:
-        """Start loading the preload models (in the background), the workers (recovery runs
-        first, before any claim) and the retention sweep."""
+        """Start loading the preload models (in the background), listening to the other
+        processes, the workers (recovery runs first, before any claim) and the retention
+        sweep."""
         self.providers.preload()
+        if self.signals is not None:
+            self.signals.start()
+            self.signals.listener.wait_connected(_SIGNALS_READY_S)  # else: polling until it is
         self.workers.start()
         self.retention.start()
 
@@ -90,6 +100,8 @@ class Core:
         self.files.close()
         self.models.close()
         self.workers.stop(timeout)
+        if self.signals is not None:
+            self.signals.close()
         self.orchestrator.close()
         try:
             self.providers.close()
@@ -112,7 +124,8 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     database = Database(config.database_url)
     database.migrate()
     broker = EventBroker()
-    queue = QueueRepository(database)
+    process_id = new_id("worker")
+    queue = QueueRepository(database, signal_origin=process_id)
     job_logs = JobLogRepository(database)
     segments = SegmentRepository(database)
     orchestrator = Orchestrator(
@@ -134,7 +147,17 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
             poll_interval_s=config.poll_interval_s,
             lease_s=config.lease_timeout_s,
         ),
+        process_id=process_id,
     )
+    signals = None
+    if not database.is_sqlite:
+        signals = ClusterSignals(
+            origin=process_id,
+            database=database,
+            broker=broker,
+            wake=workers.notify,
+            cancel=workers.stop_canceled,
+        )
     _log_startup(config, registry, workers)
     settings = SettingsService(SettingsRepository(database), config.max_upload_mb)
     profiles, transcriptions = _build_job_services(
@@ -167,6 +190,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         ),
         search=SearchService(SearchRepository(database)),
         models=ModelService(registry, broker),
+        signals=signals,
     )  # fmt: skip
 
 
@@ -218,5 +242,6 @@ def _log_startup(config: Config, registry: ProviderRegistry, workers: WorkerServ
         poll_interval_s=config.poll_interval_s,
         lease_s=config.lease_timeout_s,
         heartbeat_interval_s=workers.settings.heartbeat_interval,
+        signals="in-process" if config.database_kind == "sqlite" else "listen/notify",
         process_id=workers.process_id,
     )

@@ -8,6 +8,7 @@
   the process heartbeat, renews the lease of every job running here (a rejected renewal means the
   job was taken away, so its work is stopped), and requeues orphans: `processing` rows whose lease
   expired or whose owner process is gone (see `liveness`).
+- `stop_canceled()` stops a job here that another process canceled (its signal, on PostgreSQL).
 - `cancel()` applies the SPEC rules and returns what happened (it raises nothing for an unknown
   or finished job); `stop()` interrupts running jobs, which go back to `queued`
   (stage `recovered`) so the next start finishes them, and returns within its timeout.
@@ -211,6 +212,17 @@ class WorkerService:
             where=where,
         )
         return result
+
+    def stop_canceled(self, transcription_id: str, worker_id: str) -> bool:
+        """Another process canceled a job: stop it now if `worker_id` runs it here (the row is
+        already `canceled`); True if it did. Without this signal (SQLite, or the listener is
+        down) the next lease renewal finds the row taken away and stops it the same way."""
+        with self._lock:
+            handle = self._running.get(transcription_id)
+        if handle is None or handle.job.worker_id != worker_id or handle.done.is_set():
+            return False
+        handle.interrupt(InterruptReason.CANCELED)
+        return True
 
     def stats(self, user_id: str | None) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:
