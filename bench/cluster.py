@@ -1,8 +1,10 @@
 """Cluster benchmark: two `scriberr worker --fake-engine` processes against one PostgreSQL.
 
-The PostgreSQL server is started here (tests/support/postgres.py). Each worker runs in its own
-PID namespace when this runs as root (`unshare --pid`), so the two look like separate hosts to
-each other: a dead worker is noticed by its heartbeat, as across machines, not by a pid check.
+The PostgreSQL server is started here (tests/support/postgres.py). As root each worker runs on
+a simulated host of its own (tests/support/hosts.py: network, PID and UTS namespaces, reaching
+PostgreSQL over TCP), so a dead worker is noticed by its heartbeat, as across machines, not by a
+pid check; otherwise both are plain processes on loopback (then `recovery_s` is the same-host
+case, where the pid check finds the dead process at the next heartbeat).
 The bench process plays the API host: it enqueues and cancels through the real
 `QueueRepository` (with a signal origin, so it NOTIFYs like `scriberr serve` does) and runs no
 workers. The fake engine does (almost) no work, so the figures are the cost of the queue and
@@ -30,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import tempfile
 import time
@@ -51,6 +51,7 @@ from scriberr.ids import new_id  # noqa: E402
 from scriberr.persistence.database import Database  # noqa: E402
 from scriberr.persistence.models import AudioFile, Transcription, User  # noqa: E402
 from scriberr.persistence.queue_repository import NewJob, QueueRepository  # noqa: E402
+from tests.support.hosts import SimulatedNetwork, simulated_network  # noqa: E402
 from tests.support.postgres import postgres_server, unavailable_reason  # noqa: E402
 from tests.support.servers import ScriberrProcess, scriberr_env, start_process  # noqa: E402
 
@@ -59,8 +60,11 @@ USER = "user_bench"
 
 
 class Bench:
-    def __init__(self, url: str, root: Path, workers: int, worker_timeout: str) -> None:
+    def __init__(
+        self, url: str, root: Path, network: SimulatedNetwork, workers: int, worker_timeout: str
+    ) -> None:
         self.root = root
+        self.network = network
         self.data_dir = root / "data"
         self.database = Database(url)
         self.database.migrate()
@@ -72,11 +76,6 @@ class Bench:
             TRANSCRIPTION_QUEUE_POLL_INTERVAL="30s",  # only a signal wakes an idle worker
             TRANSCRIPTION_WORKER_TIMEOUT=worker_timeout,
             SPEECH_ENGINE_DEFAULT_MODEL="fake-model",
-        )
-        self.wrapper = (
-            ["unshare", "--pid", "--fork", "--kill-child"]
-            if os.geteuid() == 0 and shutil.which("unshare")
-            else []
         )
         with self.database.write_session() as session:
             session.add(User(id=USER, username="bench", password_hash="x"))
@@ -108,7 +107,7 @@ class Bench:
             "worker",
             "--fake-engine",
             env=self.env,
-            wrapper=self.wrapper,
+            wrapper=self.network.add_host(f"gpu-{index}").wrapper,
             log_name=f"worker-{index}-{len(self.workers)}.log",
         )
         wait(lambda: '"workers.started"' in worker.logs(), 120, worker)
@@ -225,13 +224,14 @@ def main() -> int:
         return 1
     with (
         tempfile.TemporaryDirectory(prefix="scriberr-cluster-") as temporary,
-        postgres_server(port=54351) as url,
+        simulated_network() as network,
+        postgres_server(tcp_host=network.server_address, port=54351) as url,
     ):
-        bench = Bench(url, Path(temporary), arguments.workers, arguments.worker_timeout)
+        bench = Bench(url, Path(temporary), network, arguments.workers, arguments.worker_timeout)
         try:
             for index in range(2):
                 bench.start_worker(index)
-            print(f"separate pid namespaces: {bool(bench.wrapper)}", flush=True)
+            print(f"simulated hosts (namespaces): {network.namespaces}", flush=True)
             jobs_per_s = throughput(bench, arguments.jobs)
             print(f"throughput: {jobs_per_s:.1f} jobs/s", flush=True)
             wakes = wake_latency(bench, arguments.samples)

@@ -1,6 +1,8 @@
 """Signals across processes on PostgreSQL (issue 13 item 3), with real processes: a PostgreSQL
 server the test starts, one `scriberr serve` (the API host, whose own worker is kept busy by a
-long job) and one `scriberr worker` (the remote host), both with the fake engine. The remote
+long job) and one `scriberr worker` on a simulated host of its own (tests/support/hosts.py:
+network, PID and UTS namespaces as root, a plain process on loopback otherwise), both with the
+fake engine and sharing the data dir (fetching audio is another test's subject). The remote
 worker polls only every 30 s and renews its lease only every 15 s, so anything faster than that
 is the LISTEN/NOTIFY path:
 
@@ -26,6 +28,7 @@ import pytest
 from scriberr.persistence.database import Database
 from scriberr.persistence.queue_repository import JobState, QueueRepository
 from tests.queue.helpers import seed_file, wait_for
+from tests.support.hosts import simulated_network
 from tests.support.postgres import postgres_server, unavailable_reason
 from tests.support.servers import ScriberrProcess, scriberr_env, start_process, start_serve
 
@@ -83,7 +86,11 @@ def _started_process_id(process: ScriberrProcess) -> str:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("signals")
     data_dir = root / "data"
-    with postgres_server(port=54342) as url:
+    with (
+        simulated_network() as network,
+        postgres_server(tcp_host=network.server_address, port=54342) as url,
+    ):
+        gpu = network.add_host("gpu-a")
         common = {
             "SCRIBERR_DATABASE_URL": url,
             "SPEECH_ENGINE_DEFAULT_MODEL": "fake-model",
@@ -109,7 +116,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             wait_for(lambda: partial.state(blocker).status == "processing", timeout=30)
             remote = start_process(
                 data_dir, "worker", "--fake-engine", env=scriberr_env(data_dir, **common),
-                log_name="remote-worker.log",
+                wrapper=gpu.wrapper, log_name="remote-worker.log",
             )  # fmt: skip
             remote_id = wait_for(lambda: _started_process_id(remote), timeout=60)
             yield Cluster(api, remote, remote_id, database, queue, data_dir, user_id, headers)
