@@ -241,8 +241,24 @@ def _from_event(
             data["error"] = event.data["error"]
         return sse_frame(event.type, data, event_id), _key(data), True
     if event.type == EventType.TRANSCRIPTION_PROGRESS and _key(data) != last:
+        if _behind(_key(data), last):
+            return None, last, False
         return sse_frame(event.type, data, event_id), _key(data), False
     return None, last, False
+
+
+def _behind(state: tuple[Any, ...], last: tuple[Any, ...]) -> bool:
+    """A progress event older than what the stream already sent (same status and stage, less
+    progress): a relayed event that took longer than the row write the stream started from."""
+    status, progress, stage = state
+    last_status, last_progress, last_stage = last
+    if (status, stage) != (last_status, last_stage):
+        return False
+    return (
+        isinstance(progress, float)
+        and isinstance(last_progress, float)
+        and progress < last_progress
+    )
 
 
 class _GlobalFeed:
