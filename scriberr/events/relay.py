@@ -17,6 +17,7 @@ event reaches every other broker exactly once.
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import logging
 import threading
@@ -58,7 +59,7 @@ class EventRelay:
         self._send = send
         self._condition = threading.Condition()
         self._waiting: collections.deque[list[str]] = collections.deque()
-        self._seq = 0
+        self._seq = itertools.count(1)
         self._dropped = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -85,9 +86,8 @@ class EventRelay:
 
     def forward(self, event: Event) -> None:
         """Queue `event` for the other processes (never blocks)."""
+        parts = encode(self.origin, next(self._seq), event)  # outside the lock: may be large
         with self._condition:
-            self._seq += 1
-            parts = encode(self.origin, self._seq, event)
             if not parts or len(self._waiting) >= MAX_BACKLOG:
                 self._dropped += 1
                 if self._dropped == 1:

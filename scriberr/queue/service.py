@@ -216,7 +216,7 @@ class WorkerService:
     def stop_canceled(self, transcription_id: str, worker_id: str) -> bool:
         """Another process canceled a job: stop it now if `worker_id` runs it here (the row is
         already `canceled`); True if it did. Without this signal (SQLite, or the listener is
-        down) the next lease renewal finds the row taken away and stops it the same way."""
+        down) its next progress write or lease renewal finds the row taken away and stops it."""
         with self._lock:
             handle = self._running.get(transcription_id)
         if handle is None or handle.job.worker_id != worker_id or handle.done.is_set():
