@@ -110,8 +110,12 @@ class Core:
             log_event(_log, "shutdown.complete", process_id=self.workers.process_id)
 
 
-def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> Core:
+def build_core(
+    config: Config, *, providers: ProviderRegistry | None = None, serves_clients: bool = True
+) -> Core:
     """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
+    `serves_clients=False` (`scriberr worker`: no event streams here): on PostgreSQL the process
+    still sends its events to the others but does not receive theirs.
 
     Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
     `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
@@ -157,6 +161,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
             broker=broker,
             wake=workers.notify,
             cancel=workers.stop_canceled,
+            receive_events=serves_clients,
         )
     _log_startup(config, registry, workers)
     settings = SettingsService(SettingsRepository(database), config.max_upload_mb)

@@ -20,9 +20,9 @@ def add_fake_engine_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fake-engine", action="store_true", help=argparse.SUPPRESS)
 
 
-def core_from_environment(arguments: argparse.Namespace) -> Core:
+def core_from_environment(arguments: argparse.Namespace, *, serves_clients: bool = True) -> Core:
     """Load and validate the configuration (a `ConfigError` becomes one line and exit 2 in
-    `cli.main`), set up logging, and build the Core."""
+    `cli.main`), set up logging, and build the Core (`serves_clients`: see `build_core`)."""
     config = load_config(os.environ)
     confine_to_data_dir(config.data_dir)
     configure_logging(config.log_level, config.log_format)
@@ -31,4 +31,4 @@ def core_from_environment(arguments: argparse.Namespace) -> Core:
         from scriberr.engine.fake import fake_registry
 
         providers = fake_registry()
-    return build_core(config, providers=providers)
+    return build_core(config, providers=providers, serves_clients=serves_clients)

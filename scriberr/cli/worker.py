@@ -31,7 +31,7 @@ def run(arguments: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    core = core_from_environment(arguments)
+    core = core_from_environment(arguments, serves_clients=False)  # no SSE clients here
     try:
         core.start()
         while not stop.wait(3600):

@@ -20,6 +20,7 @@ from scriberr.logging_setup import log_event
 from scriberr.persistence.database import Database
 from scriberr.persistence.signals import (
     CANCEL_CHANNEL,
+    CHANNELS,
     EVENTS_CHANNEL,
     WAKE_CHANNEL,
     SignalListener,
@@ -42,14 +43,20 @@ class ClusterSignals:
         broker: EventBroker,
         wake: Callable[[], None],
         cancel: Callable[[str, str], bool],
+        receive_events: bool = True,
     ) -> None:
+        """`receive_events=False`: a process without event-stream clients (`scriberr worker`)
+        sends its events but does not listen to the others'."""
         self.origin = origin
         self._wake = wake
         self._cancel = cancel
         self.relay = EventRelay(
             origin, broker, lambda batch: send_notifications(database, EVENTS_CHANNEL, batch)
         )
-        self.listener = SignalListener(database.url, self._on_notification, on_connected=self._wake)
+        channels = CHANNELS if receive_events else (WAKE_CHANNEL, CANCEL_CHANNEL)
+        self.listener = SignalListener(
+            database.url, self._on_notification, on_connected=self._wake, channels=channels
+        )
 
     def start(self) -> None:
         self.relay.start()

@@ -56,7 +56,7 @@ def database(pg_url: str) -> Iterator[Database]:
 class _Process:
     """One simulated process: a broker, and its signals with counters for wake and cancel."""
 
-    def __init__(self, origin: str, database: Database) -> None:
+    def __init__(self, origin: str, database: Database, *, receive_events: bool = True) -> None:
         self.broker = EventBroker()
         self.wakes = 0
         self.canceled: list[tuple[str, str]] = []
@@ -67,6 +67,7 @@ class _Process:
             broker=self.broker,
             wake=self._wake,
             cancel=self._cancel,
+            receive_events=receive_events,
         )
 
     def _wake(self) -> None:
@@ -185,3 +186,24 @@ def test_a_lost_listener_connection_is_logged_once_and_comes_back(
     ]
     assert len(downs) == 2  # one line per listener per outage, not one per retry
     assert len(ups) == 2
+
+
+def test_a_worker_only_process_sends_events_but_hears_only_wake_and_cancel(
+    database: Database,
+) -> None:
+    with (
+        _Process("proc_api", database) as api,
+        _Process("proc_gpu", database, receive_events=False) as gpu,
+        api.broker.subscribe() as at_api,
+        gpu.broker.subscribe() as at_gpu,
+    ):
+        gpu.broker.publish("transcription.progress", "u1", {"id": "tr_1"}, "tr_1")
+        api.broker.publish("file.ready", "u1", {"id": "file_1"})
+        api_events = [at_api.next_sync(5) for _ in range(2)]
+        assert sorted(e.type for e in api_events if e) == ["file.ready", "transcription.progress"]
+        gpu_events = [at_gpu.next_sync(1) for _ in range(2)]
+        assert [e.type for e in gpu_events if e] == ["transcription.progress"]  # its own only
+        gpu.woken.clear()
+        queue = QueueRepository(database, signal_origin="proc_api")
+        enqueue(queue, seed_user(database), None)
+        assert gpu.woken.wait(5)
