@@ -63,7 +63,7 @@ class EventRelay:
         self._dropped = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._partial: dict[str, tuple[int, list[str]]] = {}  # origin -> (seq, parts so far)
+        self._partial: dict[str, tuple[int, dict[int, str]]] = {}  # origin -> (seq, parts)
 
     def start(self) -> None:
         """Forward this broker's events from now on."""
@@ -149,18 +149,17 @@ class EventRelay:
         if origin == self.origin:
             return None
         if total > 1:
-            pending_seq, parts = self._partial.get(origin, (seq, []))
-            if pending_seq != seq or part != len(parts):
-                parts = []  # a lost part (or a new event): start over with this one
-                if part != 0:
-                    self._partial.pop(origin, None)
-                    return None
-            parts.append(chunk)
+            if not 0 <= part < total:
+                return None
+            pending_seq, parts = self._partial.get(origin, (seq, {}))
+            if pending_seq != seq:  # a new event: the old one's missing parts never come
+                parts = {}
+            parts[part] = chunk
             if len(parts) < total:
                 self._partial[origin] = (seq, parts)
                 return None
             self._partial.pop(origin, None)
-            chunk = "".join(parts)
+            chunk = "".join(parts[i] for i in range(total))
         return self._deliver(chunk)
 
     def _deliver(self, body: str) -> Event | None:
