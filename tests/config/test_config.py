@@ -41,8 +41,8 @@ def test_duration_forms(text: str, seconds: float) -> None:
     [
         ("TRANSCRIPTION_QUEUE_POLL_INTERVAL", "soon", "a duration like 500ms, 2s, 10m or 1h30m"),
         ("TRANSCRIPTION_LEASE_TIMEOUT", "10", "a duration"),
-        ("TRANSCRIPTION_WORKERS", "-1", "an integer >= 1"),
-        ("TRANSCRIPTION_WORKERS", "two", "an integer >= 1"),
+        ("TRANSCRIPTION_WORKERS", "-1", "an integer >= 0"),
+        ("TRANSCRIPTION_WORKERS", "two", "an integer >= 0"),
         ("SPEECH_ENGINE_PROVIDER", "tpu", "one of auto/cpu/cuda"),
         ("SPEECH_ENGINE_AUTO_DOWNLOAD", "maybe", "one of true/false/1/0/yes/no"),
         ("SCRIBERR_LOG_FORMAT", "xml", "one of text/json"),
