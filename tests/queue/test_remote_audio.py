@@ -1,7 +1,9 @@
 """A worker without the server's data dir: real processes sharing a PostgreSQL server.
 
 An API process (`scriberr serve`, no workers of its own) and a `scriberr worker --fake-engine`
-with a separate, empty data dir share one PostgreSQL server this test starts. The worker fetches
+with a separate, empty data dir share one PostgreSQL server this test starts. As root the worker
+runs on a simulated host (its own network, PID and UTS namespaces: `tests/support/hosts.py`) and
+reaches PostgreSQL and the API over its link; otherwise all are plain processes on loopback. The worker fetches
 each job's audio from the API with a worker key (made with `scriberr workers create-key`) and
 completes the jobs. Once the key is revoked, the worker puts the job it claimed back in the
 queue, reports itself unhealthy (in its registry row and in one log line), and claims nothing
@@ -24,6 +26,7 @@ import pytest
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.worker_registry import WorkerRegistry
+from tests.support.hosts import SimulatedHost, simulated_network
 from tests.support.postgres import postgres_server, unavailable_reason
 from tests.support.servers import (
     PROJECT_ROOT,
@@ -52,6 +55,7 @@ class Cluster:
     admin: dict[str, str]
     tmp: Path
     workers: list[ScriberrProcess]
+    gpu: SimulatedHost
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.api.base_url, headers=self.admin, timeout=30)
@@ -72,7 +76,11 @@ class Cluster:
 
     def start_worker(self, key: str) -> ScriberrProcess:
         worker = start_process(
-            self.tmp / "worker-data", "worker", "--fake-engine", env=self.worker_env(key)
+            self.tmp / "worker-data",
+            "worker",
+            "--fake-engine",
+            env=self.worker_env(key),
+            wrapper=self.gpu.wrapper,
         )
         self.workers.append(worker)
         return worker
@@ -107,9 +115,11 @@ def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    env: dict[str, str], *args: str, host: SimulatedHost | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "scriberr.cli", *args],
+        [*(host.wrapper if host else ()), sys.executable, "-m", "scriberr.cli", *args],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -131,11 +141,16 @@ def _events(process: ScriberrProcess, name: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with postgres_server() as url:
+    with (
+        simulated_network() as network,
+        postgres_server(tcp_host=network.server_address if network.namespaces else None) as url,
+    ):
+        gpu = network.add_host("gpu-a")
         api = start_serve(
             tmp_path / "api-data",
             "--fake-engine",
             SCRIBERR_DATABASE_URL=url,
+            SCRIBERR_HOST=network.server_address,
             TRANSCRIPTION_WORKERS="0",  # an API-only host: every job runs on the worker
         )
         workers: list[ScriberrProcess] = []
@@ -147,7 +162,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             )
             assert registered.status_code == 201, registered.text
             admin = {"Authorization": f"Bearer {registered.json()['access_token']}"}
-            yield Cluster(url, api, admin, tmp_path, workers)
+            yield Cluster(url, api, admin, tmp_path, workers, gpu)
         finally:
             for worker in workers:
                 worker.stop()
@@ -204,11 +219,12 @@ def test_a_revoked_key_puts_jobs_back_and_marks_the_worker_unhealthy(cluster: Cl
     assert cluster.statuses(ids) == ["queued"] * JOBS
     database = Database(cluster.database_url)
     try:
-        rows = [p for p in WorkerRegistry(database).processes() if p.pid == worker.pid]
+        rows = [p for p in WorkerRegistry(database).processes() if p.unhealthy_reason]
     finally:
         database.close()
-    assert len(rows) == 1 and rows[0].unhealthy_reason is not None
-    assert "refused the worker key" in rows[0].unhealthy_reason
+    assert len(rows) == 1  # the worker's row (the API host's own row stays healthy)
+    assert rows[0].hostname.startswith(cluster.gpu.hostname)
+    assert "refused the worker key" in str(rows[0].unhealthy_reason)
     unhealthy = _events(worker, "worker.unhealthy")
     assert len(unhealthy) == 1, unhealthy  # said once, in one line
     assert "refused the worker key" in unhealthy[0]["reason"]
@@ -230,7 +246,7 @@ def test_a_revoked_key_puts_jobs_back_and_marks_the_worker_unhealthy(cluster: Cl
 
 def test_the_worker_refuses_to_start_without_audio_access(cluster: Cluster) -> None:
     env = cluster.worker_env(None)
-    result = _cli(env, "worker", "--fake-engine")
+    result = _cli(env, "worker", "--fake-engine", host=cluster.gpu)
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert (
@@ -238,7 +254,7 @@ def test_the_worker_refuses_to_start_without_audio_access(cluster: Cluster) -> N
     )
 
     bad_key = "swk_" + "x" * 43
-    result = _cli(cluster.worker_env(bad_key), "worker", "--fake-engine")
+    result = _cli(cluster.worker_env(bad_key), "worker", "--fake-engine", host=cluster.gpu)
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert "refused the worker key" in line and bad_key not in line
