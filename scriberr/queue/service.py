@@ -368,8 +368,12 @@ class WorkerService:
             self._safely(self.recover)
 
     def _beat(self) -> None:
-        """Refresh this process's heartbeat; the registry prunes dead processes' rows."""
+        """Refresh this process's heartbeat; the registry prunes dead processes' rows. While
+        unhealthy, the reason is written again (a row registered anew starts healthy)."""
         self._registry.heartbeat(self.process_id, self._host, os.getpid(), self._alive)
+        reason = self.unhealthy_reason
+        if reason is not None:
+            self._registry.set_health(self.process_id, reason)
 
     def _renew_leases(self) -> None:
         for handle in self._handles():
