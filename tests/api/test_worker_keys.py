@@ -10,6 +10,8 @@ does not match the stored size.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,14 @@ from scriberr.orchestrator.audio_source import (
 from scriberr.persistence.files_repository import FileRepository
 from scriberr.persistence.models import AudioFile
 from scriberr.persistence.queue_repository import NewJob
-from tests.api.conftest import Account, add_user, create_api_key, login
+from tests.api.conftest import (
+    PROJECT_ROOT,
+    Account,
+    add_user,
+    base_env,
+    create_api_key,
+    login,
+)
 
 AUDIO_BYTES = 700_001  # a few chunks, odd on purpose
 WORKER_ROUTE = "/api/v1/worker/transcriptions/{}/audio"
@@ -346,3 +355,42 @@ def test_the_client_tells_a_refused_key_from_missing_audio(
     with pytest.raises(AudioUnavailable) as raised:  # this worker's problem: the job goes back
         remote.fetch(job_id, tmp_path / "b.json", len(content), CancelToken())
     assert "refused the worker key" in raised.value.reason
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+
+def _workers_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scriberr.cli", "workers", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **base_env(data_dir)},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_cli_creates_lists_and_revokes_worker_keys(
+    client: TestClient, core: Any, user: Account, data_dir: Path
+) -> None:
+    made = _workers_cli(data_dir, "create-key", "gpu-cli")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("swk_") and "shown only once" in made.stderr
+    assert client.get("/api/v1/worker/key-check", headers=_bearer(key)).status_code == 204
+    listed = _workers_cli(data_dir, "list-keys")
+    assert listed.returncode == 0 and key not in listed.stdout
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:4] == ["ID", "NAME", "KEY", "STATUS"]
+    key_id, name, preview, status = row.split()[:4]
+    assert (name, preview, status) == ("gpu-cli", f"swk_...{key[-4:]}", "active")
+    revoked = _workers_cli(data_dir, "revoke-key", key_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert client.get("/api/v1/worker/key-check", headers=_bearer(key)).status_code == 401
+    assert _workers_cli(data_dir, "list-keys").stdout.splitlines()[1].split()[3] == "revoked"
+    again = _workers_cli(data_dir, "revoke-key", key_id)
+    assert (
+        again.returncode == 1 and again.stderr.strip() == "scriberr workers: Worker key not found."
+    )
