@@ -21,6 +21,7 @@ from scriberr.events.broker import EventBroker
 from scriberr.ids import new_id
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator
+from scriberr.orchestrator.audio_source import AudioSource, RemoteAudio
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
     LoginFailureRepository,
@@ -38,6 +39,7 @@ from scriberr.persistence.segment_repository import SegmentRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
+from scriberr.persistence.worker_key_repository import JobAudioRepository, WorkerKeyRepository
 from scriberr.privacy import private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.queue.signals import ClusterSignals
@@ -53,6 +55,7 @@ from scriberr.services.search import SearchService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
 from scriberr.services.transcripts import TranscriptService
+from scriberr.services.worker_keys import WorkerKeyService
 
 _log = logging.getLogger("scriberr")
 _SIGNALS_READY_S = 5.0
@@ -80,6 +83,7 @@ class Core:
     transcripts: TranscriptService
     search: SearchService
     models: ModelService
+    worker_keys: WorkerKeyService
     signals: ClusterSignals | None = None  # PostgreSQL only
 
     def start(self) -> None:
@@ -111,11 +115,13 @@ class Core:
 
 
 def build_core(
-    config: Config, *, providers: ProviderRegistry | None = None, serves_clients: bool = True
+    config: Config, *, providers: ProviderRegistry | None = None, worker_only: bool = False
 ) -> Core:
     """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
-    `serves_clients=False` (`scriberr worker`: no event streams here): on PostgreSQL the process
-    still sends its events to the others but does not receive theirs.
+    `worker_only` (`scriberr worker`): the data dir may not be the server's, so audio missing
+    there is fetched from `SCRIBERR_SERVER_URL` or the job is put back, never failed; and there
+    are no event-stream clients, so on PostgreSQL the process sends its events to the others but
+    does not receive theirs.
 
     Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
     `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
@@ -132,6 +138,7 @@ def build_core(
     queue = QueueRepository(database, signal_origin=process_id)
     job_logs = JobLogRepository(database)
     segments = SegmentRepository(database)
+    audio = _audio_source(config, database, worker_only)
     orchestrator = Orchestrator(
         repository=queue,
         job_logs=job_logs,
@@ -140,6 +147,7 @@ def build_core(
         layout=config.layout,
         defaults=registry.default_options,
         segments=segments,
+        audio=audio,
     )
     workers = WorkerService(
         repository=queue,
@@ -152,6 +160,7 @@ def build_core(
             lease_s=config.lease_timeout_s,
         ),
         process_id=process_id,
+        audio_check=audio.check,
     )
     signals = None
     if not database.is_sqlite:
@@ -161,7 +170,7 @@ def build_core(
             broker=broker,
             wake=workers.notify,
             cancel=workers.stop_canceled,
-            receive_events=serves_clients,
+            receive_events=not worker_only,
         )
     _log_startup(config, registry, workers)
     settings = SettingsService(SettingsRepository(database), config.max_upload_mb)
@@ -195,8 +204,22 @@ def build_core(
         ),
         search=SearchService(SearchRepository(database)),
         models=ModelService(registry, broker),
+        worker_keys=WorkerKeyService(WorkerKeyRepository(database), JobAudioRepository(database)),
         signals=signals,
     )  # fmt: skip
+
+
+def _audio_source(config: Config, database: Database, worker_only: bool) -> AudioSource:
+    """The data dir, plus (for a `scriberr worker` with SCRIBERR_SERVER_URL) the server."""
+    remote = None
+    if worker_only and config.server_url and config.worker_key:
+        remote = RemoteAudio(config.server_url, config.worker_key)
+    return AudioSource(
+        config.layout,
+        remote=remote,
+        authoritative=not worker_only,
+        stored_size=JobAudioRepository(database).stored_size,
+    )
 
 
 def _build_job_services(
