@@ -269,10 +269,16 @@ def test_stream_token_reads_audio_but_nothing_else(client: Any, user: Account) -
 def test_the_listings_check_the_credential_on_every_request(
     client: Any, user: Account, other_user: Account
 ) -> None:
-    """The transcription listings authenticate inside their own query's thread-pool call: no
+    """The listings authenticate inside their own query's thread-pool call: no
     credential is 401 before anything runs, and a revoked key or a disabled account is refused
     on the very next request (nothing is cached)."""
-    listings = ("/api/v1/transcriptions?limit=100", "/api/v1/transcriptions/tr_x/executions")
+    listings = (
+        "/api/v1/transcriptions?limit=100",
+        "/api/v1/transcriptions/tr_x/executions",
+        "/api/v1/files",
+        "/api/v1/profiles",
+        "/api/v1/api-keys",
+    )
     for path in listings:
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"X-API-Key": "sk_not_a_key"}).status_code == 401
@@ -281,17 +287,20 @@ def test_the_listings_check_the_credential_on_every_request(
 
     key = create_api_key(client, other_user)
     by_key = {"Authorization": f"Bearer {key['key']}"}
-    assert client.get(listings[0], headers=by_key).status_code == 200
-    assert client.get(listings[0], headers=other_user.headers).status_code == 200
+    for path in (listings[0], *listings[2:]):
+        assert client.get(path, headers=by_key).status_code == 200
+        assert client.get(path, headers=other_user.headers).status_code == 200
     assert (
         client.delete(f"/api/v1/api-keys/{key['id']}", headers=other_user.headers).status_code
         == 204
     )
-    assert client.get(listings[0], headers=by_key).status_code == 401
+    for path in listings:
+        assert client.get(path, headers=by_key).status_code == 401
 
     disable = client.patch(
         f"/api/v1/admin/users/{other_user.user_id}", json={"disabled": True}, headers=user.headers
     )
     assert disable.status_code == 200, disable.text
-    assert client.get(listings[0], headers=other_user.headers).status_code == 401
-    assert client.get(listings[0], headers=user.headers).status_code == 200
+    for path in (listings[0], *listings[2:]):
+        assert client.get(path, headers=other_user.headers).status_code == 401
+        assert client.get(path, headers=user.headers).status_code == 200
