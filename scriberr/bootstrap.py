@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from argon2 import PasswordHasher
+
 from scriberr.clock import utcnow
 from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
@@ -115,9 +117,14 @@ class Core:
 
 
 def build_core(
-    config: Config, *, providers: ProviderRegistry | None = None, worker_only: bool = False
+    config: Config,
+    *,
+    providers: ProviderRegistry | None = None,
+    worker_only: bool = False,
+    password_hasher: PasswordHasher | None = None,
 ) -> Core:
-    """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
+    """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`);
+    `password_hasher` replaces argon2's default cost (tests only: a cheap hash keeps them fast).
     `worker_only` (`scriberr worker`): the data dir may not be the server's, so audio missing
     there is fetched from `SCRIBERR_SERVER_URL` or the job is put back, never failed; and there
     are no event-stream clients, so on PostgreSQL the process sends its events to the others but
@@ -192,6 +199,7 @@ def build_core(
         ApiKeyRepository(database),
         resolve_secret_key(config),
         throttle=LoginThrottle(LoginFailureRepository(database)),
+        hasher=password_hasher,
     )
     return Core(
         config, database, broker, registry, queue, job_logs, orchestrator, workers,

@@ -20,12 +20,12 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from scriberr.api.app import create_app
-from scriberr.bootstrap import build_core
 from scriberr.clock import utcnow
 from scriberr.config import load_config
 from scriberr.engine.fake import fake_registry
 from scriberr.ids import new_id
 from scriberr.persistence.models import User
+from tests.support.cores import test_core
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = (PROJECT_ROOT / ".." / "shared" / "fixtures" / "audio").resolve()
@@ -74,7 +74,7 @@ def make_core(data_dir: Path) -> Iterator[Callable[..., Any]]:
     def factory(*, start: bool = True, providers: Any = None, **env: str) -> Any:
         config = load_config(base_env(data_dir, **env))
         registry = providers if providers is not None else fake_registry()
-        core = build_core(config, providers=registry)
+        core = test_core(config, providers=registry)
         if start:
             core.start()
         built.append(core)

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from scriberr.api.app import create_app
-from scriberr.bootstrap import Core, build_core
+from scriberr.bootstrap import Core
 from scriberr.clock import utcnow
 from scriberr.config import load_config
 from scriberr.engine.fake import FakeProvider, FakeScript
@@ -27,6 +27,7 @@ from scriberr.ids import new_id
 from scriberr.persistence.files_repository import FileRepository
 from scriberr.persistence.models import AudioFile, User
 from scriberr.services.auth import Principal
+from tests.support.cores import test_core
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "audio"
 SAMPLE_WAV = (FIXTURES / "sample.wav").resolve()
@@ -210,7 +211,7 @@ def make_env(
         if real_engine
         else ProviderRegistry([FakeProvider(script or FakeScript())], default_model="fake-model")
     )
-    core = build_core(config, providers=registry)
+    core = test_core(config, providers=registry)
     if start:
         core.start()
     try:

@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from scriberr.api.app import create_app
-from scriberr.bootstrap import build_core
 from scriberr.clock import utcnow
 from scriberr.config import load_config
 from scriberr.engine.fake import FakeProvider, FakeScript
 from scriberr.engine.registry import ProviderRegistry
 from scriberr.persistence.segment_repository import SegmentRepository
+from tests.support.cores import test_core
 
 from .jobs_support import SAMPLE_WAV, Env, make_env, serve_in_thread
 
@@ -175,7 +175,7 @@ def test_segments_of_a_job_run_by_another_process_are_streamed(tmp_path: Path) -
             }
         )
         registry = ProviderRegistry([FakeProvider(FakeScript())], default_model="fake-model")
-        worker = build_core(config, providers=registry)
+        worker = test_core(config, providers=registry)
         seen: list[Frame] = []
         try:
             with (

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from scriberr.bootstrap import Core, build_core
+from scriberr.bootstrap import Core
 from scriberr.engine.fake import fake_registry
 from scriberr.persistence.worker_registry import WorkerRegistry
 from tests.queue.helpers import config_for, enqueue, seed_file, seed_user, wait_for
+from tests.support.cores import test_core
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def make(data_dir: Path) -> Iterator[list[Core]]:
 
 
 def _core(built: list[Core], data_dir: Path, *, worker_only: bool) -> Core:
-    core = build_core(config_for(data_dir), providers=fake_registry(), worker_only=worker_only)
+    core = test_core(config_for(data_dir), providers=fake_registry(), worker_only=worker_only)
     built.append(core)
     return core
 

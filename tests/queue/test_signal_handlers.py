@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from scriberr.bootstrap import Core, build_core
+from scriberr.bootstrap import Core
 from scriberr.engine.fake import fake_registry
 from tests.queue.helpers import config_for, enqueue, seed_file, seed_user, wait_for
+from tests.support.cores import test_core
 
 
 @pytest.fixture
 def core(data_dir: Path) -> Iterator[Core]:
-    core = build_core(config_for(data_dir), providers=fake_registry())
+    core = test_core(config_for(data_dir), providers=fake_registry())
     yield core
     core.close(timeout=5)
 

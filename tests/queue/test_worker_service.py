@@ -11,17 +11,18 @@ from typing import Any
 
 import pytest
 
-from scriberr.bootstrap import Core, build_core
+from scriberr.bootstrap import Core
 from scriberr.engine.base import CancelToken, PreparedAudio
 from scriberr.engine.fake import FakeProvider, FakeScript, fake_registry
 from scriberr.events.broker import Event
 from scriberr.queue.service import WorkerService, WorkerSettings
 from tests.queue.helpers import config_for, enqueue, seed_file, seed_user, wait_for
+from tests.support.cores import test_core
 
 
 @pytest.fixture
 def core(data_dir: Path) -> Iterator[Core]:
-    core = build_core(config_for(data_dir, TRANSCRIPTION_WORKERS="2"), providers=fake_registry())
+    core = test_core(config_for(data_dir, TRANSCRIPTION_WORKERS="2"), providers=fake_registry())
     yield core
     core.close(timeout=5)
 
@@ -238,7 +239,7 @@ def test_stop_requeues_running_jobs_within_its_timeout(data_dir: Path, stubborn:
         if stubborn
         else FakeProvider(FakeScript(delay_s=60, steps=600))
     )
-    core = build_core(config_for(data_dir), providers=fake_registry(provider))
+    core = test_core(config_for(data_dir), providers=fake_registry(provider))
     user = seed_user(core.database)
     job_id = enqueue(core.queue, user, seed_file(core.database, data_dir, user))
     core.start()
