@@ -133,6 +133,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
             workers=config.workers,
             poll_interval_s=config.poll_interval_s,
             lease_s=config.lease_timeout_s,
+            dead_retention_s=config.worker_retention_s,
         ),
     )
     _log_startup(config, registry, workers)
