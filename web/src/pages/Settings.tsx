@@ -482,30 +482,32 @@ function Workers() {
   if (!workers) return null;
   return (
     <Section title="Workers" description="Every worker process sharing this server's database.">
-      <table className="workers">
-        <thead>
-          <tr>
-            <th>Host</th>
-            <th>PID</th>
-            <th>State</th>
-            <th>Running</th>
-            <th>Last heartbeat</th>
-          </tr>
-        </thead>
-        <tbody>
-          {workers.map((w) => (
-            <tr key={w.id} className={w.alive ? "" : "muted"}>
-              <td title={w.id}>{w.host}</td>
-              <td>{w.pid}</td>
-              <td>
-                {w.alive ? (w.unhealthy_reason ? `unhealthy: ${w.unhealthy_reason}` : "alive") : "dead"}
-              </td>
-              <td>{w.running_jobs}</td>
-              <td>{relativeTime(w.last_heartbeat_at)}</td>
+      <div className="table-scroll">
+        <table className="workers">
+          <thead>
+            <tr>
+              <th>Host</th>
+              <th>PID</th>
+              <th>State</th>
+              <th>Running</th>
+              <th>Last heartbeat</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {workers.map((w) => (
+              <tr key={w.id} className={w.alive ? "" : "muted"}>
+                <td title={w.id}>{w.host}</td>
+                <td>{w.pid}</td>
+                <td>
+                  {w.alive ? (w.unhealthy_reason ? `unhealthy: ${w.unhealthy_reason}` : "alive") : "dead"}
+                </td>
+                <td>{w.running_jobs}</td>
+                <td>{relativeTime(w.last_heartbeat_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </Section>
   );
 }
