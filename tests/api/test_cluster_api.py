@@ -198,3 +198,21 @@ def test_a_silent_worker_s_job_shows_stalled_then_resumed_on_both_streams(
             "processing",
         )
     assert "transcription.stalled" in _names(per_job)
+
+
+def test_the_process_that_notices_a_stall_logs_it_once(paused_env: Env) -> None:
+    env = paused_env
+    job_id = _remote_claim(env, "worker_gpu1", "gpu-box-1")
+    assert env.core.workers.check_stalls() == 0  # its heartbeat is fresh
+    _silence(env, "worker_gpu1")
+    assert env.core.workers.check_stalls() == 1
+    assert env.core.workers.check_stalls() == 0
+    lines = env.client.get(f"/api/v1/transcriptions/{job_id}/logs", headers=env.headers).text
+    silent = [line for line in lines.splitlines() if "went silent" in line]
+    assert len(silent) == 1
+    assert f" WARNING [{socket.gethostname()} {env.core.workers.process_id}] " in silent[0]
+    # recovery requeues it (and clears the flag): nothing more to report
+    assert env.core.workers.recover() == 1
+    job = env.client.get(f"/api/v1/transcriptions/{job_id}", headers=env.headers).json()
+    assert (job["status"], job["progress_stage"]) == ("queued", "recovered")
+    assert env.core.workers.check_stalls() == 0
