@@ -300,8 +300,7 @@ class WorkerService:
                 self._safely(
                     self._job_logs.append,
                     change.id,
-                    "the worker running this job went silent; the job is queued again once "
-                    "the worker timeout has passed unless it comes back",
+                    "the worker running this job went silent; the job will be queued again",
                     level="warning",
                     worker_id=self.process_id,
                 )
