@@ -1,11 +1,12 @@
 """The worker-process registry: one heartbeat row per worker process of the cluster.
 
-`register` on start, `heartbeat` periodically (it also sweeps: dead processes are marked dead,
-`dead_at`, so admins still see them, and their rows are deleted once they have been dead for the
-retention period and hold no job), `unregister` on a clean stop (the row is marked dead, not
-deleted). A process that heartbeats again after being marked dead is alive again. Queue recovery
-reads the rows (`process_records`) in its own transaction to tell live owners from gone ones;
-`running_jobs` says which jobs each process holds (`/api/v1/admin/workers`).
+`register` on start, `set_health` when the process can no longer (or can again) take jobs,
+`heartbeat` periodically (it also sweeps: dead processes are marked dead, `dead_at`, so admins
+still see them, and their rows are deleted once they have been dead for the retention period and
+hold no job), `unregister` on a clean stop (the row is marked dead, not deleted). A process that
+heartbeats again after being marked dead is alive again. Queue recovery reads the rows
+(`process_records`) in its own transaction to tell live owners from gone ones; `running_jobs`
+says which jobs each process holds (`/api/v1/admin/workers`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ProcessRecord:
     started_at: datetime
     heartbeat_at: datetime
     dead_at: datetime | None = None  # when it was marked dead (or stopped cleanly)
+    unhealthy_reason: str | None = None  # why it cannot take jobs now; None while healthy
 
     @property
     def host(self) -> str:
@@ -67,6 +69,7 @@ def process_records(session: Executor) -> list[ProcessRecord]:
             started_at=as_utc(row.started_at),
             heartbeat_at=as_utc(row.heartbeat_at),
             dead_at=as_utc(row.dead_at) if row.dead_at is not None else None,
+            unhealthy_reason=row.unhealthy_reason,
         )
         for row in rows
     ]
@@ -127,6 +130,17 @@ class WorkerRegistry:
         if result.rowcount != 1:
             self.register(process_id, hostname, pid)
         return self.prune(is_alive, retention_s) if is_alive is not None else 0
+
+    def set_health(self, process_id: str, reason: str | None) -> bool:
+        """Record why this process cannot take jobs right now (`reason`), or that it can again
+        (None). False when the process has no row (it is registered again by its heartbeat)."""
+        with self._db.gated_write() as session:
+            result = session.execute(
+                update(_processes)
+                .where(_processes.c.id == process_id)
+                .values(unhealthy_reason=reason)
+            )
+        return bool(result.rowcount)
 
     def unregister(self, process_id: str) -> None:
         """A clean stop: the row stays, marked dead, until the retention period has passed."""

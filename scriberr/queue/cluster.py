@@ -41,7 +41,7 @@ def process_views(
             alive=is_alive(record),
             dead_at=record.dead_at,
             running_jobs=tuple(held.get(record.id, ())),
-            unhealthy_reason=getattr(record, "unhealthy_reason", None),
+            unhealthy_reason=record.unhealthy_reason,
         )
         for record in records
     ]

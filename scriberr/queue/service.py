@@ -13,6 +13,9 @@
   stalled (`jobs.EventType.TRANSCRIPTION_STALLED`) until recovery requeues them or the owner is
   heard from again (`check_stalls`).
 - `stats()` and `processes()` describe the whole cluster (`queue.cluster`).
+- An attempt that could neither read nor fetch its audio put its job back; the process then marks
+  itself unhealthy (`WorkerRegistry.set_health`, one `worker.unhealthy` log line) and claims
+  nothing until `audio_check` passes again (probed with backoff, up to `UNHEALTHY_RETRY_MAX_S`).
 - `cancel()` applies the SPEC rules and returns what happened (it raises nothing for an unknown
   or finished job); `stop()` interrupts running jobs, which go back to `queued`
   (stage `recovered`) so the next start finishes them, and returns within its timeout.
@@ -26,6 +29,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +57,10 @@ from scriberr.queue.liveness import LivenessJudge, host_identity
 
 _log = logging.getLogger("scriberr.queue")
 STALL_CHECK_INTERVAL_S = 1.0
+
+UNHEALTHY_RETRY_MIN_S = 1.0
+UNHEALTHY_RETRY_MAX_S = 30.0
+HealthCheck = Callable[[], str | None]  # None: healthy; else why not (one line)
 
 
 class JobRunner(Protocol):
@@ -106,6 +114,7 @@ class WorkerService:
         settings: WorkerSettings,
         process_id: str | None = None,
         registry: WorkerRegistry | None = None,
+        audio_check: HealthCheck | None = None,
     ) -> None:
         self._repository = repository
         self._registry = registry or WorkerRegistry(repository.database)
@@ -126,6 +135,10 @@ class WorkerService:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
+        self._audio_check = audio_check
+        self._unhealthy: str | None = None
+        self._retry_s = UNHEALTHY_RETRY_MIN_S
+        self._next_probe = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -326,6 +339,9 @@ class WorkerService:
         wake = self._wakes[index]
         job: ClaimedJob | None = None
         while not self._stopping.is_set():
+            if job is None and not self._ready_to_claim():
+                self._stopping.wait(min(self.settings.poll_interval_s, UNHEALTHY_RETRY_MIN_S))
+                continue
             if job is None:
                 wake.clear()
                 try:
@@ -359,6 +375,8 @@ class WorkerService:
             handle.interrupt(InterruptReason.SHUTDOWN)
         try:
             result = self._orchestrator.run(handle)
+            if result.unavailable is not None:
+                self._mark_unhealthy(result.unavailable)
             return self._complete(handle, result, request)
         except Exception:
             _log.exception(
@@ -408,7 +426,8 @@ class WorkerService:
 
     def _beat(self) -> None:
         """Refresh this process's heartbeat; the registry marks dead processes and prunes the
-        rows of those dead for longer than the retention."""
+        rows of those dead for longer than the retention. While unhealthy, the reason is written
+        again (a row registered anew starts healthy)."""
         self._registry.heartbeat(
             self.process_id,
             self._host,
@@ -416,6 +435,9 @@ class WorkerService:
             self._alive,
             retention_s=self.settings.dead_retention_s,
         )
+        reason = self.unhealthy_reason
+        if reason is not None:
+            self._registry.set_health(self.process_id, reason)
 
     def _renew_leases(self) -> None:
         for handle in self._handles():
@@ -431,6 +453,52 @@ class WorkerService:
                     transcription_id=job.id,
                     worker_id=job.worker_id,
                 )
+
+    # -- health ------------------------------------------------------------------------------------
+
+    @property
+    def unhealthy_reason(self) -> str | None:
+        with self._lock:
+            return self._unhealthy
+
+    def _mark_unhealthy(self, reason: str) -> None:
+        """Stop claiming until the audio check passes; say why once (one line)."""
+        with self._lock:
+            first = self._unhealthy is None
+            if first:
+                self._unhealthy = reason
+                self._retry_s = UNHEALTHY_RETRY_MIN_S
+            self._next_probe = time.monotonic() + self._retry_s
+        if first:
+            self._safely(self._registry.set_health, self.process_id, reason)
+            log_event(
+                _log, "worker.unhealthy", level=logging.WARNING, process_id=self.process_id,
+                reason=reason,
+            )  # fmt: skip
+
+    def _ready_to_claim(self) -> bool:
+        """True while healthy. While unhealthy, one thread at a time probes `audio_check` once
+        its backoff has passed; success makes the process healthy again."""
+        with self._lock:
+            if self._unhealthy is None:
+                return True
+            now = time.monotonic()
+            if now < self._next_probe or self._audio_check is None:
+                return False
+            self._retry_s = min(UNHEALTHY_RETRY_MAX_S, self._retry_s * 2)
+            self._next_probe = now + self._retry_s
+        try:
+            reason = self._audio_check()
+        except Exception:
+            _log.exception("audio check failed", extra={"fields": {"event": "queue.error"}})
+            return False
+        if reason is not None:
+            return False
+        with self._lock:
+            self._unhealthy = None
+        self._safely(self._registry.set_health, self.process_id, None)
+        log_event(_log, "worker.healthy", process_id=self.process_id)
+        return True
 
     def _handles(self) -> list[JobHandle]:
         with self._lock:
