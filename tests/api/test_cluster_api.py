@@ -67,7 +67,10 @@ def _remote_claim(env: Env, process_id: str, host: str) -> str:
 
 
 def test_admin_workers_lists_every_process_alive_or_dead(env: Env) -> None:
-    WorkerRegistry(env.core.database).register("worker_gone", "gpu-box-2#pid:[9]", 77)
+    registry = WorkerRegistry(env.core.database)
+    registry.register("worker_gone", "gpu-box-2#pid:[9]", 77)
+    registry.register("worker_sick", "gpu-box-3#pid:[9]", 78)
+    assert registry.set_health("worker_sick", "cannot read nor fetch the audio of jobs")
     _silence(env, "worker_gone")
     response = env.client.get("/api/v1/admin/workers", headers=env.headers)
     assert response.status_code == 200, response.text
@@ -90,6 +93,12 @@ def test_admin_workers_lists_every_process_alive_or_dead(env: Env) -> None:
         "dead",
     )
     assert gone["dead_since"].endswith("Z")
+    sick = items["worker_sick"]
+    assert (sick["alive"], sick["unhealthy_reason"]) == (
+        True,
+        "cannot read nor fetch the audio of jobs",
+    )
+    assert me["unhealthy_reason"] is None
     assert next(iter(items)) == env.core.workers.process_id  # live processes first
 
     _member, member_headers = env.second_user()
