@@ -92,7 +92,7 @@ def job_state(
     data = job_event_data(record.id, record.status, record.progress, record.progress_stage)
     if record.status == JobStatus.FAILED:
         data["error"] = public_error(record.error)  # present even when None
-    if record.stalled and record.status == JobStatus.PROCESSING:
+    if record.status == JobStatus.PROCESSING and record.stalled:
         data[STALLED_KEY] = True
     return data
 
