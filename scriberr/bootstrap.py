@@ -165,6 +165,7 @@ def build_core(
             workers=config.workers,
             poll_interval_s=config.poll_interval_s,
             lease_s=config.lease_timeout_s,
+            dead_retention_s=config.worker_retention_s,
         ),
         process_id=process_id,
         audio_check=audio.check,

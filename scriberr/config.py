@@ -75,6 +75,8 @@ class Config:
     import_allow_private: bool = False
     upload_stall_timeout_s: float = 60.0
     sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
+    # TRANSCRIPTION_WORKER_RETENTION: how long a dead worker process stays listed
+    worker_retention_s: float = 86400.0
     # A remote `scriberr worker` fetches job audio it cannot find in its own data dir from
     # `server_url` (SCRIBERR_SERVER_URL), authenticated with `worker_key` (SCRIBERR_WORKER_KEY).
     server_url: str | None = None
@@ -275,6 +277,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         upload_stall_timeout_s=read.duration("SCRIBERR_UPLOAD_STALL_TIMEOUT", "60s", minimum_s=0),
         engine_preload=read.model_list("SPEECH_ENGINE_PRELOAD", PRELOAD_DEFAULT),
         sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
+        worker_retention_s=read.duration("TRANSCRIPTION_WORKER_RETENTION", "24h", minimum_s=0),
         server_url=server_url,
         worker_key=worker_key,
     )

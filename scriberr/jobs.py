@@ -141,6 +141,12 @@ class EventType(StrEnum):
     TRANSCRIPTION_FAILED = "transcription.failed"
     TRANSCRIPTION_CANCELED = "transcription.canceled"
     TRANSCRIPTION_UPDATED = "transcription.updated"
+    # The worker running a `processing` job went silent (its process's heartbeat is older than
+    # the worker timeout, or the process is gone): `{id, status, progress, stage, stalled: true}`.
+    # Sent once, by whichever process notices first; when the worker is heard from again a
+    # `transcription.progress` with `stalled: false` follows, and recovery's `queued` /
+    # `recovered` progress event ends it too (`stall_event`).
+    TRANSCRIPTION_STALLED = "transcription.stalled"
     # A transcript segment decoded while the job runs: `{id, index, segment}`.
     TRANSCRIPTION_SEGMENT = "transcription.segment"
     FILE_READY = "file.ready"
@@ -158,10 +164,13 @@ TERMINAL_EVENTS: Mapping[JobStatus, EventType] = MappingProxyType(
         JobStatus.CANCELED: EventType.TRANSCRIPTION_CANCELED,
     }
 )
-# Events that carry a job's state (`id, status, progress, stage`, plus `error` on failure).
+# Events that carry a job's state (`id, status, progress, stage`, plus `error` on failure and
+# `stalled` on stall changes).
 STATE_EVENTS: frozenset[EventType] = frozenset(
-    {EventType.TRANSCRIPTION_PROGRESS, *TERMINAL_EVENTS.values()}
+    {EventType.TRANSCRIPTION_PROGRESS, EventType.TRANSCRIPTION_STALLED, *TERMINAL_EVENTS.values()}
 )
+# The key of a job event's data saying whether its worker went silent (only on stall changes).
+STALLED_KEY = "stalled"
 JOB_EVENT_KEYS: tuple[str, ...] = ("id", "status", "progress", "stage")
 
 
@@ -216,6 +225,17 @@ def job_event(
         job_id,
         job_event_data(job_id, status, progress, stage, error=error),
     )
+
+
+def stall_event(
+    job_id: str, status: str, progress: float, stage: str, *, stalled: bool
+) -> JobEvent:
+    """`transcription.stalled` (`stalled: true`) when the job's worker went silent, or
+    `transcription.progress` with `stalled: false` when it is heard from again."""
+    data = job_event_data(job_id, status, progress, stage)
+    data[STALLED_KEY] = stalled
+    event_type = EventType.TRANSCRIPTION_STALLED if stalled else EventType.TRANSCRIPTION_PROGRESS
+    return JobEvent(event_type, job_id, data)
 
 
 def file_event_data(

@@ -20,6 +20,11 @@ After the terminal event the stream does not end
 (browser clients such as upstream Scriberr's frontend would reconnect in a loop): it sends
 `: heartbeat` comments until the client leaves.
 
+A job whose worker went silent (`stalled_at` on its row, set by whichever process noticed) is
+reported as `transcription.stalled` (`stalled: true`), and `transcription.progress` with
+`stalled: false` follows if the worker is heard from again, both from the broker and from the
+database polls, so a client never watches a frozen job without being told.
+
 Global stream: every event the broker publishes for the user, once each, with the broker's event
 ID as the SSE `id:`. The stream also reads the user's recently changed job rows about once a
 second and synthesises `transcription.progress` / terminal events (SSE ids `db-<n>`) for states it
@@ -48,6 +53,7 @@ from scriberr.clock import utcnow
 from scriberr.events.broker import Event, Subscription
 from scriberr.jobs import (
     JOB_EVENT_KEYS,
+    STALLED_KEY,
     STATE_EVENTS,
     TERMINAL_EVENTS,
     EventType,
@@ -86,6 +92,8 @@ def job_state(
     data = job_event_data(record.id, record.status, record.progress, record.progress_stage)
     if record.status == JobStatus.FAILED:
         data["error"] = public_error(record.error)  # present even when None
+    if record.status == JobStatus.PROCESSING and record.stalled:
+        data[STALLED_KEY] = True
     return data
 
 
@@ -101,7 +109,17 @@ def _key(data: dict[str, Any]) -> tuple[Any, ...]:
     progress = data.get("progress")
     if isinstance(progress, int | float):
         progress = round(float(progress), 4)
-    return (data.get("status"), progress, data.get("stage"))
+    return (data.get("status"), progress, data.get("stage"), bool(data.get(STALLED_KEY)))
+
+
+def _state_type(data: dict[str, Any], previous: tuple[Any, ...] | None) -> EventType:
+    """The event type of a state read from the database: `transcription.stalled` while the
+    job's worker is silent; once it is heard from again, `progress` with `stalled: false`."""
+    if data.get(STALLED_KEY):
+        return EventType.TRANSCRIPTION_STALLED
+    if previous is not None and previous[3] and data.get("status") == JobStatus.PROCESSING:
+        data[STALLED_KEY] = False
+    return state_event_type(str(data.get("status")))
 
 
 class _SegmentCursor:
@@ -183,7 +201,7 @@ async def _follow_job(
     for frame in await run_in_threadpool(cursor.new_frames, service, record.id):
         yield frame
     current = job_state(record, service.public_error)
-    yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, current, cursor.event_id)
+    yield sse_frame(_state_type(current, None), current, cursor.event_id)
     last = _key(current)
     last_sent = synced_at = time.monotonic()
     wait_s = min(POLL_INTERVAL_S, heartbeat_s)
@@ -221,9 +239,11 @@ async def _follow_job(
             yield sse_frame(state_event_type(latest.status), data, cursor.event_id)
             return
         if _key(data) != last and not covered and record.id not in service.running_here():
-            last = _key(data)  # (a job running here, or relayed, is reported by the broker)
+            # (a job running here, or relayed, is reported by the broker)
+            event_type = _state_type(data, last)
+            last = _key(data)
             last_sent = time.monotonic()
-            yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, data, cursor.event_id)
+            yield sse_frame(event_type, data, cursor.event_id)
         elif time.monotonic() - last_sent >= heartbeat_s:
             last_sent = time.monotonic()
             yield HEARTBEAT_FRAME
@@ -236,12 +256,15 @@ def _from_event(
     data = {key: event.data.get(key) for key in JOB_EVENT_KEYS}
     if isinstance(data["progress"], int | float):
         data["progress"] = round(float(data["progress"]), 4)
+    if STALLED_KEY in event.data:
+        data[STALLED_KEY] = bool(event.data[STALLED_KEY])
     if event.type in TERMINAL_EVENTS.values():
         if "error" in event.data:
             data["error"] = event.data["error"]
         return sse_frame(event.type, data, event_id), _key(data), True
-    if event.type == EventType.TRANSCRIPTION_PROGRESS and _key(data) != last:
-        if _behind(_key(data), last):
+    live = (EventType.TRANSCRIPTION_PROGRESS, EventType.TRANSCRIPTION_STALLED)
+    if event.type in live and _key(data) != last:
+        if event.type == EventType.TRANSCRIPTION_PROGRESS and _behind(_key(data), last):
             return None, last, False
         return sse_frame(event.type, data, event_id), _key(data), False
     return None, last, False
@@ -250,8 +273,8 @@ def _from_event(
 def _behind(state: tuple[Any, ...], last: tuple[Any, ...]) -> bool:
     """A progress event older than what the stream already sent (same status and stage, less
     progress): a relayed event that took longer than the row write the stream started from."""
-    status, progress, stage = state
-    last_status, last_progress, last_stage = last
+    status, progress, stage = state[:3]
+    last_status, last_progress, last_stage = last[:3]
     if (status, stage) != (last_status, last_stage):
         return False
     return (
@@ -297,7 +320,7 @@ class _GlobalFeed:
             if previous is None and record.status == JobStatus.QUEUED:
                 continue  # created here (the broker announced it) or not started yet
             self._synthesised += 1
-            event_type = state_event_type(record.status)
+            event_type = _state_type(data, previous)
             frames.append(sse_frame(event_type, data, f"db-{self._synthesised}"))
         return frames
 

@@ -474,7 +474,10 @@ class Orchestrator:
         """Best effort: keep the public log of an attempt that lost its row."""
         try:
             self._job_logs.append_many(
-                job.id, lines, execution_id=reporter.attempt.id if reporter.attempt else None
+                job.id,
+                lines,
+                execution_id=reporter.attempt.id if reporter.attempt else None,
+                worker_id=job.worker_id,
             )
         except Exception:
             _log.warning("job log write failed for %s", job.id, exc_info=True)

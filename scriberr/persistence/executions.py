@@ -47,6 +47,7 @@ class ExecutionRecord:
     user_id: str
     status: str
     worker_id: str | None
+    host: str | None  # the plain host name of the worker that ran the attempt
     provider: str | None
     model: str | None
     request_options: dict[str, Any]
@@ -66,6 +67,7 @@ _OPEN = insert(_executions).from_select(
         "user_id",
         "status",
         "worker_id",
+        "host",
         "provider",
         "model",
         "request_options",
@@ -77,6 +79,7 @@ _OPEN = insert(_executions).from_select(
         bindparam("user_id", type_=_executions.c.user_id.type),
         literal(JobStatus.PROCESSING.value, _executions.c.status.type),
         bindparam("worker", type_=_executions.c.worker_id.type),
+        bindparam("host", type_=_executions.c.host.type),
         bindparam("provider", type_=_executions.c.provider.type),
         bindparam("model", type_=_executions.c.model.type),
         bindparam("request_options", type_=_executions.c.request_options.type),
@@ -117,11 +120,12 @@ def open_execution(
     job_id: str,
     user_id: str,
     worker_id: str,
+    host: str | None,
     info: AttemptInfo,
     request_options: Mapping[str, Any],
 ) -> bool:
-    """Insert the attempt's `processing` execution row — only while `worker_id` owns the job
-    (False, nothing written, otherwise)."""
+    """Insert the attempt's `processing` execution row, naming the worker and its `host` —
+    only while `worker_id` owns the job (False, nothing written, otherwise)."""
     result: Any = session.execute(
         _OPEN,
         {
@@ -129,6 +133,7 @@ def open_execution(
             "job_id": job_id,
             "user_id": user_id,
             "worker": worker_id,
+            "host": host,
             "provider": info.provider,
             "model": info.model,
             "request_options": dict(request_options),
@@ -218,6 +223,7 @@ def _record(row: Any) -> ExecutionRecord:
         user_id=row["user_id"],
         status=row["status"],
         worker_id=row["worker_id"],
+        host=row["host"],
         provider=row["provider"],
         model=row["model"],
         request_options=dict(row["request_options"] or {}),

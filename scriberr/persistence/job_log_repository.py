@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
 from scriberr.clock import as_utc, utcnow
+from scriberr.hosts import this_host
 from scriberr.persistence.database import Database
 from scriberr.persistence.models import JobLog
 
@@ -33,12 +34,26 @@ class LogLine:
     at: datetime | None = None  # when it happened; None = when it is stored
 
 
+@dataclass(frozen=True)
+class LogSource:
+    """Who writes a line: the plain host name of the writing process and, for a line about an
+    attempt, the worker that holds it (`<process id>/<n>`)."""
+
+    host: str | None = None
+    worker_id: str | None = None
+
+
 def insert_lines(
-    session: Executor, transcription_id: str, execution_id: str | None, lines: Sequence[LogLine]
+    session: Executor,
+    transcription_id: str,
+    execution_id: str | None,
+    lines: Sequence[LogLine],
+    source: LogSource | None = None,
 ) -> None:
     """Append `lines` within the caller's transaction."""
     if not lines:
         return
+    source = source or LogSource()
     now = utcnow()
     session.execute(
         insert(_logs),
@@ -46,6 +61,8 @@ def insert_lines(
             {
                 "transcription_id": transcription_id,
                 "execution_id": execution_id,
+                "host": source.host,
+                "worker_id": source.worker_id,
                 "level": line.level,
                 "message": line.message,
                 "created_at": line.at or now,
@@ -62,11 +79,17 @@ class JobLogLine:
     level: str
     message: str
     created_at: datetime
+    host: str | None = None
+    worker_id: str | None = None
 
 
 class JobLogRepository:
-    def __init__(self, database: Database) -> None:
+    """Lines appended here are stamped with this process's host (`host`, default: this
+    machine's name) and the worker id the caller names."""
+
+    def __init__(self, database: Database, *, host: str | None = None) -> None:
         self._db = database
+        self.host = host or this_host()
 
     def append(
         self,
@@ -75,15 +98,27 @@ class JobLogRepository:
         *,
         level: str = "info",
         execution_id: str | None = None,
+        worker_id: str | None = None,
     ) -> None:
-        self.append_many(transcription_id, [LogLine(message, level)], execution_id=execution_id)
+        self.append_many(
+            transcription_id,
+            [LogLine(message, level)],
+            execution_id=execution_id,
+            worker_id=worker_id,
+        )
 
     def append_many(
-        self, transcription_id: str, lines: Sequence[LogLine], *, execution_id: str | None = None
+        self,
+        transcription_id: str,
+        lines: Sequence[LogLine],
+        *,
+        execution_id: str | None = None,
+        worker_id: str | None = None,
     ) -> None:
         if lines:
+            source = LogSource(self.host, worker_id)
             with self._db.write_connection() as connection:
-                insert_lines(connection, transcription_id, execution_id, lines)
+                insert_lines(connection, transcription_id, execution_id, lines, source)
 
     def list_for(self, transcription_id: str) -> list[JobLogLine]:
         """Every line of every attempt, oldest first."""
@@ -100,6 +135,8 @@ class JobLogRepository:
                 level=row.level,
                 message=row.message,
                 created_at=as_utc(row.created_at),
+                host=row.host,
+                worker_id=row.worker_id,
             )
             for row in rows
         ]

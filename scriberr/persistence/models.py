@@ -150,6 +150,8 @@ class Transcription(Base):
     canceled_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claim_expires_at: Mapped[datetime | None]
+    # when a process noticed that the worker running this job went silent (`jobs.STALLED`)
+    stalled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -167,6 +169,7 @@ class Execution(Base):
     user_id: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16))  # processing|completed|failed|canceled
     worker_id: Mapped[str | None] = mapped_column(String(80))
+    host: Mapped[str | None] = mapped_column(String(255))  # the plain host name of the worker
     provider: Mapped[str | None] = mapped_column(String(40))
     model: Mapped[str | None] = mapped_column(String(80))
     request_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -190,6 +193,8 @@ class JobLog(Base):
         ForeignKey("transcriptions.id", ondelete="CASCADE")
     )
     execution_id: Mapped[str | None] = mapped_column(String(40))
+    host: Mapped[str | None] = mapped_column(String(255))  # the host of the writing process
+    worker_id: Mapped[str | None] = mapped_column(String(80))
     level: Mapped[str] = mapped_column(String(10), default="info")
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -219,6 +224,8 @@ class WorkerProcess(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # when it was found dead (or stopped); the row is pruned a retention period later
+    dead_at: Mapped[datetime | None]
     # Why this process cannot take jobs right now (e.g. it can neither read nor fetch audio);
     # None while it is healthy. Set by `WorkerRegistry.set_health`.
     unhealthy_reason: Mapped[str | None] = mapped_column(Text, default=None)

@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 
 from scriberr.clock import as_utc, utcnow
+from scriberr.hosts import this_host
 from scriberr.ids import new_id
 from scriberr.jobs import STAGE_PROGRESS, TERMINAL_STATUSES, JobStatus, Stage
 from scriberr.logging_setup import log_event
@@ -52,7 +53,7 @@ from scriberr.persistence.executions import (
     list_executions,
     open_execution,
 )
-from scriberr.persistence.job_log_repository import Executor, LogLine, insert_lines
+from scriberr.persistence.job_log_repository import Executor, LogLine, LogSource, insert_lines
 from scriberr.persistence.models import AudioFile, Transcription
 from scriberr.persistence.signals import CANCEL_CHANNEL, WAKE_CHANNEL, cancel_payload, notify
 from scriberr.persistence.worker_registry import (
@@ -77,6 +78,7 @@ __all__ = [
     "QueueRepository",
     "RecoveredJob",
     "SchedulerPolicy",
+    "StallChange",
 ]
 
 _log = logging.getLogger("scriberr.queue")
@@ -197,6 +199,19 @@ class RecoveredJob:
 
 
 @dataclass(frozen=True)
+class StallChange:
+    """A `processing` job whose worker went silent (`stalled`) or was heard from again."""
+
+    id: str
+    user_id: str
+    status: str
+    progress: float
+    stage: str
+    stalled: bool
+    owner: str | None
+
+
+@dataclass(frozen=True)
 class JobState:
     """The queue-relevant columns of one job row (for the worker service and tests)."""
 
@@ -269,6 +284,7 @@ class _Statements:
                 completed_at=bindparam("now"),
                 claimed_by=None,
                 claim_expires_at=None,
+                stalled_at=None,
                 updated_at=bindparam("now"),
             )
         )
@@ -281,9 +297,11 @@ class QueueRepository:
         *,
         policy: SchedulerPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
+        host: str | None = None,
         signal_origin: str | None = None,
     ) -> None:
         self.database = database
+        self.host = host or this_host()  # recorded on the executions and log lines written here
         # PostgreSQL: NOTIFY other processes (as `signal_origin`) when a job becomes claimable
         # or a running job is canceled, inside the transaction that does it (persistence.signals)
         self._signal_origin = None if database.is_sqlite else signal_origin
@@ -380,6 +398,7 @@ class QueueRepository:
                 job_id=row.id,
                 user_id=row.user_id,
                 worker_id=request.worker_id,
+                host=self.host,
                 info=request.describe(options),
                 request_options=options,
             )
@@ -430,7 +449,9 @@ class QueueRepository:
             )
             if not _changed(result):
                 return False
-            insert_lines(session, transcription_id, execution_id, log_lines)
+            insert_lines(
+                session, transcription_id, execution_id, log_lines, LogSource(self.host, worker_id)
+            )
         return True
 
     # -- executions ---------------------------------------------------------------------------
@@ -454,12 +475,15 @@ class QueueRepository:
                 job_id=job.id,
                 user_id=job.user_id,
                 worker_id=job.worker_id,
+                host=self.host,
                 info=AttemptInfo(provider, model),
                 request_options=request_options,
             )
             if not opened:
                 return None
-            insert_lines(session, job.id, attempt.id, log_lines)
+            insert_lines(
+                session, job.id, attempt.id, log_lines, LogSource(self.host, job.worker_id)
+            )
         return attempt
 
     def list_executions(
@@ -513,6 +537,7 @@ class QueueRepository:
                 now,
                 log_lines,
                 output_path=output_path,
+                host=self.host,
             )
             if not ended:
                 return False, None
@@ -541,11 +566,20 @@ class QueueRepository:
                     failed_at=now,
                     claimed_by=None,
                     claim_expires_at=None,
+                    stalled_at=None,
                     updated_at=now,
                 )
             )
             return _end_attempt(
-                session, result, job, attempt, JobStatus.FAILED, now, log_lines, error=error
+                session,
+                result,
+                job,
+                attempt,
+                JobStatus.FAILED,
+                now,
+                log_lines,
+                error=error,
+                host=self.host,
             )
 
     def release(
@@ -565,7 +599,15 @@ class QueueRepository:
             if _changed(result):
                 self._signal_wake(session)
             return _end_attempt(
-                session, result, job, attempt, JobStatus.CANCELED, now, log_lines, error=note
+                session,
+                result,
+                job,
+                attempt,
+                JobStatus.CANCELED,
+                now,
+                log_lines,
+                error=note,
+                host=self.host,
             )
 
     def cancel(self, transcription_id: str, user_id: str) -> CancelResult:
@@ -591,6 +633,7 @@ class QueueRepository:
                     canceled_at=now,
                     claimed_by=None,
                     claim_expires_at=None,
+                    stalled_at=None,
                     updated_at=now,
                 )
             )
@@ -647,6 +690,68 @@ class QueueRepository:
             if recovered:
                 self._signal_wake(session)
         return recovered
+
+    def mark_stalls(self, is_alive: IsAlive) -> list[StallChange]:
+        """Flag (`stalled_at`) every `processing` job whose owner process `is_alive` counts as
+        gone, and unflag the flagged ones whose owner is alive again. Compare-and-set per row,
+        so each change is made — and returned — by exactly one caller in the cluster. A plain
+        read when nothing changes (no write lock taken)."""
+        now = self._now()
+        with self.database.session() as session:
+            pending = self._stall_candidates(session, is_alive)
+        if not pending:
+            return []
+        changes: list[StallChange] = []
+        with self.database.gated_write() as session:
+            for row, stalled in pending:
+                result = session.execute(
+                    update(_jobs)
+                    .where(
+                        _jobs.c.id == row.id,
+                        _jobs.c.status == JobStatus.PROCESSING,
+                        _same(_jobs.c.claimed_by, row.claimed_by),
+                        _jobs.c.stalled_at.is_(None)
+                        if stalled
+                        else _jobs.c.stalled_at.is_not(None),
+                    )
+                    .values(stalled_at=now if stalled else None, updated_at=now)
+                )
+                if _changed(result):
+                    changes.append(
+                        StallChange(
+                            id=row.id,
+                            user_id=row.user_id,
+                            status=JobStatus.PROCESSING,
+                            progress=float(row.progress or 0.0),
+                            stage=row.progress_stage,
+                            stalled=stalled,
+                            owner=row.claimed_by,
+                        )
+                    )
+        return changes
+
+    @staticmethod
+    def _stall_candidates(session: Executor, is_alive: IsAlive) -> list[tuple[Any, bool]]:
+        rows = session.execute(
+            select(
+                _jobs.c.id,
+                _jobs.c.user_id,
+                _jobs.c.claimed_by,
+                _jobs.c.stalled_at,
+                _jobs.c.progress,
+                _jobs.c.progress_stage,
+            ).where(_jobs.c.status == JobStatus.PROCESSING)
+        ).all()
+        if not rows:
+            return []
+        processes = {p.id: p for p in process_records(session)}
+        pending = []
+        for row in rows:
+            owner = processes.get(process_of(row.claimed_by) or "")
+            silent = owner is None or not is_alive(owner)
+            if silent != (row.stalled_at is not None):
+                pending.append((row, silent))
+        return pending
 
     def _signal_wake(self, executor: Executor) -> None:
         """PostgreSQL: tell every process a job can be claimed (heard at commit)."""
@@ -709,6 +814,7 @@ def _end_attempt(
     *,
     error: str | None = None,
     output_path: str | None = None,
+    host: str | None = None,
 ) -> bool:
     """After the owner-only update of the job row (`result`): close the attempt's execution and
     store its log lines in the same transaction. False, writing nothing more, when that update
@@ -716,7 +822,8 @@ def _end_attempt(
     if not _changed(result):
         return False
     close_execution(session, job.id, attempt, status, now, error=error, output_path=output_path)
-    insert_lines(session, job.id, attempt.id if attempt else None, log_lines)
+    source = LogSource(host, job.worker_id)
+    insert_lines(session, job.id, attempt.id if attempt else None, log_lines, source)
     return True
 
 
@@ -745,6 +852,7 @@ def _requeued(now: datetime) -> dict[str, Any]:
         "started_at": None,
         "claimed_by": None,
         "claim_expires_at": None,
+        "stalled_at": None,
         "updated_at": now,
     }
 

@@ -72,6 +72,11 @@ class TranscriptionRecord(NamedTuple):
     created_at: datetime
     updated_at: datetime
     duration_seconds: float | None = None  # of the source file, when known
+    stalled_at: datetime | None = None  # its worker went silent (`jobs.STALLED_KEY`)
+
+    @property
+    def stalled(self) -> bool:
+        return self.stalled_at is not None
 
     @property
     def is_terminal(self) -> bool:
@@ -126,6 +131,7 @@ def _record(row: Sequence[Any], options_cache: dict[str, dict[str, Any]]) -> Tra
         error,
         *times,
         duration_seconds,
+        stalled_at,
     ) = row
     options = options_cache.get(options_text) if options_text else {}
     if options is None:
@@ -148,6 +154,7 @@ def _record(row: Sequence[Any], options_cache: dict[str, dict[str, Any]]) -> Tra
             error,
             *times,
             duration_seconds,
+            stalled_at,
         )
     )
 

@@ -1,6 +1,7 @@
 """Is the process that owns a claim still alive? Heartbeat age, plus a pid check on this host.
 
-A process counts as gone when its heartbeat is older than the timeout, or when it ran in this
+A process counts as gone when its row is marked dead (a clean stop, or another process found it
+dead before and it has not heartbeaten since), when its heartbeat is older than the timeout, or when it ran in this
 same host and pid namespace (`host_identity()`) and its pid no longer exists (or is a zombie).
 The pid check is what lets a restart right after `kill -9` recover the dead process's jobs at
 once instead of waiting for its heartbeat to lapse; it is only trusted inside one pid namespace,
@@ -10,11 +11,11 @@ so containers sharing a database never judge each other by pid.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from scriberr.clock import utcnow
+from scriberr.hosts import HOST_SEPARATOR, MAX_HOST_CHARS, this_host
 from scriberr.persistence.queue_repository import ProcessRecord
 
 
@@ -24,7 +25,7 @@ def host_identity() -> str:
         namespace = os.readlink("/proc/self/ns/pid")
     except OSError:
         namespace = "nons"
-    return f"{socket.gethostname()}#{namespace}"[:255]
+    return f"{this_host()}{HOST_SEPARATOR}{namespace}"[:MAX_HOST_CHARS]
 
 
 def pid_running(pid: int) -> bool:
@@ -63,6 +64,8 @@ class LivenessJudge:
     def __call__(self, record: ProcessRecord) -> bool:
         if record.id == self._own:
             return True
+        if record.dead_at is not None:  # stopped cleanly, or already found dead
+            return False
         if self._now() - record.heartbeat_at > self._timeout:
             return False
         return record.hostname != self._host or self._pid_check(record.pid)

@@ -7,7 +7,12 @@
 - The heartbeat thread, every `heartbeat_interval_s` (lease/4, between 0.2 s and 15 s): refreshes
   the process heartbeat, renews the lease of every job running here (a rejected renewal means the
   job was taken away, so its work is stopped), and requeues orphans: `processing` rows whose lease
-  expired or whose owner process is gone (see `liveness`).
+  expired or whose owner process is gone (see `liveness`); the registry marks gone processes dead
+  and prunes their rows `dead_retention_s` later.
+- The stall watch, about once a second: flags `processing` jobs whose owner process is gone as
+  stalled (`jobs.EventType.TRANSCRIPTION_STALLED`) until recovery requeues them or the owner is
+  heard from again (`check_stalls`).
+- `stats()` and `processes()` describe the whole cluster (`queue.cluster`).
 - An attempt that could neither read nor fetch its audio put its job back; the process then marks
   itself unhealthy (`WorkerRegistry.set_health`, one `worker.unhealthy` log line) and claims
   nothing until `audio_check` passes again (probed with backoff, up to `UNHEALTHY_RETRY_MAX_S`).
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scriberr.ids import new_id
-from scriberr.jobs import STAGE_PROGRESS, JobStatus, Stage, job_event
+from scriberr.jobs import STAGE_PROGRESS, JobStatus, Stage, job_event, stall_event
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import AttemptResult, InterruptReason, JobHandle, Outcome
 from scriberr.orchestrator.runner import SHUTDOWN_NOTE
@@ -44,9 +49,15 @@ from scriberr.persistence.queue_repository import (
     QueueRepository,
 )
 from scriberr.persistence.worker_registry import WorkerRegistry, worker_id
+from scriberr.queue.cluster import (
+    WorkerProcessView,
+    process_views,
+    running_on_live_processes,
+)
 from scriberr.queue.liveness import LivenessJudge, host_identity
 
 _log = logging.getLogger("scriberr.queue")
+STALL_CHECK_INTERVAL_S = 1.0
 
 UNHEALTHY_RETRY_MIN_S = 1.0
 UNHEALTHY_RETRY_MAX_S = 30.0
@@ -78,6 +89,7 @@ class WorkerSettings:
     lease_s: float = 600.0
     heartbeat_interval_s: float | None = None  # default: lease/4 within [0.2 s, 15 s]
     heartbeat_timeout_s: float | None = None  # default: max(3 heartbeats, 30 s)
+    dead_retention_s: float = 86400.0  # how long a dead process's row stays listed
 
     @property
     def heartbeat_interval(self) -> float:
@@ -147,7 +159,10 @@ class WorkerService:
         self._started = True
         self._registry.register(self.process_id, self._host, os.getpid())
         self.recover()
-        threads = [threading.Thread(target=self._heartbeat_loop, name="scriberr-heartbeat")]
+        threads = [
+            threading.Thread(target=self._heartbeat_loop, name="scriberr-heartbeat"),
+            threading.Thread(target=self._stall_watch_loop, name="scriberr-stall-watch"),
+        ]
         threads += [
             threading.Thread(target=self._work_loop, args=(i,), name=f"scriberr-worker-{i}")
             for i in range(self.settings.workers)
@@ -239,13 +254,18 @@ class WorkerService:
 
     def stats(self, user_id: str | None) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:
-        this user's (everyone's for None) jobs running in this process right now."""
+        this user's (everyone's for None) jobs held by a live worker process anywhere in the
+        cluster right now."""
         counts = self._repository.stats(user_id)
-        with self._lock:
-            counts["running"] = sum(
-                1 for h in self._running.values() if user_id is None or h.job.user_id == user_id
-            )
+        records, held = self._registry.overview(user_id)
+        counts["running"] = running_on_live_processes(records, held, self._alive)
         return counts
+
+    def processes(self) -> list[WorkerProcessView]:
+        """Every registered worker process of the cluster, judged alive or dead by the rules
+        queue recovery uses."""
+        records, held = self._registry.overview()
+        return process_views(records, held, self._alive)
 
     def running_ids(self) -> list[str]:
         with self._lock:
@@ -271,6 +291,7 @@ class WorkerService:
                 job.id,
                 "the worker running this job stopped; the job is queued again",
                 level="warning",
+                worker_id=self.process_id,
             )
             event = job_event(
                 job.id, JobStatus.QUEUED, STAGE_PROGRESS[Stage.RECOVERED].start, Stage.RECOVERED
@@ -289,6 +310,35 @@ class WorkerService:
         if recovered:
             self.notify()
         return len(recovered)
+
+    def check_stalls(self) -> int:
+        """Flag the `processing` jobs whose worker went silent (judged like recovery judges
+        owners) and unflag those whose worker is back; announce each change once
+        (`jobs.stall_event`). Returns how many changed here."""
+        changes = self._repository.mark_stalls(self._alive)
+        for change in changes:
+            event = stall_event(
+                change.id, change.status, change.progress, change.stage, stalled=change.stalled
+            )
+            self._broker.publish(event.type, change.user_id, event.data, transcription_id=change.id)
+            if change.stalled:
+                self._safely(
+                    self._job_logs.append,
+                    change.id,
+                    "the worker running this job went silent; the job will be queued again",
+                    level="warning",
+                    worker_id=self.process_id,
+                )
+            log_event(
+                _log,
+                "job.stalled" if change.stalled else "job.resumed",
+                level=logging.WARNING if change.stalled else logging.INFO,
+                transcription_id=change.id,
+                user_id=change.user_id,
+                owner=change.owner,
+                by=self.process_id,
+            )
+        return len(changes)
 
     # -- threads ---------------------------------------------------------------------------------------
 
@@ -379,10 +429,24 @@ class WorkerService:
             self._safely(self._renew_leases)
             self._safely(self.recover)
 
+    def _stall_watch_loop(self) -> None:
+        """Check for silent workers about once a second (more often with a short heartbeat), so
+        a stall shows before the next recovery pass requeues the job."""
+        interval = min(STALL_CHECK_INTERVAL_S, self.settings.heartbeat_interval)
+        while not self._stopping.wait(interval):
+            self._safely(self.check_stalls)
+
     def _beat(self) -> None:
-        """Refresh this process's heartbeat; the registry prunes dead processes' rows. While
-        unhealthy, the reason is written again (a row registered anew starts healthy)."""
-        self._registry.heartbeat(self.process_id, self._host, os.getpid(), self._alive)
+        """Refresh this process's heartbeat; the registry marks dead processes and prunes the
+        rows of those dead for longer than the retention. While unhealthy, the reason is written
+        again (a row registered anew starts healthy)."""
+        self._registry.heartbeat(
+            self.process_id,
+            self._host,
+            os.getpid(),
+            self._alive,
+            retention_s=self.settings.dead_retention_s,
+        )
         reason = self.unhealthy_reason
         if reason is not None:
             self._registry.set_health(self.process_id, reason)

@@ -138,6 +138,8 @@ class Execution:
     id: str
     transcription_id: str
     status: str
+    worker_id: str | None  # the worker that ran the attempt (`<process id>/<n>`)
+    host: str | None  # the plain host name of its machine
     provider: str | None
     model: str | None
     started_at: datetime | None
@@ -415,12 +417,17 @@ class TranscriptionService:
         return Page(items=[self._execution(row) for row in items], next_cursor=next_cursor)
 
     def logs(self, user_id: str, transcription_id: str) -> str:
-        """The job log as text: one `<time> <LEVEL> <message>` line per event, every attempt."""
+        """The job log as text: one `<time> <LEVEL> [<host> <worker id>] <message>` line per
+        event, every attempt (the bracket names the host and worker that wrote the line; `-`
+        where unknown, and it is left out for lines stored before hosts were recorded)."""
         self.get(user_id, transcription_id)
         lines = []
         for line in self._job_logs.list_for(transcription_id):
             clean = self.public_error(" ".join(str(line.message).split())) or ""
-            lines.append(f"{rfc3339(line.created_at)} {str(line.level).upper()} {clean}")
+            source = ""
+            if line.host or line.worker_id:
+                source = f"[{_token(line.host)} {_token(line.worker_id)}] "
+            lines.append(f"{rfc3339(line.created_at)} {str(line.level).upper()} {source}{clean}")
         return "\n".join(lines) + ("\n" if lines else "")
 
     # ---------------------------------------------------------------- helpers
@@ -506,6 +513,8 @@ class TranscriptionService:
             id=row.id,
             transcription_id=row.transcription_id,
             status=row.status,
+            worker_id=row.worker_id,
+            host=row.host,
             provider=row.provider,
             model=row.model,
             started_at=row.started_at,
@@ -514,3 +523,8 @@ class TranscriptionService:
             processing_duration_ms=row.processing_duration_ms,
             error=self.public_error(row.error),
         )
+
+
+def _token(value: str | None) -> str:
+    """One whitespace-free token of a log line (`-` when unknown)."""
+    return "".join(str(value).split()) if value else "-"

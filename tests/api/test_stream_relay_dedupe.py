@@ -14,7 +14,12 @@ from scriberr.events.broker import Event
 
 def _row(status: str, progress: float, stage: str) -> Any:
     return SimpleNamespace(
-        id="tr_1", status=status, progress=progress, progress_stage=stage, error=None
+        id="tr_1",
+        status=status,
+        progress=progress,
+        progress_stage=stage,
+        error=None,
+        stalled=False,
     )
 
 
@@ -69,13 +74,14 @@ def test_covered_only_when_connected_since_before_the_previous_read() -> None:
 def test_per_job_stream_never_steps_back_within_a_stage() -> None:
     from scriberr.api.job_streams import _from_event
 
-    last = ("processing", 0.4, "transcribing")  # the row the stream started from
+    # the row the stream started from: (status, progress, stage, stalled)
+    last = ("processing", 0.4, "transcribing", False)
     stale = _event(1, "transcription.progress", "processing", 0.38, "transcribing")
     frame, kept, done = _from_event(stale, last, "-:0")
     assert frame is None and kept == last and not done
     newer = _event(2, "transcription.progress", "processing", 0.41, "transcribing")
     frame, kept, _ = _from_event(newer, last, "-:0")
-    assert frame is not None and kept == ("processing", 0.41, "transcribing")
+    assert frame is not None and kept == ("processing", 0.41, "transcribing", False)
     # a new stage (e.g. a new attempt after recovery) starts lower: that is not stale
     again = _event(3, "transcription.progress", "processing", 0.05, "preparing")
     assert _from_event(again, kept, "-:0")[0] is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -515,10 +516,14 @@ def test_executions_and_logs_of_every_attempt(env: Env) -> None:
     assert execution["provider"] == "fake" and execution["model"] == "fake-model"
     assert execution["failed_at"].endswith("Z")
     assert "/srv/secret" not in (execution["error"] or "")
+    assert execution["host"] == socket.gethostname()
+    assert execution["worker_id"] == f"{env.core.workers.process_id}/0"
     assert set(execution) == {
         "id",
         "transcription_id",
         "status",
+        "worker_id",
+        "host",
         "provider",
         "model",
         "started_at",
@@ -534,6 +539,9 @@ def test_executions_and_logs_of_every_attempt(env: Env) -> None:
     lines = logs.text.strip().splitlines()
     assert len(lines) >= 2
     assert all(line[:4].isdigit() and "Z " in line for line in lines)
+    # every line names the host and worker that wrote it
+    worker = f"[{socket.gethostname()} {env.core.workers.process_id}/0] "
+    assert all(worker in line for line in lines), lines
     assert str(env.data_dir) not in logs.text and "/srv/secret" not in logs.text
 
 

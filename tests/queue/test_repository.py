@@ -10,6 +10,7 @@ import pytest
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.job_log_repository import JobLogRepository
+from scriberr.persistence.models import WorkerProcess
 from scriberr.persistence.queue_repository import FifoPolicy, NewJob, ProcessRecord, QueueRepository
 from scriberr.persistence.worker_registry import WorkerRegistry
 from scriberr.queue.liveness import LivenessJudge
@@ -177,6 +178,7 @@ def test_recover_requeues_rows_of_gone_processes_only(database: Database) -> Non
         (ghost_job.id, "owner_gone"),
     }
     assert queue.state(alive_job.id).status == "processing"  # type: ignore[union-attr]
+    # with no retention, a dead process that holds no job any more is deleted at once
     assert registry.prune(lambda record: record.id == "alive") == 1
     assert [p.id for p in registry.processes()] == ["alive"]
 
@@ -318,6 +320,7 @@ def test_queue_checkpoints_the_wal_outside_its_write_lock(database: Database) ->
 
 
 def test_the_heartbeat_prunes_dead_processes_that_hold_no_job(database: Database) -> None:
+    """(With no retention period; `tests/queue/test_cluster.py` covers the retention.)"""
     registry = WorkerRegistry(database)
     queue = QueueRepository(database)
     user = seed_user(database)
@@ -328,7 +331,12 @@ def test_the_heartbeat_prunes_dead_processes_that_hold_no_job(database: Database
     assert registry.heartbeat("me", "host", 0, lambda record: record.id == "me") == 1
     # the dead holder stays until recovery has requeued its job
     assert {p.id for p in registry.processes()} == {"me", "dead-holder"}
-    registry.unregister("me")
+    registry.unregister("me")  # a clean stop marks the row dead; it stays listed
+    assert [p.dead_at is not None for p in registry.processes() if p.id == "me"] == [True]
+    registry.heartbeat("me", "host", 0)  # heard from again: alive again
+    assert [p.dead_at for p in registry.processes() if p.id == "me"] == [None]
+    with database.gated_write() as session:
+        session.execute(WorkerProcess.__table__.delete().where(WorkerProcess.id == "me"))
     registry.heartbeat("me", "host", 0)  # a lost row is registered again
     assert "me" in {p.id for p in registry.processes()}
 

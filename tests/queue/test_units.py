@@ -106,6 +106,9 @@ class FakeQueue:
     def recover(self, _is_alive: Any) -> list[RecoveredJob]:
         return [RecoveredJob("tr_lost", "u1", "gone/0", "owner_gone")]
 
+    def mark_stalls(self, _is_alive: Any) -> list[Any]:
+        return []
+
 
 class FakeLogs:
     def __init__(self) -> None:
@@ -239,7 +242,7 @@ class FakeRegistry:
 
     def unregister(self, *args: Any) -> None: ...
 
-    def heartbeat(self, *args: Any) -> int:
+    def heartbeat(self, *args: Any, **kwargs: Any) -> int:
         return 0
 
 

@@ -1,5 +1,6 @@
-"""Admin routes: queue statistics (everyone's for an admin, the caller's otherwise) and account
-management (`/api/v1/admin/users`, admins only)."""
+"""Admin routes: queue statistics (everyone's for an admin, the caller's otherwise), the worker
+processes of the cluster (`/api/v1/admin/workers`, admins only) and account management
+(`/api/v1/admin/users`, admins only)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import AdminUser, AuthDep, CoreDep, CurrentUser
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
+from scriberr.queue.cluster import WorkerProcessView
 from scriberr.services.auth import UserUpdate, UserView
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ERROR_RESPONSES)
@@ -30,6 +32,45 @@ class QueueStats(BaseModel):
     failed: int
     canceled: int
     running: int
+
+
+class WorkerProcessOut(BaseModel):
+    id: str = Field(description="The worker process ID (`worker_…`); worker ids are `<id>/<n>`.")
+    host: str = Field(description="The plain host name of the machine it runs on.")
+    pid: int = Field(description="Its process id (in its own pid namespace).")
+    started_at: UtcDateTime
+    last_heartbeat_at: UtcDateTime
+    alive: bool = Field(description="Judged by the rules queue recovery uses.")
+    state: Literal["alive", "dead"]
+    dead_since: UtcDateTime | None = Field(
+        description="When it was found dead or stopped; the row is pruned "
+        "`TRANSCRIPTION_WORKER_RETENTION` later (default 24 h)."
+    )
+    running_jobs: int = Field(description="How many `processing` jobs it holds.")
+    running_job_ids: list[str]
+    unhealthy_reason: str | None = Field(
+        description="Why a live process cannot take jobs right now (one line), if it says so."
+    )
+
+    @classmethod
+    def of(cls, view: WorkerProcessView) -> WorkerProcessOut:
+        return cls(
+            id=view.id,
+            host=view.host,
+            pid=view.pid,
+            started_at=view.started_at,
+            last_heartbeat_at=view.heartbeat_at,
+            alive=view.alive,
+            state="alive" if view.alive else "dead",
+            dead_since=None if view.alive else (view.dead_at or view.heartbeat_at),
+            running_jobs=len(view.running_jobs),
+            running_job_ids=list(view.running_jobs),
+            unhealthy_reason=view.unhealthy_reason,
+        )
+
+
+class WorkerProcessList(BaseModel):
+    items: list[WorkerProcessOut]
 
 
 class AdminUserOut(BaseModel):
@@ -71,10 +112,24 @@ class UserPatchIn(StrictModel):
 
 @router.get("/queue", response_model=QueueStats, summary="Queue statistics")
 async def queue_stats(core: CoreDep, user: CurrentUser) -> QueueStats:
-    """Job counts by status: every user's for an admin, the caller's own for a member."""
+    """Job counts by status: every user's for an admin, the caller's own for a member.
+    `running` counts the jobs held by live worker processes anywhere in the cluster."""
     scope = None if user.is_admin else user.user_id
     stats = await run_in_threadpool(core.workers.stats, scope)
     return QueueStats(**{key: int(stats.get(key, 0)) for key in QueueStats.model_fields})
+
+
+@router.get(
+    "/workers",
+    response_model=WorkerProcessList,
+    responses=_ADMIN_ERRORS,
+    summary="Worker processes of the cluster",
+)
+async def list_workers(admin: AdminUser, core: CoreDep) -> WorkerProcessList:
+    """Every worker process registered in the shared database (this server's own included):
+    live ones first, then dead ones, which stay listed until the retention period passes."""
+    views = await run_in_threadpool(core.workers.processes)
+    return WorkerProcessList(items=[WorkerProcessOut.of(view) for view in views])
 
 
 @router.get("/users", response_model=AdminUserList, responses=_ADMIN_ERRORS)

@@ -107,6 +107,8 @@ class ExecutionOut(BaseModel):
     id: str
     transcription_id: str
     status: str
+    worker_id: str | None = Field(description="The worker that ran it (`<process id>/<n>`).")
+    host: str | None = Field(description="The plain host name of the machine that ran it.")
     provider: str | None
     model: str | None
     started_at: str | None
@@ -164,6 +166,8 @@ def execution_fields(execution: Execution) -> dict[str, Any]:
         "id": execution.id,
         "transcription_id": execution.transcription_id,
         "status": execution.status,
+        "worker_id": execution.worker_id,
+        "host": execution.host,
         "provider": execution.provider,
         "model": execution.model,
         "started_at": rfc3339(execution.started_at),

@@ -130,6 +130,20 @@ export interface QueueStats {
   running: number;
 }
 
+export interface WorkerProcess {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: string;
+  last_heartbeat_at: string;
+  alive: boolean;
+  state: "alive" | "dead";
+  dead_since: string | null;
+  running_jobs: number;
+  running_job_ids: string[];
+  unhealthy_reason: string | null;
+}
+
 export interface JobEvent {
   id: string;
   status: JobStatus;

@@ -2,7 +2,16 @@
 
 import { useCallback, useEffect, useState } from "react";
 import { describe } from "../api/errors";
-import type { ApiKey, Model, Page, Profile, QueueStats, Settings, User } from "../api/types";
+import type {
+  ApiKey,
+  Model,
+  Page,
+  Profile,
+  QueueStats,
+  Settings,
+  User,
+  WorkerProcess,
+} from "../api/types";
 import { Confirm, Dialog } from "../components/Dialog";
 import { OptionsFields } from "../components/OptionsFields";
 import { useApp } from "../context";
@@ -18,6 +27,7 @@ export function SettingsPage() {
       <ApiKeys />
       <Account />
       <Queue />
+      <Workers />
     </section>
   );
 }
@@ -439,6 +449,65 @@ function Queue() {
       ) : (
         <p className="muted">Queue statistics are not available.</p>
       )}
+    </Section>
+  );
+}
+
+// Admins only: every worker process of the cluster (GET /api/v1/admin/workers), refreshed every
+// 10 s. Members never ask (the route answers them 403) and see no section.
+function Workers() {
+  const { api } = useApp();
+  const [workers, setWorkers] = useState<WorkerProcess[] | null>(null);
+  useEffect(() => {
+    let stop = false;
+    let timer: number | undefined;
+    const load = () =>
+      api
+        .get<{ items: WorkerProcess[] }>("/api/v1/admin/workers")
+        .then((page) => !stop && setWorkers(page.items))
+        .catch(() => !stop && setWorkers(null));
+    api
+      .get<{ is_admin?: boolean }>("/api/v1/auth/me")
+      .then((me) => {
+        if (stop || !me.is_admin) return;
+        load();
+        timer = window.setInterval(load, 10_000);
+      })
+      .catch(() => undefined);
+    return () => {
+      stop = true;
+      window.clearInterval(timer);
+    };
+  }, [api]);
+  if (!workers) return null;
+  return (
+    <Section title="Workers" description="Every worker process sharing this server's database.">
+      <div className="table-scroll">
+        <table className="workers">
+          <thead>
+            <tr>
+              <th>Host</th>
+              <th>PID</th>
+              <th>State</th>
+              <th>Running</th>
+              <th>Last heartbeat</th>
+            </tr>
+          </thead>
+          <tbody>
+            {workers.map((w) => (
+              <tr key={w.id} className={w.alive ? "" : "muted"}>
+                <td title={w.id}>{w.host}</td>
+                <td>{w.pid}</td>
+                <td>
+                  {w.alive ? (w.unhealthy_reason ? `unhealthy: ${w.unhealthy_reason}` : "alive") : "dead"}
+                </td>
+                <td>{w.running_jobs}</td>
+                <td>{relativeTime(w.last_heartbeat_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </Section>
   );
 }
