@@ -133,6 +133,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
             workers=config.workers,
             poll_interval_s=config.poll_interval_s,
             lease_s=config.lease_timeout_s,
+            worker_timeout_s=config.worker_timeout_s,
         ),
     )
     _log_startup(config, registry, workers)
@@ -218,5 +219,6 @@ def _log_startup(config: Config, registry: ProviderRegistry, workers: WorkerServ
         poll_interval_s=config.poll_interval_s,
         lease_s=config.lease_timeout_s,
         heartbeat_interval_s=workers.settings.heartbeat_interval,
+        worker_timeout_s=config.worker_timeout_s,
         process_id=workers.process_id,
     )

@@ -73,6 +73,9 @@ class Config:
     import_allow_private: bool = False
     upload_stall_timeout_s: float = 60.0
     sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
+    # TRANSCRIPTION_WORKER_TIMEOUT: a worker process silent this long is dead (its jobs are
+    # recovered elsewhere); one that could not renew for this long stops its own engines first.
+    worker_timeout_s: float = 30.0
 
     @property
     def database_kind(self) -> str:
@@ -247,6 +250,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         upload_stall_timeout_s=read.duration("SCRIBERR_UPLOAD_STALL_TIMEOUT", "60s", minimum_s=0),
         engine_preload=read.model_list("SPEECH_ENGINE_PRELOAD", PRELOAD_DEFAULT),
         sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
+        worker_timeout_s=read.duration("TRANSCRIPTION_WORKER_TIMEOUT", "30s", minimum_s=1),
     )
 
 
