@@ -238,7 +238,7 @@ class Orchestrator:
             TranscriptionOptions.from_job(options),
             reporter.span(Stage.TRANSCRIBING),
             cancel,
-            self._segment_publisher(handle.job, reporter),
+            self._segment_publisher(handle, reporter),
         )
         self._checkpoint(handle)
         turns: tuple[SpeakerTurn, ...] | None = None
@@ -438,15 +438,22 @@ class Orchestrator:
         self._broker.publish(event.type, job.user_id, event.data, transcription_id=job.id)
 
     def _segment_publisher(
-        self, job: ClaimedJob, reporter: ProgressReporter
+        self, handle: JobHandle, reporter: ProgressReporter
     ) -> Callable[[int, Segment], None]:
         """Stores each partial segment (so streams in any process can replay it), then
         publishes it as a `transcription.segment` event."""
+        job = handle.job
         execution_id = reporter.attempt.id if reporter.attempt else ""
 
         def publish(index: int, segment: Segment) -> None:
             data = partial_segment(index, segment)
-            if self._segments is not None:
+            # This runs on the engine's thread: once the database is known unreachable (or the
+            # job interrupted), skip the write rather than hold the engine up (`fence`).
+            if (
+                self._segments is not None
+                and handle.reason is None
+                and self._repository.database.reachable
+            ):
                 try:
                     self._segments.append(job.id, execution_id, index, data)
                 except Exception:

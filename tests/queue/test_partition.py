@@ -88,8 +88,8 @@ def test_a_cut_off_worker_stops_before_its_job_is_recovered_and_the_job_complete
                 workers.append(a)
                 wait_for(lambda: _events(a, "workers.started"), timeout=60)
                 user = seed_user(database)
-                # the first attempt (A's) would run for a minute; the second (B's) takes 25 s
-                script = {"first_attempt_delay_s": 60, "delay_s": 25, "steps": 500}
+                # the first attempt (A's) would run for a minute; the second (B's) takes 15 s
+                script = {"first_attempt_delay_s": 60, "delay_s": 15, "steps": 300}
                 job_id = enqueue(queue, user, seed_file(database, data_dir, user, script))
                 wait_for(lambda: _events(a, "job.claimed", job_id), timeout=30)
                 [a_attempt] = wait_for(lambda: _attempt_dirs(layout, job_id), timeout=10)
