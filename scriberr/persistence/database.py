@@ -66,7 +66,7 @@ class PostgresNetworkSettings:
     tcp_user_timeout_s: float = 5.0  # unacknowledged data for this long: connection dropped
     statement_timeout_s: float = 60.0  # migrations lift it (`migrate`)
     lock_timeout_s: float = 20.0
-    idle_in_transaction_timeout_s: float = 60.0
+    idle_in_transaction_timeout_s: float = 600.0  # a backstop: keepalives end vanished clients
 
     def connect_args(self) -> dict[str, Any]:
         """libpq connection parameters (client side)."""
