@@ -18,6 +18,7 @@ from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator
+from scriberr.orchestrator.audio_source import AudioSource, RemoteAudio
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
     LoginFailureRepository,
@@ -35,6 +36,7 @@ from scriberr.persistence.segment_repository import SegmentRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
+from scriberr.persistence.worker_key_repository import JobAudioRepository, WorkerKeyRepository
 from scriberr.privacy import private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService, LoginThrottle
@@ -49,6 +51,7 @@ from scriberr.services.search import SearchService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
 from scriberr.services.transcripts import TranscriptService
+from scriberr.services.worker_keys import WorkerKeyService
 
 _log = logging.getLogger("scriberr")
 
@@ -75,6 +78,7 @@ class Core:
     transcripts: TranscriptService
     search: SearchService
     models: ModelService
+    worker_keys: WorkerKeyService
 
     def start(self) -> None:
         """Start loading the preload models (in the background), the workers (recovery runs
@@ -98,8 +102,12 @@ class Core:
             log_event(_log, "shutdown.complete", process_id=self.workers.process_id)
 
 
-def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> Core:
+def build_core(
+    config: Config, *, providers: ProviderRegistry | None = None, worker_only: bool = False
+) -> Core:
     """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
+    `worker_only` (`scriberr worker`): the data dir may not be the server's, so audio missing
+    there is fetched from `SCRIBERR_SERVER_URL` or the job is put back, never failed.
 
     Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
     `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
@@ -115,6 +123,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     queue = QueueRepository(database)
     job_logs = JobLogRepository(database)
     segments = SegmentRepository(database)
+    audio = _audio_source(config, database, worker_only)
     orchestrator = Orchestrator(
         repository=queue,
         job_logs=job_logs,
@@ -123,6 +132,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         layout=config.layout,
         defaults=registry.default_options,
         segments=segments,
+        audio=audio,
     )
     workers = WorkerService(
         repository=queue,
@@ -135,6 +145,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
             lease_s=config.lease_timeout_s,
             worker_timeout_s=config.worker_timeout_s,
         ),
+        audio_check=audio.check,
     )
     _log_startup(config, registry, workers)
     settings = SettingsService(SettingsRepository(database), config.max_upload_mb)
@@ -168,7 +179,21 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         ),
         search=SearchService(SearchRepository(database)),
         models=ModelService(registry, broker),
+        worker_keys=WorkerKeyService(WorkerKeyRepository(database), JobAudioRepository(database)),
     )  # fmt: skip
+
+
+def _audio_source(config: Config, database: Database, worker_only: bool) -> AudioSource:
+    """The data dir, plus (for a `scriberr worker` with SCRIBERR_SERVER_URL) the server."""
+    remote = None
+    if worker_only and config.server_url and config.worker_key:
+        remote = RemoteAudio(config.server_url, config.worker_key)
+    return AudioSource(
+        config.layout,
+        remote=remote,
+        authoritative=not worker_only,
+        stored_size=JobAudioRepository(database).stored_size,
+    )
 
 
 def _build_job_services(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 
 from scriberr.bootstrap import Core, build_core
-from scriberr.config import load_config
+from scriberr.config import Config, load_config
 from scriberr.logging_setup import configure_logging
 from scriberr.privacy import confine_to_data_dir
 
@@ -20,15 +21,27 @@ def add_fake_engine_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fake-engine", action="store_true", help=argparse.SUPPRESS)
 
 
-def core_from_environment(arguments: argparse.Namespace) -> Core:
+def core_from_environment(
+    arguments: argparse.Namespace,
+    *,
+    worker_only: bool = False,
+    preflight: Callable[[Config], None] | None = None,
+) -> Core:
     """Load and validate the configuration (a `ConfigError` becomes one line and exit 2 in
-    `cli.main`), set up logging, and build the Core."""
+    `cli.main`), set up logging, run `preflight` (after the engine settings are checked, before
+    anything is opened or written), and build the Core."""
     config = load_config(os.environ)
     confine_to_data_dir(config.data_dir)
     configure_logging(config.log_level, config.log_format)
-    providers = None
     if arguments.fake_engine:
         from scriberr.engine.fake import fake_registry
 
         providers = fake_registry()
-    return build_core(config, providers=providers)
+    else:
+        from scriberr.engine.registry import build_provider_registry
+
+        providers = build_provider_registry(config)
+    providers.check_default_model()
+    if preflight is not None:
+        preflight(config)
+    return build_core(config, providers=providers, worker_only=worker_only)

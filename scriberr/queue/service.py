@@ -13,6 +13,9 @@
   renewal is too old (`fence.Fence`), it stops the engine of every job running here (reason
   `cut_off`) before any other worker may recover them, so a worker cut off from the database
   never runs a job at the same time as the worker that took it over.
+- An attempt that could neither read nor fetch its audio put its job back; the process then marks
+  itself unhealthy (`WorkerRegistry.set_health`, one `worker.unhealthy` log line) and claims
+  nothing until `audio_check` passes again (probed with backoff, up to `UNHEALTHY_RETRY_MAX_S`).
 - `cancel()` applies the SPEC rules and returns what happened (it raises nothing for an unknown
   or finished job); `stop()` interrupts running jobs, which go back to `queued`
   (stage `recovered`) so the next start finishes them, and returns within its timeout.
@@ -26,6 +29,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +52,10 @@ from scriberr.queue.fence import Fence
 from scriberr.queue.liveness import LivenessJudge, host_identity
 
 _log = logging.getLogger("scriberr.queue")
+
+UNHEALTHY_RETRY_MIN_S = 1.0
+UNHEALTHY_RETRY_MAX_S = 30.0
+HealthCheck = Callable[[], str | None]  # None: healthy; else why not (one line)
 
 
 class JobRunner(Protocol):
@@ -100,6 +108,7 @@ class WorkerService:
         settings: WorkerSettings,
         process_id: str | None = None,
         registry: WorkerRegistry | None = None,
+        audio_check: HealthCheck | None = None,
     ) -> None:
         self._repository = repository
         self._registry = registry or WorkerRegistry(repository.database)
@@ -122,6 +131,10 @@ class WorkerService:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
+        self._audio_check = audio_check
+        self._unhealthy: str | None = None
+        self._retry_s = UNHEALTHY_RETRY_MIN_S
+        self._next_probe = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -291,6 +304,9 @@ class WorkerService:
         job: ClaimedJob | None = None
         sent_at = 0.0  # when the request that claimed `job` was sent (monotonic)
         while not self._stopping.is_set():
+            if job is None and not self._ready_to_claim():
+                self._stopping.wait(min(self.settings.poll_interval_s, UNHEALTHY_RETRY_MIN_S))
+                continue
             if job is None:
                 wake.clear()
                 sent_at = self._fence.now()
@@ -329,6 +345,8 @@ class WorkerService:
             handle.interrupt(InterruptReason.SHUTDOWN)
         try:
             result = self._orchestrator.run(handle)
+            if result.unavailable is not None:
+                self._mark_unhealthy(result.unavailable)
             return self._complete(handle, result, request)
         except Exception:
             if self._repository.database.reachable:
@@ -375,10 +393,14 @@ class WorkerService:
             self._safely(self.recover)
 
     def _beat(self) -> None:
-        """Refresh this process's heartbeat; the registry prunes dead processes' rows."""
+        """Refresh this process's heartbeat; the registry prunes dead processes' rows. While
+        unhealthy, the reason is written again (a row registered anew starts healthy)."""
         sent_at = self._fence.now()
         self._registry.heartbeat(self.process_id, self._host, os.getpid(), self._alive)
         self._fence.heartbeat_succeeded(sent_at)
+        reason = self.unhealthy_reason
+        if reason is not None:
+            self._registry.set_health(self.process_id, reason)
 
     def _renew_leases(self) -> None:
         for handle in self._handles():
@@ -416,6 +438,52 @@ class WorkerService:
                         since_lease_renewal_s=round(self._fence.now() - handle.renewed_at, 3),
                         worker_timeout_s=self.settings.worker_timeout_s,
                     )
+
+    # -- health ------------------------------------------------------------------------------------
+
+    @property
+    def unhealthy_reason(self) -> str | None:
+        with self._lock:
+            return self._unhealthy
+
+    def _mark_unhealthy(self, reason: str) -> None:
+        """Stop claiming until the audio check passes; say why once (one line)."""
+        with self._lock:
+            first = self._unhealthy is None
+            if first:
+                self._unhealthy = reason
+                self._retry_s = UNHEALTHY_RETRY_MIN_S
+            self._next_probe = time.monotonic() + self._retry_s
+        if first:
+            self._safely(self._registry.set_health, self.process_id, reason)
+            log_event(
+                _log, "worker.unhealthy", level=logging.WARNING, process_id=self.process_id,
+                reason=reason,
+            )  # fmt: skip
+
+    def _ready_to_claim(self) -> bool:
+        """True while healthy. While unhealthy, one thread at a time probes `audio_check` once
+        its backoff has passed; success makes the process healthy again."""
+        with self._lock:
+            if self._unhealthy is None:
+                return True
+            now = time.monotonic()
+            if now < self._next_probe or self._audio_check is None:
+                return False
+            self._retry_s = min(UNHEALTHY_RETRY_MAX_S, self._retry_s * 2)
+            self._next_probe = now + self._retry_s
+        try:
+            reason = self._audio_check()
+        except Exception:
+            _log.exception("audio check failed", extra={"fields": {"event": "queue.error"}})
+            return False
+        if reason is not None:
+            return False
+        with self._lock:
+            self._unhealthy = None
+        self._safely(self._registry.set_health, self.process_id, None)
+        log_event(_log, "worker.healthy", process_id=self.process_id)
+        return True
 
     def _handles(self) -> list[JobHandle]:
         with self._lock:
