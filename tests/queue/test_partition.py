@@ -78,6 +78,7 @@ def test_a_cut_off_worker_stops_before_its_job_is_recovered_and_the_job_complete
                 TRANSCRIPTION_WORKER_TIMEOUT=f"{TIMEOUT_S:g}s",
                 TRANSCRIPTION_QUEUE_POLL_INTERVAL="200ms",
             )
+            layout.uploads.mkdir(parents=True)  # a shared data dir: the workers read audio there
             gpu_a, gpu_b = network.add_host("gpu-a"), network.add_host("gpu-b")
             workers: list[ScriberrProcess] = []
             try:
