@@ -1,9 +1,11 @@
 """The composition root: builds and wires everything except HTTP, and owns its lifetime.
 
 `build_core(config)` opens the database (running migrations), builds the broker, the engine
-provider registry, the queue repositories, the orchestrator and the worker service — and starts
-nothing. `Core.start()` starts the workers (after recovery); `Core.close()` stops the workers
-(running jobs are interrupted and requeued), closes the providers, then the database.
+provider registry, the queue repositories, the orchestrator, the worker service and — on
+PostgreSQL — the signals between processes (`queue.signals`: LISTEN/NOTIFY for wake, cancel and
+events) — and starts nothing. `Core.start()` starts listening, then the workers (after recovery);
+`Core.close()` stops the workers (running jobs are interrupted and requeued), the signals, closes
+the providers, then the database.
 This is the only module that holds process-wide objects.
 """
 
@@ -16,6 +18,7 @@ from scriberr.clock import utcnow
 from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
+from scriberr.ids import new_id
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator
 from scriberr.orchestrator.audio_source import AudioSource, RemoteAudio
@@ -39,6 +42,7 @@ from scriberr.persistence.transcription_repository import TranscriptionRepositor
 from scriberr.persistence.worker_key_repository import JobAudioRepository, WorkerKeyRepository
 from scriberr.privacy import private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
+from scriberr.queue.signals import ClusterSignals
 from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
@@ -54,6 +58,7 @@ from scriberr.services.transcripts import TranscriptService
 from scriberr.services.worker_keys import WorkerKeyService
 
 _log = logging.getLogger("scriberr")
+_SIGNALS_READY_S = 5.0
 
 
 @dataclass
@@ -79,11 +84,16 @@ class Core:
     search: SearchService
     models: ModelService
     worker_keys: WorkerKeyService
+    signals: ClusterSignals | None = None  # PostgreSQL only
 
     def start(self) -> None:
-        """Start loading the preload models (in the background), the workers (recovery runs
-        first, before any claim) and the retention sweep."""
+        """Start loading the preload models (in the background), listening to the other
+        processes, the workers (recovery runs first, before any claim) and the retention
+        sweep."""
         self.providers.preload()
+        if self.signals is not None:
+            self.signals.start()
+            self.signals.listener.wait_connected(_SIGNALS_READY_S)  # else: polling until it is
         self.workers.start()
         self.retention.start()
 
@@ -94,6 +104,8 @@ class Core:
         self.files.close()
         self.models.close()
         self.workers.stop(timeout)
+        if self.signals is not None:
+            self.signals.close()
         self.orchestrator.close()
         try:
             self.providers.close()
@@ -107,7 +119,9 @@ def build_core(
 ) -> Core:
     """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
     `worker_only` (`scriberr worker`): the data dir may not be the server's, so audio missing
-    there is fetched from `SCRIBERR_SERVER_URL` or the job is put back, never failed.
+    there is fetched from `SCRIBERR_SERVER_URL` or the job is put back, never failed; and there
+    are no event-stream clients, so on PostgreSQL the process sends its events to the others but
+    does not receive theirs.
 
     Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
     `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
@@ -120,7 +134,8 @@ def build_core(
     database = Database(config.database_url)
     database.migrate()
     broker = EventBroker()
-    queue = QueueRepository(database)
+    process_id = new_id("worker")
+    queue = QueueRepository(database, signal_origin=process_id)
     job_logs = JobLogRepository(database)
     segments = SegmentRepository(database)
     audio = _audio_source(config, database, worker_only)
@@ -145,8 +160,19 @@ def build_core(
             lease_s=config.lease_timeout_s,
             worker_timeout_s=config.worker_timeout_s,
         ),
+        process_id=process_id,
         audio_check=audio.check,
     )
+    signals = None
+    if not database.is_sqlite:
+        signals = ClusterSignals(
+            origin=process_id,
+            database=database,
+            broker=broker,
+            wake=workers.notify,
+            cancel=workers.stop_canceled,
+            receive_events=not worker_only,
+        )
     _log_startup(config, registry, workers)
     settings = SettingsService(SettingsRepository(database), config.max_upload_mb)
     profiles, transcriptions = _build_job_services(
@@ -180,6 +206,7 @@ def build_core(
         search=SearchService(SearchRepository(database)),
         models=ModelService(registry, broker),
         worker_keys=WorkerKeyService(WorkerKeyRepository(database), JobAudioRepository(database)),
+        signals=signals,
     )  # fmt: skip
 
 
@@ -245,5 +272,6 @@ def _log_startup(config: Config, registry: ProviderRegistry, workers: WorkerServ
         lease_s=config.lease_timeout_s,
         heartbeat_interval_s=workers.settings.heartbeat_interval,
         worker_timeout_s=config.worker_timeout_s,
+        signals="in-process" if config.database_kind == "sqlite" else "listen/notify",
         process_id=workers.process_id,
     )

@@ -16,6 +16,7 @@
 - An attempt that could neither read nor fetch its audio put its job back; the process then marks
   itself unhealthy (`WorkerRegistry.set_health`, one `worker.unhealthy` log line) and claims
   nothing until `audio_check` passes again (probed with backoff, up to `UNHEALTHY_RETRY_MAX_S`).
+- `stop_canceled()` stops a job here that another process canceled (its signal, on PostgreSQL).
 - `cancel()` applies the SPEC rules and returns what happened (it raises nothing for an unknown
   or finished job); `stop()` interrupts running jobs, which go back to `queued`
   (stage `recovered`) so the next start finishes them, and returns within its timeout.
@@ -238,6 +239,17 @@ class WorkerService:
             where=where,
         )
         return result
+
+    def stop_canceled(self, transcription_id: str, worker_id: str) -> bool:
+        """Another process canceled a job: stop it now if `worker_id` runs it here (the row is
+        already `canceled`); True if it did. Without this signal (SQLite, or the listener is
+        down) its next progress write or lease renewal finds the row taken away and stops it."""
+        with self._lock:
+            handle = self._running.get(transcription_id)
+        if handle is None or handle.job.worker_id != worker_id or handle.done.is_set():
+            return False
+        handle.interrupt(InterruptReason.CANCELED)
+        return True
 
     def stats(self, user_id: str | None) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:

@@ -66,6 +66,7 @@ def _wait_for_process(provider: LocalProvider) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_preload_loads_the_models_before_the_first_job_and_the_job_loads_nothing(
     warm: LocalProvider, tmp_path: Path
 ) -> None:
@@ -117,6 +118,7 @@ def test_preload_skips_models_that_are_not_installed_and_never_downloads(tmp_pat
         provider.close()
 
 
+@pytest.mark.slow
 def test_diarization_progress_advances_through_its_stages_in_several_steps(
     provider: LocalProvider, sample_audio: PreparedAudio
 ) -> None:
