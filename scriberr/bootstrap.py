@@ -166,6 +166,7 @@ def build_core(
             poll_interval_s=config.poll_interval_s,
             lease_s=config.lease_timeout_s,
             dead_retention_s=config.worker_retention_s,
+            worker_timeout_s=config.worker_timeout_s,
         ),
         process_id=process_id,
         audio_check=audio.check,
@@ -279,6 +280,7 @@ def _log_startup(config: Config, registry: ProviderRegistry, workers: WorkerServ
         poll_interval_s=config.poll_interval_s,
         lease_s=config.lease_timeout_s,
         heartbeat_interval_s=workers.settings.heartbeat_interval,
+        worker_timeout_s=config.worker_timeout_s,
         signals="in-process" if config.database_kind == "sqlite" else "listen/notify",
         process_id=workers.process_id,
     )

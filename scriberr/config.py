@@ -77,6 +77,9 @@ class Config:
     sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
     # TRANSCRIPTION_WORKER_RETENTION: how long a dead worker process stays listed
     worker_retention_s: float = 86400.0
+    # TRANSCRIPTION_WORKER_TIMEOUT: a worker process silent this long is dead (its jobs are
+    # recovered elsewhere); one that could not renew for this long stops its own engines first.
+    worker_timeout_s: float = 30.0
     # A remote `scriberr worker` fetches job audio it cannot find in its own data dir from
     # `server_url` (SCRIBERR_SERVER_URL), authenticated with `worker_key` (SCRIBERR_WORKER_KEY).
     server_url: str | None = None
@@ -278,6 +281,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         engine_preload=read.model_list("SPEECH_ENGINE_PRELOAD", PRELOAD_DEFAULT),
         sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
         worker_retention_s=read.duration("TRANSCRIPTION_WORKER_RETENTION", "24h", minimum_s=0),
+        worker_timeout_s=read.duration("TRANSCRIPTION_WORKER_TIMEOUT", "30s", minimum_s=1),
         server_url=server_url,
         worker_key=worker_key,
     )

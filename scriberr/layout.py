@@ -4,7 +4,11 @@
     secret_key                   generated signing key (when `SCRIBERR_SECRET_KEY` is unset)
     uploads/<file id>/<name>     uploaded or imported media (`files.storage_path`)
     uploads/.staging/            request bodies being received
-    jobs/<transcription id>/     per-job scratch (normalised audio), removed when the job ends
+    jobs/<transcription id>/<execution id>/   one attempt's scratch (fetched and normalised
+                                 audio), removed when the attempt ends; each attempt only ever
+                                 touches its own folder, so a stale attempt that was cut off from
+                                 the database cannot delete the files of the attempt that
+                                 replaced it. `jobs/<transcription id>/` is removed once empty.
     transcripts/<transcription id>/transcript.json   the canonical transcript, written atomically
     models/                      model cache (default `SPEECH_ENGINE_CACHE_DIR`)
 
@@ -56,6 +60,13 @@ class DataLayout:
     def job_dir(self, transcription_id: str) -> Path:
         return self.jobs / transcription_id
 
+    def attempt_dir(self, transcription_id: str, execution_id: str) -> Path:
+        """The scratch folder of one attempt (execution) of a job."""
+        for part in (transcription_id, execution_id):
+            if not part or part in (".", "..") or "/" in part or "\\" in part:
+                raise ValueError("job and execution ids are single path components")
+        return self.job_dir(transcription_id) / execution_id
+
     def transcript_dir(self, transcription_id: str) -> Path:
         return self.transcripts / transcription_id
 
@@ -63,7 +74,8 @@ class DataLayout:
         return self.transcript_dir(transcription_id) / "transcript.json"
 
     def job_files(self, transcription_id: str) -> tuple[Path, ...]:
-        """Every directory holding bytes of one transcription (removed when it is deleted)."""
+        """Every directory holding bytes of one transcription (removed when it is deleted); the
+        job dir holds the scratch folders of all its attempts."""
         return (self.transcript_dir(transcription_id), self.job_dir(transcription_id))
 
     def relative(self, path: Path) -> str:

@@ -39,3 +39,24 @@ def remove_transcript(path: Path) -> None:
 
 def remove_tree(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def make_attempt_dir(directory: Path, attempts: int = 5) -> None:
+    """Create an attempt's scratch folder (and its job folder). Another attempt of the same job
+    may remove the job folder the moment it is empty (`remove_attempt_dir`), between the two
+    `mkdir`s; then try again."""
+    for _ in range(attempts - 1):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            return
+        except FileNotFoundError:
+            continue
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def remove_attempt_dir(directory: Path) -> None:
+    """Remove an attempt's scratch folder, then its job folder if no other attempt has one
+    there (`rmdir` only removes an empty folder: another attempt's files are never touched)."""
+    remove_tree(directory)
+    with contextlib.suppress(OSError):
+        directory.parent.rmdir()

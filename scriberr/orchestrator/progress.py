@@ -2,9 +2,11 @@
 
 Every change of at least 0.1 % (and every stage change) is published at once as a
 `transcription.progress` event. The job row is written at most once per `min_interval_s`
-(0.5 s): a change that arrives sooner is written by the shared `ProgressFlusher` thread once the
-interval is up, so the stored stage is never much more than half a second behind, and a fast job
-costs no progress writes at all. Public job-log lines wait in the same buffer and go out with the next write (progress or
+(0.5 s), by the shared `ProgressFlusher` thread once the interval is up, so the stored stage is
+never much more than half a second behind, and a fast job costs no progress writes at all. The
+engine's thread never waits for the database: its progress calls only change memory, and the
+flusher writes outside the reporter's lock — so when the database hangs (a partition), the engine
+still sees its cancel at once. Public job-log lines wait in the same buffer and go out with the next write (progress or
 terminal), in its transaction. A rejected write means this worker no longer owns the job: the
 handle is interrupted as `lost`.
 """
@@ -57,6 +59,7 @@ class ProgressReporter:
         self._min_interval_s = min_interval_s
         self._clock = clock
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # held by the one write in flight
         self._lines: list[LogLine] = []
         self._pending = False
         self._closed = False
@@ -121,49 +124,77 @@ class ProgressReporter:
         return (self.stage, self.progress) != self._stored or bool(self._lines)
 
     def _defer_or_store(self) -> None:
-        """Write now if the interval is up, else leave it to the flusher (caller holds the lock)."""
+        """Hand the write to the flusher thread (caller holds the lock). Without a flusher
+        (tests), write now once the interval is up."""
         if not self._dirty() or self._closed:
             return
-        if self._clock() - self._stored_at >= self._min_interval_s:
-            self._store()
-        elif not self._pending and self._flusher is not None:
+        if self._flusher is None:
+            if self._clock() - self._stored_at >= self._min_interval_s:
+                stage, progress, lines = self.stage, self.progress, self._take_pending_lines()
+                self._written(stage, progress, lines, self._write(stage, progress, lines))
+        elif not self._pending:
             self._pending = True
             self._flusher.watch(self)
 
     def flush_if_due(self) -> bool:
-        """Write a deferred change once its interval is up; False when nothing is left to do."""
-        with self._lock:
-            if self._closed or not self._dirty():
-                self._pending = False
-                return False
-            if self._clock() - self._stored_at >= self._min_interval_s:
-                self._store()
-                self._pending = False
-                return False
-            return True
+        """Write a deferred change once its interval is up (outside the reporter's lock, so the
+        engine's progress calls never wait for it); False when nothing is left to do."""
+        with self._write_lock:
+            with self._lock:
+                if self._closed or not self._dirty():
+                    self._pending = False
+                    return False
+                if self._clock() - self._stored_at < self._min_interval_s:
+                    return True
+                stage, progress, lines = self.stage, self.progress, self._take_pending_lines()
+            try:
+                owned = self._write(stage, progress, lines)
+            except BaseException:
+                with self._lock:  # keep the lines for the next (or the terminal) write
+                    self._lines = lines + self._lines
+                    self._pending = False
+                raise
+            with self._lock:
+                self._written(stage, progress, lines, owned)
+                if self._closed or not self._dirty():
+                    self._pending = False
+                    return False
+                return True
 
     def close(self) -> None:
-        """No more background writes (call before the terminal transition)."""
+        """No more background writes (call before the terminal transition); waits for a write
+        in flight, so its log lines are stored or back in the buffer for `take_lines`."""
         with self._lock:
             self._closed = True
+        with self._write_lock:
+            pass
 
-    def _store(self) -> None:
-        """Write the current state (caller holds the lock)."""
-        job = self._handle.job
+    def _take_pending_lines(self) -> list[LogLine]:
         lines, self._lines = self._lines, []
-        owned = self._repository.progress(
+        return lines
+
+    def _write(self, stage: Stage, progress: float, lines: list[LogLine]) -> bool:
+        """Store `stage`/`progress` and `lines`; False: the job was taken away."""
+        job = self._handle.job
+        return self._repository.progress(
             job.id,
             job.worker_id,
-            self.progress,
-            self.stage,
+            progress,
+            stage,
             execution_id=self.attempt.id if self.attempt else None,
             log_lines=lines,
         )
-        self._stored = (self.stage, self.progress)
+
+    def _written(self, stage: Stage, progress: float, lines: list[LogLine], owned: bool) -> None:
+        """Record a finished write (caller holds the lock)."""
+        self._stored = (stage, progress)
         self._stored_at = self._clock()
         if not owned:
             self._lines = lines + self._lines
             self._handle.interrupt(InterruptReason.LOST)
+
+    def database_reachable(self) -> bool:
+        return self._repository.database.reachable
 
     def _publish(self) -> None:
         job = self._handle.job
@@ -210,7 +241,8 @@ class ProgressFlusher:
                 try:
                     still_waiting = reporter.flush_if_due()
                 except Exception:
-                    _log.warning("progress write failed", exc_info=True)
+                    if reporter.database_reachable():  # else `db.unreachable` said it once
+                        _log.warning("progress write failed", exc_info=True)
                     still_waiting = False
                 if not still_waiting:
                     with self._lock:

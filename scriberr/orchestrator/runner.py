@@ -2,19 +2,25 @@
 
 Stages (SPEC §3, `jobs.STAGE_PROGRESS`): preparing → transcribing → diarizing (when asked) →
 merging → saving → completed. The attempt has its own execution row. The transcript
-file is written atomically before the database completion; if the completion is rejected or
-fails, the file is removed again, so the two never disagree. The job's scratch dir is removed at
-the end whatever happened.
+is written (atomically) to a file of this attempt's own next to the canonical one before the
+database completion, and renamed over the canonical `transcript.json` only once the completion
+is stored; if the completion is rejected (a stale attempt: the job was taken over) or fails, only
+the attempt's own file is removed, so a stale attempt never overwrites or deletes the transcript
+of the attempt that replaced it. The attempt's own scratch folder
+(`jobs/<id>/<execution id>/`) is removed at the end whatever happened; other attempts' folders
+are never touched.
 
 End states: `completed`; `failed` (sanitised error on job and execution); `canceled` (a user
-canceled: the worker service already stored it); `requeued` (interrupted by shutdown: back to
-`queued`, stage `recovered`); `lost` (this worker no longer owns the row; nothing is written).
+canceled: the worker service already stored it); `requeued` (interrupted by shutdown, or cut off
+from the database and still the owner once it answers again: back to `queued`, stage
+`recovered`); `lost` (this worker no longer owns the row; nothing is written).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,7 +53,12 @@ from scriberr.jobs import (
 from scriberr.layout import DataLayout
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator.audio_source import AudioSource, AudioUnavailable
-from scriberr.orchestrator.files import remove_transcript, remove_tree, write_atomic
+from scriberr.orchestrator.files import (
+    make_attempt_dir,
+    remove_attempt_dir,
+    remove_transcript,
+    write_atomic,
+)
 from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.progress import ProgressFlusher, ProgressReporter
 from scriberr.orchestrator.sanitize import public_error, sanitize
@@ -75,7 +86,8 @@ class Completion:
     output_path: str  # relative to the data dir
     log_lines: tuple[LogLine, ...]
     seconds: float
-    _path: Path = field(repr=False)
+    _path: Path = field(repr=False)  # the canonical transcript file
+    _staged: Path = field(repr=False)  # this attempt's copy, renamed to `_path` once stored
     _lines: tuple[LogLine, ...] = field(repr=False)
     _reporter: ProgressReporter = field(repr=False)
     _job_id: str = field(repr=False)
@@ -93,6 +105,7 @@ class AttemptResult:
 
 
 SHUTDOWN_NOTE = "interrupted by shutdown"
+CUT_OFF_NOTE = "interrupted: this worker lost contact with the database"
 AUDIO_UNAVAILABLE_NOTE = "this worker could neither read nor fetch the audio"
 # How long a completed job's partial segments stay readable (a stream in another process polls
 # once a second, and must still find the last segments when it sees the job completed).
@@ -184,7 +197,7 @@ class Orchestrator:
         reporter.attempt = attempt
         reporter.log(f"attempt started (model {options.model})")
         reporter.publish_current()
-        scratch = self._layout.job_dir(job.id)
+        scratch = self._layout.attempt_dir(job.id, attempt.id)
         started = self._clock()
         self._clear_segments(job.id)  # left over from an attempt that died
         self._sweep_segments()
@@ -192,6 +205,7 @@ class Orchestrator:
         try:
             if provider is None:
                 raise lookup_error or EngineError("no engine serves this model")
+            make_attempt_dir(scratch)
             transcript = self._pipeline(handle, provider, options, reporter, scratch)
             result = self._finish(handle, reporter, transcript, started)
             return result
@@ -209,7 +223,7 @@ class Orchestrator:
             return AttemptResult(self._fail(handle, reporter, error))
         finally:
             reporter.close()
-            remove_tree(scratch)
+            remove_attempt_dir(scratch)
             if result.completion is None:  # a completion keeps them until it is stored
                 self._clear_segments(job.id)
 
@@ -235,7 +249,7 @@ class Orchestrator:
             TranscriptionOptions.from_job(options),
             reporter.span(Stage.TRANSCRIBING),
             cancel,
-            self._segment_publisher(handle.job, reporter),
+            self._segment_publisher(handle, reporter),
         )
         self._checkpoint(handle)
         turns: tuple[SpeakerTurn, ...] | None = None
@@ -276,8 +290,9 @@ class Orchestrator:
         stores it with `complete_and_claim` and then calls `settle`."""
         job = handle.job
         path = self._layout.transcript_file(job.id)
+        staged = path.with_name(f".transcript-{reporter.attempt.id if reporter.attempt else ''}")
         content = json.dumps(transcript, ensure_ascii=False)
-        write_atomic(path, content)
+        write_atomic(staged, content)
         reporter.close()
         seconds = round(self._clock() - started, 3)
         lines = tuple(reporter.take_lines())
@@ -289,6 +304,7 @@ class Orchestrator:
             log_lines=(*lines, LogLine(f"completed in {seconds:.1f} s")),
             seconds=seconds,
             _path=path,
+            _staged=staged,
             _lines=lines,
             _reporter=reporter,
             _job_id=job.id,
@@ -304,9 +320,10 @@ class Orchestrator:
             return result.outcome
         job, reporter = handle.job, completion._reporter
         if not committed:
-            remove_transcript(completion._path)
+            remove_transcript(completion._staged)
             self._store_lines(job, reporter, list(completion._lines))
             return self._interrupted(handle, reporter)
+        os.replace(completion._staged, completion._path)
         done = STAGE_PROGRESS[Stage.COMPLETED].start
         self._publish(job, JobStatus.COMPLETED, done, Stage.COMPLETED)
         log_event(
@@ -323,7 +340,7 @@ class Orchestrator:
     def abandon(self, result: AttemptResult) -> None:
         """Storing the completion failed outright: remove the transcript file again."""
         if result.completion is not None:
-            remove_transcript(result.completion._path)
+            remove_transcript(result.completion._staged)
             self._clear_segments(result.completion._job_id)
 
     def _fail(self, handle: JobHandle, reporter: ProgressReporter, error: BaseException) -> Outcome:
@@ -380,14 +397,31 @@ class Orchestrator:
 
     def _interrupted(self, handle: JobHandle, reporter: ProgressReporter) -> Outcome:
         job = handle.job
+        # the engine has returned: said before any database call (which may hang when cut off)
+        log_event(_log, "job.interrupted", transcription_id=job.id, reason=handle.reason)
         reporter.close()
-        if handle.reason == InterruptReason.SHUTDOWN:
-            lines = [*reporter.take_lines(), LogLine(f"{SHUTDOWN_NOTE}; the job is queued again")]
-            if self._repository.release(job, reporter.attempt, SHUTDOWN_NOTE, lines):
+        if handle.reason in (InterruptReason.SHUTDOWN, InterruptReason.CUT_OFF):
+            note = SHUTDOWN_NOTE if handle.reason == InterruptReason.SHUTDOWN else CUT_OFF_NOTE
+            lines = [*reporter.take_lines(), LogLine(f"{note}; the job is queued again")]
+            try:  # a compare-and-set: a no-op once another worker recovered the job
+                released = self._repository.release(job, reporter.attempt, note, lines)
+            except Exception:
+                if handle.reason == InterruptReason.SHUTDOWN:
+                    raise
+                released = False  # still unreachable: recovery elsewhere requeues it
+            if released:
                 recovered = STAGE_PROGRESS[Stage.RECOVERED].start
                 self._publish(job, JobStatus.QUEUED, recovered, Stage.RECOVERED)
-                log_event(_log, "job.requeued", transcription_id=job.id, reason="shutdown")
+                log_event(_log, "job.requeued", transcription_id=job.id, reason=handle.reason)
                 return Outcome.REQUEUED
+            log_event(
+                _log,
+                "job.lost",
+                level=logging.WARNING,
+                transcription_id=job.id,
+                worker_id=job.worker_id,
+                reason=handle.reason,
+            )
             return Outcome.LOST
         self._store_lines(job, reporter, reporter.take_lines())
         if handle.reason == InterruptReason.CANCELED:
@@ -428,15 +462,22 @@ class Orchestrator:
         self._broker.publish(event.type, job.user_id, event.data, transcription_id=job.id)
 
     def _segment_publisher(
-        self, job: ClaimedJob, reporter: ProgressReporter
+        self, handle: JobHandle, reporter: ProgressReporter
     ) -> Callable[[int, Segment], None]:
         """Stores each partial segment (so streams in any process can replay it), then
         publishes it as a `transcription.segment` event."""
+        job = handle.job
         execution_id = reporter.attempt.id if reporter.attempt else ""
 
         def publish(index: int, segment: Segment) -> None:
             data = partial_segment(index, segment)
-            if self._segments is not None:
+            # This runs on the engine's thread: once the database is known unreachable (or the
+            # job interrupted), skip the write rather than hold the engine up (`fence`).
+            if (
+                self._segments is not None
+                and handle.reason is None
+                and self._repository.database.reachable
+            ):
                 try:
                     self._segments.append(job.id, execution_id, index, data)
                 except Exception:

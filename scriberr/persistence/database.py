@@ -1,6 +1,17 @@
 """Database handle: engine creation (SQLite in WAL mode with a busy timeout, or PostgreSQL),
 sessions, the SQLite write discipline of the hot write path (`gated_write`: a write gate and
-passive WAL checkpoints outside it), and Alembic migrations applied at startup."""
+passive WAL checkpoints outside it), and Alembic migrations applied at startup.
+
+PostgreSQL may sit on another host, so a cut link must fail calls within seconds instead of
+hanging them for the kernel's default of minutes (`PG_NETWORK`): a connect timeout; TCP
+keepalives and `tcp_user_timeout` on the client (an idle connection to a vanished server, or
+unacknowledged data, end the connection); the same keepalives and `tcp_user_timeout` on the
+server side of the session (so the server drops a vanished worker's session, and its row locks);
+`statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` bounds on every
+session; and a pre-ping on checkout. `Database.reachable` follows the link: one
+`db.unreachable` line when a connection fails, one `db.reachable` line when a statement
+succeeds again (never one per failed call).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +20,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +32,11 @@ except ImportError:  # pragma: no cover - not on Windows
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from scriberr.logging_setup import log_event
 
 _MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -39,6 +54,49 @@ CHECKPOINT_EVERY = 64
 _log = logging.getLogger("scriberr.persistence")
 
 
+@dataclass(frozen=True)
+class PostgresNetworkSettings:
+    """Timeouts of PostgreSQL connections (seconds). Chosen so a worker notices a cut link well
+    within the default worker timeout (30 s), while no healthy statement comes near them."""
+
+    connect_timeout_s: int = 5  # libpq's minimum useful value is 2
+    keepalives_idle_s: int = 5  # idle time before the first keepalive probe
+    keepalives_interval_s: int = 2
+    keepalives_count: int = 2  # unanswered probes before the connection is dropped
+    tcp_user_timeout_s: float = 5.0  # unacknowledged data for this long: connection dropped
+    statement_timeout_s: float = 60.0  # migrations lift it (`migrate`)
+    lock_timeout_s: float = 20.0
+    idle_in_transaction_timeout_s: float = 600.0  # a backstop: keepalives end vanished clients
+
+    def connect_args(self) -> dict[str, Any]:
+        """libpq connection parameters (client side)."""
+        return {
+            "connect_timeout": self.connect_timeout_s,
+            "keepalives": 1,
+            "keepalives_idle": self.keepalives_idle_s,
+            "keepalives_interval": self.keepalives_interval_s,
+            "keepalives_count": self.keepalives_count,
+            "tcp_user_timeout": int(self.tcp_user_timeout_s * 1000),
+        }
+
+    def session_settings(self) -> dict[str, str]:
+        """Per-session server settings (all user-settable), applied on connect."""
+        return {
+            "statement_timeout": f"{int(self.statement_timeout_s * 1000)}",
+            "lock_timeout": f"{int(self.lock_timeout_s * 1000)}",
+            "idle_in_transaction_session_timeout": (
+                f"{int(self.idle_in_transaction_timeout_s * 1000)}"
+            ),
+            "tcp_keepalives_idle": str(self.keepalives_idle_s),
+            "tcp_keepalives_interval": str(self.keepalives_interval_s),
+            "tcp_keepalives_count": str(self.keepalives_count),
+            "tcp_user_timeout": str(int(self.tcp_user_timeout_s * 1000)),
+        }
+
+
+PG_NETWORK = PostgresNetworkSettings()
+
+
 def normalise_url(url: str) -> str:
     """Use the psycopg 3 driver for plain `postgresql://` URLs."""
     if url.startswith("postgresql://"):
@@ -49,8 +107,11 @@ def normalise_url(url: str) -> str:
 class Database:
     """One SQLAlchemy engine and session factory for the whole process."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, network: PostgresNetworkSettings = PG_NETWORK
+    ) -> None:
         self.url = normalise_url(url)
+        self.link = LinkState()
         self.is_sqlite = self.url.startswith("sqlite")
         options: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
@@ -60,17 +121,32 @@ class Database:
                 "check_same_thread": False,
             }
         else:
-            options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+            options.update(
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                connect_args=network.connect_args(),
+            )
         self.engine: Engine = create_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _configure_sqlite_connection)
             event.listen(self.engine, "begin", _begin_sqlite)
+        else:
+            event.listen(self.engine, "connect", _session_settings(network.session_settings()))
+            event.listen(self.engine, "handle_error", self.link.failed)
+            event.listen(self.engine, "after_cursor_execute", self.link.succeeded)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read_engine = self.engine.execution_options(sqlite_begin=None)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._gate = WriteGate(_sqlite_path(self.url) if self.is_sqlite else None)
         self._checkpoints = CheckpointSchedule(self, CHECKPOINT_EVERY if self.is_sqlite else 0)
+
+    @property
+    def reachable(self) -> bool:
+        """False after a connection to PostgreSQL failed, until a statement succeeds again
+        (always True on SQLite)."""
+        return self.link.reachable
 
     @property
     def kind(self) -> str:
@@ -141,6 +217,9 @@ class Database:
         """Bring the schema to the newest migration (idempotent, safe from several processes)."""
         with self.engine.begin() as connection:
             if not self.is_sqlite:
+                # A migration may rewrite a big table, and may wait for another process's.
+                connection.execute(text("SET LOCAL statement_timeout = 0"))
+                connection.execute(text("SET LOCAL lock_timeout = 0"))
                 # Serialise concurrent starts against one PostgreSQL database.
                 connection.execute(text("SELECT pg_advisory_xact_lock(727274)"))
             alembic_config = AlembicConfig()
@@ -159,6 +238,69 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
         self._gate.close()
+
+
+class LinkState:
+    """Whether PostgreSQL answers, fed by engine events; logs each change once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reachable = True
+
+    @property
+    def reachable(self) -> bool:
+        return self._reachable
+
+    def failed(self, context: ExceptionContext) -> None:
+        if not _is_link_failure(context):
+            return
+        with self._lock:
+            was, self._reachable = self._reachable, False
+        if was:
+            log_event(
+                _log,
+                "db.unreachable",
+                level=logging.ERROR,
+                error=type(context.original_exception).__name__,
+                detail=str(context.original_exception).strip().splitlines()[0][:300]
+                if str(context.original_exception).strip()
+                else "",
+            )
+
+    def succeeded(self, *_args: Any) -> None:
+        if self._reachable:  # the hot path: one attribute read per statement
+            return
+        with self._lock:
+            was, self._reachable = self._reachable, True
+        if not was:
+            log_event(_log, "db.reachable")
+
+
+def _is_link_failure(context: ExceptionContext) -> bool:
+    """A lost or refused connection (not a query the server rejected: those carry a SQLSTATE,
+    e.g. a statement or lock timeout). A failed pre-ping is not one either: the pool just
+    reconnects, and only if that fails is the link down."""
+    if context.is_pre_ping:
+        return False
+    if context.is_disconnect:
+        return True
+    error = context.sqlalchemy_exception
+    original = context.original_exception
+    return isinstance(error, OperationalError) and getattr(original, "sqlstate", None) is None
+
+
+def _session_settings(settings: dict[str, str]) -> Any:
+    statement = "; ".join(f"SET {name} = {value}" for name, value in settings.items())
+
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+
+    return apply
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -11,7 +11,10 @@ FIFO within a user) and marks it `processing` in the same statement, so two work
   another transaction is taking instead of waiting for them.
 
 Renew, progress, complete, fail and release succeed only for the worker named in `claimed_by`
-while the row is `processing`; a stale worker gets `False` and must drop its work. Terminal
+while the row is `processing`; a stale worker gets `False` and must drop its work. Completion is
+fenced by the attempt itself too: it also needs the attempt's execution row still open, which
+recovery and release close — so an attempt that was taken away can never commit, even if the
+same worker id claimed the job again since. Terminal
 updates change the job row and its open execution row (`persistence.executions`) in one
 transaction. The write discipline (write gate, WAL checkpoints) is `Database.gated_write`; the
 worker-process heartbeats live in `persistence.worker_registry`.
@@ -54,7 +57,7 @@ from scriberr.persistence.executions import (
     open_execution,
 )
 from scriberr.persistence.job_log_repository import Executor, LogLine, LogSource, insert_lines
-from scriberr.persistence.models import AudioFile, Transcription
+from scriberr.persistence.models import AudioFile, Execution, Transcription
 from scriberr.persistence.signals import CANCEL_CHANNEL, WAKE_CHANNEL, cancel_payload, notify
 from scriberr.persistence.worker_registry import (
     IsAlive,
@@ -86,6 +89,7 @@ LOST_WORKER_NOTE = "interrupted: the worker running this attempt stopped; the jo
 
 _jobs: Table = Transcription.__table__  # type: ignore[assignment]
 _files: Table = AudioFile.__table__  # type: ignore[assignment]
+_executions: Table = Execution.__table__  # type: ignore[assignment]
 
 
 class SchedulerPolicy(Protocol):
@@ -271,6 +275,15 @@ class _Statements:
                 updated_at=bindparam("now"),
             )
         )
+        attempt_open = (
+            select(literal(1))
+            .where(
+                _executions.c.id == bindparam("execution_id"),
+                _executions.c.transcription_id == _jobs.c.id,
+                _executions.c.status == JobStatus.PROCESSING,
+            )
+            .exists()
+        )
         self.complete = (
             update(_jobs)
             .where(*owned)
@@ -288,6 +301,7 @@ class _Statements:
                 updated_at=bindparam("now"),
             )
         )
+        self.complete_attempt = self.complete.where(attempt_open)
 
 
 class QueueRepository:
@@ -517,17 +531,18 @@ class QueueRepository:
         job in the same transaction: a busy worker pays one transaction per job, not two."""
         now = self._now()
         execution_id = new_id("exec") if next_claim is not None else ""
+        values = {
+            "job_id": job.id,
+            "worker": job.worker_id,
+            "transcript": transcript_json,
+            "language": language,
+            "now": now,
+        }
+        statement = self._sql.complete
+        if attempt is not None:
+            statement, values["execution_id"] = self._sql.complete_attempt, attempt.id
         with self.database.gated_write() as session:
-            result = session.execute(
-                self._sql.complete,
-                {
-                    "job_id": job.id,
-                    "worker": job.worker_id,
-                    "transcript": transcript_json,
-                    "language": language,
-                    "now": now,
-                },
-            )
+            result = session.execute(statement, values)
             ended = _end_attempt(
                 session,
                 result,

@@ -4,11 +4,16 @@
   `workers` claim threads and one heartbeat thread.
 - Claim threads sleep until `notify()` (an enqueue in this process) or the poll interval, claim
   the oldest queued job and hand it to the orchestrator.
-- The heartbeat thread, every `heartbeat_interval_s` (lease/4, between 0.2 s and 15 s): refreshes
-  the process heartbeat, renews the lease of every job running here (a rejected renewal means the
-  job was taken away, so its work is stopped), and requeues orphans: `processing` rows whose lease
-  expired or whose owner process is gone (see `liveness`); the registry marks gone processes dead
+- The heartbeat thread, every `heartbeat_interval_s` (lease/4 and worker timeout/5, between
+  0.2 s and 15 s): refreshes the process heartbeat, renews the lease of every job running here (a
+  rejected renewal means the job was taken away, so its work is stopped), and requeues orphans:
+  `processing` rows whose lease expired or whose owner process is gone (silent for
+  `TRANSCRIPTION_WORKER_TIMEOUT`, see `liveness`); the registry marks gone processes dead
   and prunes their rows `dead_retention_s` later.
+- The watchdog thread never touches the database: once the last successful heartbeat or lease
+  renewal is too old (`fence.Fence`), it stops the engine of every job running here (reason
+  `cut_off`) before any other worker may recover them, so a worker cut off from the database
+  never runs a job at the same time as the worker that took it over.
 - The stall watch, about once a second: flags `processing` jobs whose owner process is gone as
   stalled (`jobs.EventType.TRANSCRIPTION_STALLED`) until recovery requeues them or the owner is
   heard from again (`check_stalls`).
@@ -54,6 +59,7 @@ from scriberr.queue.cluster import (
     process_views,
     running_on_live_processes,
 )
+from scriberr.queue.fence import Fence
 from scriberr.queue.liveness import LivenessJudge, host_identity
 
 _log = logging.getLogger("scriberr.queue")
@@ -87,21 +93,21 @@ class WorkerSettings:
     workers: int = 1
     poll_interval_s: float = 2.0
     lease_s: float = 600.0
-    heartbeat_interval_s: float | None = None  # default: lease/4 within [0.2 s, 15 s]
-    heartbeat_timeout_s: float | None = None  # default: max(3 heartbeats, 30 s)
+    heartbeat_interval_s: float | None = None  # default: min(lease/4, timeout/5) in [0.2, 15] s
+    worker_timeout_s: float = 30.0  # TRANSCRIPTION_WORKER_TIMEOUT
     dead_retention_s: float = 86400.0  # how long a dead process's row stays listed
 
     @property
     def heartbeat_interval(self) -> float:
         if self.heartbeat_interval_s is not None:
             return self.heartbeat_interval_s
-        return min(15.0, max(0.2, self.lease_s / 4))
+        return min(15.0, max(0.2, min(self.lease_s / 4, self.worker_timeout_s / 5)))
 
     @property
     def heartbeat_timeout(self) -> float:
-        if self.heartbeat_timeout_s is not None:
-            return self.heartbeat_timeout_s
-        return max(3 * self.heartbeat_interval, 30.0)
+        """How old a process's heartbeat may get before it counts as dead (the worker
+        timeout)."""
+        return self.worker_timeout_s
 
 
 class WorkerService:
@@ -130,8 +136,10 @@ class WorkerService:
             heartbeat_timeout_s=settings.heartbeat_timeout,
             host=self._host,
         )
+        self._fence = Fence(worker_timeout_s=settings.worker_timeout_s, lease_s=settings.lease_s)
         self._lock = threading.Lock()
         self._running: dict[str, JobHandle] = {}
+        self._claims_sent: dict[str, float] = {}  # next job id -> when its claim was sent
         self._wakes = [threading.Event() for _ in range(settings.workers)]
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -157,11 +165,14 @@ class WorkerService:
         if self._started:
             return
         self._started = True
+        sent_at = self._fence.now()
         self._registry.register(self.process_id, self._host, os.getpid())
+        self._fence.heartbeat_succeeded(sent_at)
         self.recover()
         threads = [
             threading.Thread(target=self._heartbeat_loop, name="scriberr-heartbeat"),
             threading.Thread(target=self._stall_watch_loop, name="scriberr-stall-watch"),
+            threading.Thread(target=self._watchdog_loop, name="scriberr-watchdog"),
         ]
         threads += [
             threading.Thread(target=self._work_loop, args=(i,), name=f"scriberr-worker-{i}")
@@ -179,6 +190,7 @@ class WorkerService:
             poll_interval_s=self.settings.poll_interval_s,
             lease_s=self.settings.lease_s,
             heartbeat_interval_s=self.settings.heartbeat_interval,
+            worker_timeout_s=self.settings.worker_timeout_s,
         )
 
     def notify(self) -> None:
@@ -350,22 +362,28 @@ class WorkerService:
         )
         wake = self._wakes[index]
         job: ClaimedJob | None = None
+        sent_at = 0.0  # when the request that claimed `job` was sent (monotonic)
         while not self._stopping.is_set():
             if job is None and not self._ready_to_claim():
                 self._stopping.wait(min(self.settings.poll_interval_s, UNHEALTHY_RETRY_MIN_S))
                 continue
             if job is None:
                 wake.clear()
+                sent_at = self._fence.now()
                 try:
                     job = self._repository.claim(
                         request.worker_id, request.lease_s, request.describe
                     )
                 except Exception:
-                    _log.exception("claim failed", extra={"fields": {"event": "claim.error"}})
+                    if self._repository.database.reachable:  # else it said so once already
+                        _log.exception("claim failed", extra={"fields": {"event": "claim.error"}})
             if job is None:
                 wake.wait(self.settings.poll_interval_s)
                 continue
-            job = self._run(JobHandle(job), request)  # the next job, claimed with the completion
+            job = self._run(JobHandle(job, renewed_at=sent_at), request)
+            if job is not None:  # the next job, claimed together with the completion
+                with self._lock:
+                    sent_at = self._claims_sent.pop(job.id, self._fence.now())
         if job is not None:  # claimed just as we started stopping: give it back untouched
             self._safely(self._repository.release, job, job.attempt, SHUTDOWN_NOTE)
 
@@ -391,9 +409,10 @@ class WorkerService:
                 self._mark_unhealthy(result.unavailable)
             return self._complete(handle, result, request)
         except Exception:
-            _log.exception(
-                "job crashed the worker loop", extra={"fields": {"transcription_id": job.id}}
-            )
+            if self._repository.database.reachable:
+                _log.exception(
+                    "job crashed the worker loop", extra={"fields": {"transcription_id": job.id}}
+                )
             return None
         finally:
             with self._lock:
@@ -406,6 +425,7 @@ class WorkerService:
         completion = result.completion
         if completion is None:
             return None
+        sent_at = self._fence.now()
         try:
             committed, next_job = self._repository.complete_and_claim(
                 handle.job,
@@ -420,6 +440,9 @@ class WorkerService:
             self._orchestrator.abandon(result)
             raise
         self._orchestrator.settle(handle, result, committed)
+        if next_job is not None:
+            with self._lock:
+                self._claims_sent[next_job.id] = sent_at
         return next_job
 
     def _heartbeat_loop(self) -> None:
@@ -440,6 +463,7 @@ class WorkerService:
         """Refresh this process's heartbeat; the registry marks dead processes and prunes the
         rows of those dead for longer than the retention. While unhealthy, the reason is written
         again (a row registered anew starts healthy)."""
+        sent_at = self._fence.now()
         self._registry.heartbeat(
             self.process_id,
             self._host,
@@ -447,6 +471,7 @@ class WorkerService:
             self._alive,
             retention_s=self.settings.dead_retention_s,
         )
+        self._fence.heartbeat_succeeded(sent_at)
         reason = self.unhealthy_reason
         if reason is not None:
             self._registry.set_health(self.process_id, reason)
@@ -454,7 +479,9 @@ class WorkerService:
     def _renew_leases(self) -> None:
         for handle in self._handles():
             job = handle.job
+            sent_at = self._fence.now()
             if self._repository.renew(job.id, job.worker_id, self.settings.lease_s):
+                handle.renewed_at = max(handle.renewed_at, sent_at)
                 log_event(_log, "lease.renewed", level=logging.DEBUG, transcription_id=job.id)
             elif not handle.done.is_set():
                 handle.interrupt(InterruptReason.LOST)
@@ -465,6 +492,26 @@ class WorkerService:
                     transcription_id=job.id,
                     worker_id=job.worker_id,
                 )
+
+    def _watchdog_loop(self) -> None:
+        """Stop every job whose heartbeat or lease could not be renewed in time (`Fence`).
+        It only reads memory and the monotonic clock: a hung database call cannot delay it."""
+        while not self._stopping.wait(self._fence.check_interval):
+            for handle in self._handles():
+                if handle.reason is not None or handle.done.is_set():
+                    continue
+                if self._fence.expired(handle.renewed_at):
+                    handle.interrupt(InterruptReason.CUT_OFF)
+                    log_event(
+                        _log,
+                        "job.cut_off",
+                        level=logging.WARNING,
+                        transcription_id=handle.job.id,
+                        worker_id=handle.job.worker_id,
+                        since_heartbeat_s=round(self._fence.since_heartbeat(), 3),
+                        since_lease_renewal_s=round(self._fence.now() - handle.renewed_at, 3),
+                        worker_timeout_s=self.settings.worker_timeout_s,
+                    )
 
     # -- health ------------------------------------------------------------------------------------
 
@@ -516,10 +563,12 @@ class WorkerService:
         with self._lock:
             return list(self._running.values())
 
-    @staticmethod
-    def _safely(function: Any, *args: Any, **kwargs: Any) -> Any:
+    def _safely(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         except Exception:
-            _log.exception("queue housekeeping failed", extra={"fields": {"event": "queue.error"}})
+            if self._repository.database.reachable:  # else `db.unreachable` said it once
+                _log.exception(
+                    "queue housekeeping failed", extra={"fields": {"event": "queue.error"}}
+                )
             return None

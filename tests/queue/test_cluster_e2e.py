@@ -63,9 +63,10 @@ def database_url(network: SimulatedNetwork) -> Iterator[str]:
 def _dead_worker_bound_s(env: dict[str, str]) -> float:
     """The worker timeout plus one heartbeat, as the configuration in `env` makes them."""
     config = load_config(env)
-    settings = WorkerSettings(lease_s=config.lease_timeout_s)
-    timeout = getattr(config, "worker_timeout_s", None) or settings.heartbeat_timeout
-    return float(timeout) + settings.heartbeat_interval
+    settings = WorkerSettings(
+        lease_s=config.lease_timeout_s, worker_timeout_s=config.worker_timeout_s
+    )
+    return config.worker_timeout_s + settings.heartbeat_interval
 
 
 def _admin(database: Database) -> str:

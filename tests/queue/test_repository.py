@@ -7,11 +7,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.models import WorkerProcess
-from scriberr.persistence.queue_repository import FifoPolicy, NewJob, ProcessRecord, QueueRepository
+from scriberr.persistence.queue_repository import (
+    AttemptInfo,
+    FifoPolicy,
+    NewJob,
+    ProcessRecord,
+    QueueRepository,
+)
 from scriberr.persistence.worker_registry import WorkerRegistry
 from scriberr.queue.liveness import LivenessJudge
 from tests.queue.helpers import FAKE_OPTIONS, enqueue, seed_file, seed_user
@@ -157,6 +164,46 @@ def test_expired_lease_is_taken_over_and_the_stale_worker_is_locked_out(database
     assert queue.start_execution(stale, provider="fake", model="m", request_options={}) is None
     first = queue.list_executions(stale.id, user)[0]
     assert first.status == "failed" and "requeued" in (first.error or "")
+
+
+def test_a_stale_attempt_can_never_commit_even_when_its_worker_claimed_the_job_again(
+    database: Database,
+) -> None:
+    """Completion is fenced by the attempt: worker "a/0" lost the job (lease expired, recovered)
+    and then claimed it again; the first attempt's late completion is refused, the second's
+    goes through, and exactly one execution is completed."""
+    clock = Clock()
+    queue = QueueRepository(database, clock=clock)
+    user = seed_user(database)
+    WorkerRegistry(database).register("a", "host", 1)
+    enqueue(queue, user, None)
+    describe = lambda _options: AttemptInfo("fake", "m")  # noqa: E731
+    first = queue.claim("a/0", 10, describe)
+    assert first is not None and first.attempt is not None
+    clock.advance(11)
+    assert [r.id for r in queue.recover(_always_alive)] == [first.id]
+    second = queue.claim("a/0", 10, describe)
+    assert second is not None and second.attempt is not None and second.id == first.id
+    assert second.attempt.id != first.attempt.id
+    late = queue.complete_and_claim(
+        first, first.attempt, transcript_json='{"text": "stale"}', language=None, output_path=None
+    )
+    assert late == (False, None)
+    state = queue.state(first.id)
+    assert state is not None and (state.status, state.claimed_by) == ("processing", "a/0")
+    assert queue.complete_and_claim(
+        second, second.attempt, transcript_json='{"text": "live"}', language="en", output_path="x"
+    )[0]
+    executions = queue.list_executions(first.id, user)
+    assert [(e.id, e.status) for e in executions] == [
+        (first.attempt.id, "failed"),
+        (second.attempt.id, "completed"),
+    ]
+    with database.session() as session:
+        stored = session.execute(
+            text("SELECT transcript FROM transcriptions WHERE id = :id"), {"id": first.id}
+        ).scalar_one()
+    assert '"live"' in str(stored)
 
 
 def test_recover_requeues_rows_of_gone_processes_only(database: Database) -> None:

@@ -4,9 +4,11 @@ repository, the fake provider and a recording broker — no database, no threads
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -47,6 +49,7 @@ class FakeQueue:
     lines: list[tuple[str, str]] = field(default_factory=list)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     next_jobs: list[ClaimedJob] = field(default_factory=list)
+    database: Any = field(default_factory=lambda: SimpleNamespace(reachable=True))
     cancel_result: CancelResult = field(
         default_factory=lambda: CancelResult(CancelOutcome.CANCELED, "processing", "p/0", 0.4)
     )
@@ -159,7 +162,8 @@ def test_the_orchestrator_returns_a_completion_and_settles_it(tmp_path: Path) ->
     completion = result.completion
     assert result.outcome == AttemptOutcome.COMPLETED and completion is not None
     assert completion.output_path == "transcripts/tr_1/transcript.json"  # relative
-    assert json.loads((tmp_path / completion.output_path).read_text())["text"]
+    canonical = tmp_path / completion.output_path
+    assert not canonical.exists()  # published only once the completion is stored
     assert queue.rows["tr_1"].status == JobStatus.PROCESSING  # nothing stored yet
     assert [line.message for line in completion.log_lines][-1].startswith("completed in")
     segments = [data for kind, data in broker.events if kind == "transcription.segment"]
@@ -169,6 +173,8 @@ def test_the_orchestrator_returns_a_completion_and_settles_it(tmp_path: Path) ->
     assert "transcribing" in stages and "diarizing" not in stages  # diarization not asked
     assert not (tmp_path / "jobs" / "tr_1").exists()  # scratch removed
     assert orchestrator.settle(handle, result, committed=True) == AttemptOutcome.COMPLETED
+    assert json.loads(canonical.read_text())["text"]
+    assert [p.name for p in canonical.parent.iterdir()] == ["transcript.json"]
     assert broker.events[-1] == (
         "transcription.completed",
         {"id": "tr_1", "status": "completed", "progress": 1.0, "stage": "completed"},
@@ -183,7 +189,61 @@ def test_a_completion_the_worker_could_not_store_removes_its_file(tmp_path: Path
     assert result.completion is not None
     assert orchestrator.settle(handle, result, committed=False) == AttemptOutcome.LOST
     assert not (tmp_path / result.completion.output_path).exists()
+    assert not (tmp_path / "transcripts" / "tr_1").exists()  # its own file, and the empty dir
     assert "transcription.completed" not in [kind for kind, _ in broker.events]
+
+
+def test_a_stale_completion_never_touches_the_transcript_of_the_attempt_that_replaced_it(
+    tmp_path: Path,
+) -> None:
+    """The job was taken over and completed by another attempt while this one still ran: the
+    stale attempt's rejected completion leaves the other attempt's transcript file as it was."""
+    queue, broker = FakeQueue({"tr_1": Row()}), Broker()
+    orchestrator = _orchestrator(tmp_path, queue, broker)
+    handle = JobHandle(_job(tmp_path, text="stale words"))
+    result = orchestrator.run(handle)
+    assert result.completion is not None
+    canonical = tmp_path / result.completion.output_path
+    canonical.write_text('{"text": "the live attempt"}')  # what the other attempt published
+    assert orchestrator.settle(handle, result, committed=False) == AttemptOutcome.LOST
+    assert canonical.read_text() == '{"text": "the live attempt"}'
+    assert [p.name for p in canonical.parent.iterdir()] == ["transcript.json"]
+
+
+def test_an_attempt_removes_only_its_own_scratch_folder(tmp_path: Path) -> None:
+    """Scratch is `jobs/<id>/<execution id>/`: an attempt ending next to another attempt of the
+    same job (e.g. a stale one on a cut-off host) leaves the other's folder and files alone; the
+    job folder goes once the last attempt's folder is gone."""
+    other = DataLayout(tmp_path).attempt_dir("tr_1", "exec_other")
+    other.mkdir(parents=True)
+    (other / "audio.wav").write_text("the other attempt's audio")
+    queue, broker = FakeQueue({"tr_1": Row()}), Broker()
+    orchestrator = _orchestrator(tmp_path, queue, broker)
+    seen: list[bool] = []
+    original = FakeProvider.transcribe
+
+    def transcribe(self: FakeProvider, audio: Any, *args: Any) -> Any:
+        seen.append(audio.path.parent == DataLayout(tmp_path).attempt_dir("tr_1", "exec_1"))
+        return original(self, audio, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakeProvider, "transcribe", transcribe)
+        result = orchestrator.run(JobHandle(_job(tmp_path)))
+    assert result.outcome == AttemptOutcome.COMPLETED and seen == [True]
+    assert not (tmp_path / "jobs" / "tr_1" / "exec_1").exists()
+    assert (other / "audio.wav").read_text() == "the other attempt's audio"
+    shutil.rmtree(other)
+    orchestrator.run(JobHandle(_job(tmp_path)))
+    assert not (tmp_path / "jobs" / "tr_1").exists()
+
+
+def test_attempt_dirs_are_single_components_inside_the_job_dir(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path)
+    assert layout.attempt_dir("tr_1", "exec_1") == tmp_path / "jobs" / "tr_1" / "exec_1"
+    assert layout.attempt_dir("tr_1", "exec_1").parent in layout.job_files("tr_1")
+    for bad in ("..", "a/b", "", "."):
+        with pytest.raises(ValueError):
+            layout.attempt_dir("tr_1", bad)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,53 +263,99 @@ def test_stop_requeues_running_jobs_within_its_timeout(data_dir: Path, stubborn:
     core.close(timeout=0)
 
 
-def test_an_unrenewed_lease_is_taken_over_and_the_stale_worker_cannot_finish(
+def _events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, Any]]:
+    return [
+        r.fields  # type: ignore[attr-defined]
+        for r in caplog.records
+        if getattr(r, "fields", {}).get("event") == name
+    ]
+
+
+def _service(core: Core, **settings: Any) -> WorkerService:
+    return WorkerService(
+        repository=core.queue,
+        orchestrator=core.orchestrator,
+        job_logs=core.job_logs,
+        broker=core.broker,
+        settings=WorkerSettings(workers=1, poll_interval_s=0.05, **settings),
+    )
+
+
+def test_a_worker_that_cannot_renew_its_lease_stops_the_engine_before_it_runs_out(
     core: Core, data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Worker A never renews (heartbeat far in the future); B notices the expired lease."""
+    """The worker never renews (heartbeat far in the future): its watchdog stops the engine at
+    three quarters of the 1 s lease, before anyone may take the job over, and hands the job
+    back (the quick second attempt then completes it). Nobody had to recover it."""
     caplog.set_level(logging.INFO, logger="scriberr.queue")
     user = seed_user(core.database)
     file_id = seed_file(core.database, data_dir, user, {"first_attempt_delay_s": 3, "steps": 30})
     job_id = enqueue(core.queue, user, file_id)
-    stale = WorkerService(
-        repository=core.queue,
-        orchestrator=core.orchestrator,
-        job_logs=core.job_logs,
-        broker=core.broker,
-        settings=WorkerSettings(
-            workers=1, poll_interval_s=0.05, lease_s=1.0, heartbeat_interval_s=3600
-        ),
-    )
+    stale = _service(core, lease_s=1.0, heartbeat_interval_s=3600)
     stale.start()
     stale.notify()
-    wait_for(lambda: job_id in stale.running_ids())
-    rescuer = WorkerService(
-        repository=core.queue,
-        orchestrator=core.orchestrator,
-        job_logs=core.job_logs,
-        broker=core.broker,
-        settings=WorkerSettings(
-            workers=1, poll_interval_s=0.05, lease_s=30, heartbeat_interval_s=0.2
-        ),
-    )
-    rescuer.start()
     try:
+        wait_for(lambda: _events(caplog, "job.cut_off"), timeout=5)
+        [cut_off] = _events(caplog, "job.cut_off")
+        assert cut_off["transcription_id"] == job_id
+        assert 0.75 <= cut_off["since_lease_renewal_s"] < 1.0
         _wait_status(core, job_id, "completed")
-        wait_for(lambda: not stale.running_ids())  # A noticed it lost the job and stopped
         executions = core.queue.list_executions(job_id, user)
-        assert [e.status for e in executions] == ["failed", "completed"]
-        assert any("stopped" in line.message for line in core.job_logs.list_for(job_id))
-        recovered = [
-            r.fields
-            for r in caplog.records
-            if getattr(r, "fields", {}).get("event") == "job.recovered"
-        ]  # type: ignore[attr-defined]
-        assert [(f["reason"], f["by"]) for f in recovered] == [
-            ("lease_expired", rescuer.process_id)
+        assert [(e.status, e.error) for e in executions] == [
+            ("canceled", "interrupted: this worker lost contact with the database"),
+            ("completed", None),
         ]
-        assert executions[0].worker_id.startswith(stale.process_id)  # type: ignore[union-attr]
-        assert executions[1].worker_id.startswith(rescuer.process_id)  # type: ignore[union-attr]
-        assert _status(core, job_id) == "completed"
+        assert executions[0].canceled_at is not None
+        assert _events(caplog, "job.recovered") == []
     finally:
         stale.stop(1)
-        rescuer.stop(1)
+
+
+def test_the_watchdog_stops_jobs_while_every_database_call_hangs(
+    core: Core, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A partition makes database calls hang: the heartbeat thread is stuck, but the watchdog
+    (memory and the monotonic clock only) still stops the engine at three quarters of the
+    worker timeout — before the process counts as dead — and hands the job back."""
+    caplog.set_level(logging.INFO, logger="scriberr.queue")
+    user = seed_user(core.database)
+    file_id = seed_file(core.database, data_dir, user, {"delay_s": 60, "steps": 600})
+    job_id = enqueue(core.queue, user, file_id)
+    worker = _service(core, lease_s=600, worker_timeout_s=2.0, heartbeat_interval_s=0.1)
+    link = threading.Event()
+    beats: list[float] = []
+    real_heartbeat, real_renew = worker._registry.heartbeat, core.queue.renew
+
+    def heartbeat(*args: Any, **kwargs: Any) -> Any:
+        link.wait()
+        result = real_heartbeat(*args, **kwargs)
+        beats.append(time.monotonic())
+        return result
+
+    def renew(*args: Any, **kwargs: Any) -> bool:
+        link.wait()
+        return real_renew(*args, **kwargs)
+
+    link.set()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(worker._registry, "heartbeat", heartbeat)
+        patch.setattr(core.queue, "renew", renew)
+        worker.start()
+        worker.notify()
+        try:
+            wait_for(lambda: job_id in worker.running_ids() and len(beats) >= 2)
+            link.clear()  # the link is cut: the next heartbeat hangs
+            wait_for(lambda: _events(caplog, "job.cut_off"), timeout=5)
+            stopped = time.monotonic()
+            since_last_beat = stopped - beats[-1]
+            assert since_last_beat < 2.0  # before the worker timeout: nobody may recover yet
+            [cut_off] = _events(caplog, "job.cut_off")
+            assert 1.5 <= cut_off["since_heartbeat_s"] < 2.0
+            # the engine stopped and the job went back to the queue (then this worker, whose
+            # claims still work here, took it again: a new attempt)
+            first = lambda: core.queue.list_executions(job_id, user)[0]  # noqa: E731
+            wait_for(lambda: first().status == "canceled", timeout=2)
+            assert first().error == "interrupted: this worker lost contact with the database"
+        finally:
+            link.set()
+            worker.stop(1)
