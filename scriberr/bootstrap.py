@@ -35,7 +35,7 @@ from scriberr.persistence.segment_repository import SegmentRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
-from scriberr.privacy import private_dirs
+from scriberr.privacy import create_private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.egress import is_public_address
@@ -99,7 +99,8 @@ class Core:
 
 
 def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> Core:
-    """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`).
+    """Wire the core for `config`; `providers` is the engine registry when the caller built it
+    (the CLI, to start the preload early; tests; `--fake-engine`), else the real one is built.
 
     Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
     `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
@@ -107,8 +108,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     registry = providers if providers is not None else build_provider_registry(config)
     registry.check_default_model()
     config.layout.create()
-    for directory in private_dirs(config.data_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+    create_private_dirs(config.data_dir)
     database = Database(config.database_url)
     database.migrate()
     broker = EventBroker()

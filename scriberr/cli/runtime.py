@@ -3,17 +3,24 @@ keeping every write inside the data dir (`privacy.confine_to_data_dir`).
 
 `--fake-engine` is a hidden, test-only switch that serves the fake models instead of the real
 engine (see scriberr/engine/fake.py); it is not part of the product.
+
+These processes run workers, so the engine's preload (SPEECH_ENGINE_PRELOAD) starts first, before
+the rest of the server is even imported: the engine processes load their models while the
+database is migrated and the app is built (the Core is imported only after that).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from scriberr.bootstrap import Core, build_core
 from scriberr.config import load_config
 from scriberr.logging_setup import configure_logging
-from scriberr.privacy import confine_to_data_dir
+from scriberr.privacy import confine_to_data_dir, create_private_dirs
+
+if TYPE_CHECKING:
+    from scriberr.bootstrap import Core
 
 
 def add_fake_engine_flag(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +29,24 @@ def add_fake_engine_flag(parser: argparse.ArgumentParser) -> None:
 
 def core_from_environment(arguments: argparse.Namespace) -> Core:
     """Load and validate the configuration (a `ConfigError` becomes one line and exit 2 in
-    `cli.main`), set up logging, and build the Core."""
+    `cli.main`), set up logging, start the engine's preload, and build the Core."""
     config = load_config(os.environ)
     confine_to_data_dir(config.data_dir)
     configure_logging(config.log_level, config.log_format)
-    providers = None
     if arguments.fake_engine:
         from scriberr.engine.fake import fake_registry
 
         providers = fake_registry()
-    return build_core(config, providers=providers)
+    else:
+        from scriberr.engine.registry import build_provider_registry
+
+        providers = build_provider_registry(config)
+    create_private_dirs(config.data_dir)  # the engine processes inherit TMPDIR and HOME there
+    providers.preload()  # in the background; `Core.start()` calling it again does nothing
+    try:
+        from scriberr.bootstrap import build_core
+
+        return build_core(config, providers=providers)
+    except BaseException:
+        providers.close()  # stop the engine processes the preload started
+        raise
