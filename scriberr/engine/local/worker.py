@@ -4,7 +4,9 @@
 debug log lines instead), keeps up to `max_loaded` models resident (least recently used unloaded),
 checks the shared cancel flag between chunks of work, and answers every request with exactly one
 terminal message. Transcription and diarization report progress through a `Pacer` (steady, at
-most four messages a second). A `PreloadRequest` loads models before any job asks for them.
+most four messages a second). A `PreloadRequest` loads models before any job asks for them: the
+Whisper models before it is answered, the diarizer in a background thread that a job's diarization
+step waits for.
 Nothing here is imported by the server process except through `process.py`.
 """
 
