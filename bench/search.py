@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 # bench/ holds a `queue.py`; keep it from shadowing the standard library's `queue`, and make the
-# repository root importable (for `tests.queue.postgres`).
+# repository root importable (for `tests.support.postgres`).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -232,7 +232,7 @@ def run_sqlite(corpus: Corpus, docs: int, count: int) -> dict[str, Any]:
 
 def run_postgres(corpus: Corpus, docs: int, count: int) -> dict[str, Any]:
     try:
-        from tests.queue.postgres import postgres_server, unavailable_reason
+        from tests.support.postgres import postgres_server, unavailable_reason
     except ImportError:
         return {}
     reason = unavailable_reason()

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -170,13 +171,28 @@ class ProgressBar:
         self._finished = True
 
 
-def run_pull(arguments: argparse.Namespace) -> int:
-    model_id = arguments.model_id
+def _with_installer(
+    model_id: str, verb: str, action: Callable[[ProviderRegistry, ModelInstaller], int]
+) -> int:
+    """Run `action` with the model's installer (exit 2 for an unknown or uninstallable model); an
+    engine error becomes one line, `could not <verb> <model>: <reason>`."""
     registry = _registry()
     try:
         installer = _installer(registry, model_id)
         if installer is None:
             return 2
+        try:
+            return action(registry, installer)
+        except EngineError as error:
+            return _fail(f"could not {verb} {model_id}: {error.public_message}")
+    finally:
+        registry.close()
+
+
+def run_pull(arguments: argparse.Namespace) -> int:
+    model_id = arguments.model_id
+
+    def pull(registry: ProviderRegistry, installer: ModelInstaller) -> int:
         info = registry.model_info(model_id)
         if info is not None and info.installed:
             print(f"{model_id} is already installed")
@@ -184,47 +200,32 @@ def run_pull(arguments: argparse.Namespace) -> int:
         bar = ProgressBar(model_id, sys.stderr)
         try:
             installer.download_model(model_id, bar.update, CancelToken())
-        except EngineError as error:
+        finally:
             bar.finish()
-            return _fail(f"could not download {model_id}: {error.public_message}")
-        bar.finish()
-    finally:
-        registry.close()
-    print(f"{model_id} installed")
-    return 0
+        print(f"{model_id} installed")
+        return 0
+
+    return _with_installer(model_id, "download", pull)
 
 
 def run_import(arguments: argparse.Namespace) -> int:
     model_id = arguments.model_id
-    registry = _registry()
-    try:
-        installer = _installer(registry, model_id)
-        if installer is None:
-            return 2
-        try:
-            installer.import_model(model_id, arguments.directory, CancelToken())
-        except EngineError as error:
-            return _fail(f"could not import {model_id}: {error.public_message}")
-    finally:
-        registry.close()
-    print(f"{model_id} installed")
-    return 0
+
+    def install(_registry: ProviderRegistry, installer: ModelInstaller) -> int:
+        installer.import_model(model_id, arguments.directory, CancelToken())
+        print(f"{model_id} installed")
+        return 0
+
+    return _with_installer(model_id, "import", install)
 
 
 def run_remove(arguments: argparse.Namespace) -> int:
     model_id = arguments.model_id
-    registry = _registry()
-    try:
-        installer = _installer(registry, model_id)
-        if installer is None:
-            return 2
-        try:
-            removed = installer.remove_model(model_id)
-        except EngineError as error:
-            return _fail(f"could not remove {model_id}: {error.public_message}")
-        if not removed:
+
+    def remove(_registry: ProviderRegistry, installer: ModelInstaller) -> int:
+        if not installer.remove_model(model_id):
             return _fail(f"{model_id} is not in the model cache")
-    finally:
-        registry.close()
-    print(f"{model_id} removed")
-    return 0
+        print(f"{model_id} removed")
+        return 0
+
+    return _with_installer(model_id, "remove", remove)

@@ -8,12 +8,8 @@ No response body anywhere in this test may contain the data directory path.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.servers import start_serve
+
 pytestmark = [pytest.mark.engine, pytest.mark.e2e, pytest.mark.slow]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 JFK = (
     Path(__file__).resolve().parent
     / ".."
@@ -51,64 +48,13 @@ class Server:
         return response
 
 
-def _listening_url(process: subprocess.Popen[bytes], log_path: Path) -> str:
-    """The `startup.listening` URL the server logs once uvicorn is bound."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        for line in log_path.read_text(errors="replace").splitlines():
-            if '"startup.listening"' in line:
-                return str(json.loads(line)["url"])
-        if process.poll() is not None:
-            pytest.fail("scriberr serve exited early:\n" + log_path.read_text(errors="replace"))
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail("scriberr serve never logged its address:\n" + log_path.read_text(errors="replace"))
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    env = {
-        **os.environ,
-        "SCRIBERR_DATA_DIR": str(data_dir),
-        "SCRIBERR_HOST": "127.0.0.1",
-        "SCRIBERR_PORT": "0",  # the server picks a free port and logs it: no race for one
-        "SPEECH_ENGINE_AUTO_DOWNLOAD": "false",
-        "SPEECH_ENGINE_PROVIDER": "cpu",
-        "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
-        "SCRIBERR_LOG_LEVEL": "info",
-        "SCRIBERR_LOG_FORMAT": "json",
-    }
-    log_path = data_dir.parent / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "scriberr.cli", "serve"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = _listening_url(process, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("scriberr serve did not answer /health")
-    running = Server(base_url, data_dir, process)
+    running = start_serve(tmp_path_factory.mktemp("e2e") / "data")
     try:
-        yield running
+        yield Server(running.base_url, running.data_dir, running.process)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        running.stop()
 
 
 @pytest.fixture(scope="module")

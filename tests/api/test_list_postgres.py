@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scriberr.api.routes.transcriptions import TranscriptionOut
-from tests.queue.postgres import postgres_server, unavailable_reason
+from tests.support.postgres import postgres_server, unavailable_reason
 
 from .jobs_support import make_env
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.queue.postgres import postgres_server, unavailable_reason
+from tests.support.postgres import postgres_server, unavailable_reason
 
 from .jobs_support import FIXTURES, Env, make_env
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
-import signal
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,11 +22,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support.servers import start_serve
+
 from .conftest import SAMPLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 RSS_BOUND_MB = 32
 
@@ -56,63 +54,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_server(data_dir: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
-    full_env = {
-        **os.environ,
-        "SCRIBERR_DATA_DIR": str(data_dir),
-        "SCRIBERR_HOST": "127.0.0.1",
-        "SCRIBERR_PORT": "0",
-        "SPEECH_ENGINE_AUTO_DOWNLOAD": "false",
-        "SPEECH_ENGINE_PROVIDER": "cpu",
-        "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "200ms",
-        "SCRIBERR_LOG_LEVEL": "info",
-        "SCRIBERR_LOG_FORMAT": "json",
-        **env,
-    }
-    log_path = data_dir.parent / f"server-{data_dir.name}.log"
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "scriberr.cli", "serve", *args],
-            cwd=PROJECT_ROOT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_listening(process: subprocess.Popen[bytes], data_dir: Path) -> str:
-    log_path = data_dir.parent / f"server-{data_dir.name}.log"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        for line in log_path.read_text(errors="replace").splitlines():
-            if '"startup.listening"' in line:
-                return str(json.loads(line)["url"])
-        if process.poll() is not None:
-            pytest.fail("scriberr serve exited early:\n" + log_path.read_text(errors="replace"))
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail("scriberr serve never logged its address")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("security") / "data"  # the server creates it
-    process = start_server(
+    running = start_serve(
         data_dir,
         "--fake-engine",
+        TRANSCRIPTION_QUEUE_POLL_INTERVAL="200ms",
         SCRIBERR_FORWARDED_ALLOW_IPS="127.0.0.1",
         SCRIBERR_UPLOAD_STALL_TIMEOUT="2s",
     )
-    base_url = wait_listening(process, data_dir)
+    base_url, process = running.base_url, running.process
     try:
         with httpx.Client(base_url=base_url, timeout=30) as http:
             registered = http.post(
@@ -123,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         token = registered.json()["access_token"]
         yield Server(base_url, data_dir, process, {"Authorization": f"Bearer {token}"})
     finally:
-        stop_server(process)
+        running.stop()
 
 
 def make_user(server: Server, name: str) -> dict[str, str]:
@@ -536,10 +488,15 @@ def test_a_diarized_job_writes_nothing_outside_the_data_dir(tmp_path: Path) -> N
     home = tmp_path / "home"
     home.mkdir()
     data_dir = tmp_path / "data"
-    process = start_server(data_dir, HOME=str(home), XDG_CACHE_HOME="", NUMBA_CACHE_DIR="")
+    running = start_serve(
+        data_dir,
+        TRANSCRIPTION_QUEUE_POLL_INTERVAL="200ms",
+        HOME=str(home),
+        XDG_CACHE_HOME="",
+        NUMBA_CACHE_DIR="",
+    )
     try:
-        base_url = wait_listening(process, data_dir)
-        with httpx.Client(base_url=base_url, timeout=60) as http:
+        with httpx.Client(base_url=running.base_url, timeout=60) as http:
             tokens = http.post(
                 "/api/v1/auth/register",
                 json={"username": "owner", "password": PASSWORD, "confirm_password": PASSWORD},
@@ -566,5 +523,5 @@ def test_a_diarized_job_writes_nothing_outside_the_data_dir(tmp_path: Path) -> N
             ).json()
             assert {s.get("speaker") for s in transcript["segments"]} >= {"SPEAKER_00"}
     finally:
-        stop_server(process)
+        running.stop()
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []

@@ -17,7 +17,7 @@ from scriberr.persistence import database as database_module
 from scriberr.persistence.database import Database
 from scriberr.persistence.queue_repository import QueueRepository
 from tests.queue.helpers import enqueue, seed_user
-from tests.queue.postgres import postgres_server, unavailable_reason
+from tests.support.postgres import postgres_server, unavailable_reason
 
 _MIGRATIONS = Path(database_module.__file__).parent / "migrations"
 

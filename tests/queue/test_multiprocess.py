@@ -26,7 +26,7 @@ from tests.queue.helpers import (
     wait_for,
     worker_logs,
 )
-from tests.queue.postgres import postgres_server, unavailable_reason
+from tests.support.postgres import postgres_server, unavailable_reason
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from scriberr.persistence.search_repository import (
     tsquery,
 )
 from scriberr.persistence.transcript_repository import StaleRevision, TranscriptRepository
-from tests.queue.postgres import postgres_server, unavailable_reason
+from tests.support.postgres import postgres_server, unavailable_reason
 
 
 def test_queries_are_parsed_into_safe_terms() -> None:

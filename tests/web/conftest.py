@@ -7,20 +7,15 @@ missing, browser tests skip with one line; under CI (`CI=true`) they fail instea
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
+
+from tests.support.servers import ScriberrProcess as Server
+from tests.support.servers import start_serve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = PROJECT_ROOT / "web"
@@ -73,78 +68,11 @@ def require_node() -> None:
     )
 
 
-@dataclass
-class Server:
-    base_url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _listening_url(process: subprocess.Popen[bytes], log_path: Path) -> str:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        for line in log_path.read_text(errors="replace").splitlines():
-            if '"startup.listening"' in line:
-                return str(json.loads(line)["url"])
-        if process.poll() is not None:
-            pytest.fail("scriberr serve exited early:\n" + log_path.read_text(errors="replace"))
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail("scriberr serve never logged its address")
-
-
-def start_server(data_dir: Path, **env_overrides: str) -> Server:
-    env = {
-        **os.environ,
-        "SCRIBERR_DATA_DIR": str(data_dir),
-        "SCRIBERR_HOST": "127.0.0.1",
-        "SCRIBERR_PORT": "0",
-        "SPEECH_ENGINE_AUTO_DOWNLOAD": "false",
-        "SPEECH_ENGINE_PROVIDER": "cpu",
-        "TRANSCRIPTION_QUEUE_POLL_INTERVAL": "500ms",
-        "SCRIBERR_LOG_LEVEL": "info",
-        "SCRIBERR_LOG_FORMAT": "json",
-        **env_overrides,
-    }
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir.parent / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "scriberr.cli", "serve"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = _listening_url(process, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        stop_server(process)
-        pytest.fail("scriberr serve did not answer /health")
-    return Server(base_url, data_dir, process)
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_browser()
-    server = start_server(tmp_path_factory.mktemp("web") / "data")
+    server = start_serve(tmp_path_factory.mktemp("web") / "data")
     try:
         yield server
     finally:
-        stop_server(server.process)
+        server.stop()

@@ -1,7 +1,9 @@
 """Start a throwaway PostgreSQL server from the installed binaries (initdb, pg_ctl).
 
 The server runs as the `postgres` OS user (the binaries refuse root) in a fresh temp dir, listens
-only on a unix socket inside that dir, and is stopped and deleted afterwards.
+on a unix socket inside that dir (and, with `tcp_host`, also on that address over TCP, trusting
+every client: for tests whose processes sit on other simulated hosts), and is stopped and deleted
+afterwards.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield a SQLAlchemy URL of a fresh, empty database served over a unix socket."""
+def postgres_server(tcp_host: str | None = None, port: int = PORT) -> Iterator[str]:
+    """Yield a SQLAlchemy URL of a fresh, empty database served over a unix socket (or, with
+    `tcp_host`, the URL `postgresql://postgres@<tcp_host>:<port>/postgres`)."""
     root = Path(tempfile.mkdtemp(prefix="scrpg", dir="/tmp"))
     if os.geteuid() == 0:
         entry = pwd.getpwnam("postgres")
@@ -54,10 +57,20 @@ def postgres_server() -> Iterator[str]:
     )
     try:
         run(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
-        options = f"-k {root} -p {PORT} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        if tcp_host is not None:
+            with (data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all 0.0.0.0/0 trust\n")
+        listen = tcp_host or ""
+        options = (
+            f"-k {root} -p {port} -c listen_addresses='{listen}' -c fsync=off "
+            "-c max_connections=200"
+        )
         run(["pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"])
         try:
-            yield f"postgresql://postgres@/postgres?host={root}&port={PORT}"
+            if tcp_host is not None:
+                yield f"postgresql://postgres@{tcp_host}:{port}/postgres"
+            else:
+                yield f"postgresql://postgres@/postgres?host={root}&port={port}"
         finally:
             run(["pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"])
     finally:

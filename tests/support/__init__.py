@@ -1,0 +1,1 @@
+"""Helpers shared by test packages: throwaway PostgreSQL servers and real `scriberr` processes."""
