@@ -1,9 +1,11 @@
 """The composition root: builds and wires everything except HTTP, and owns its lifetime.
 
 `build_core(config)` opens the database (running migrations), builds the broker, the engine
-provider registry, the queue repositories, the orchestrator and the worker service — and starts
-nothing. `Core.start()` starts the workers (after recovery); `Core.close()` stops the workers
-(running jobs are interrupted and requeued), closes the providers, then the database.
+provider registry, the queue repositories, the orchestrator, the worker service and — on
+PostgreSQL — the signals between processes (`queue.signals`: LISTEN/NOTIFY for wake, cancel and
+events) — and starts nothing. `Core.start()` starts listening, then the workers (after recovery);
+`Core.close()` stops the workers (running jobs are interrupted and requeued), the signals, closes
+the providers, then the database.
 This is the only module that holds process-wide objects.
 """
 
@@ -16,8 +18,10 @@ from scriberr.clock import utcnow
 from scriberr.config import Config, resolve_secret_key
 from scriberr.engine.registry import ProviderRegistry, build_provider_registry
 from scriberr.events.broker import EventBroker
+from scriberr.ids import new_id
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import Orchestrator
+from scriberr.orchestrator.audio_source import AudioSource, RemoteAudio
 from scriberr.persistence.auth_repository import (
     ApiKeyRepository,
     LoginFailureRepository,
@@ -35,8 +39,10 @@ from scriberr.persistence.segment_repository import SegmentRepository
 from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
+from scriberr.persistence.worker_key_repository import JobAudioRepository, WorkerKeyRepository
 from scriberr.privacy import create_private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
+from scriberr.queue.signals import ClusterSignals
 from scriberr.services.auth import AuthService, LoginThrottle
 from scriberr.services.egress import is_public_address
 from scriberr.services.files import FileService
@@ -49,8 +55,10 @@ from scriberr.services.search import SearchService
 from scriberr.services.settings import SettingsService
 from scriberr.services.transcriptions import TranscriptionService
 from scriberr.services.transcripts import TranscriptService
+from scriberr.services.worker_keys import WorkerKeyService
 
 _log = logging.getLogger("scriberr")
+_SIGNALS_READY_S = 5.0
 
 
 @dataclass
@@ -75,11 +83,17 @@ class Core:
     transcripts: TranscriptService
     search: SearchService
     models: ModelService
+    worker_keys: WorkerKeyService
+    signals: ClusterSignals | None = None  # PostgreSQL only
 
     def start(self) -> None:
-        """Start loading the preload models (in the background), the workers (recovery runs
-        first, before any claim) and the retention sweep."""
+        """Start loading the preload models (in the background), listening to the other
+        processes, the workers (recovery runs first, before any claim) and the retention
+        sweep."""
         self.providers.preload()
+        if self.signals is not None:
+            self.signals.start()
+            self.signals.listener.wait_connected(_SIGNALS_READY_S)  # else: polling until it is
         self.workers.start()
         self.retention.start()
 
@@ -90,6 +104,8 @@ class Core:
         self.files.close()
         self.models.close()
         self.workers.stop(timeout)
+        if self.signals is not None:
+            self.signals.close()
         self.orchestrator.close()
         try:
             self.providers.close()
@@ -98,9 +114,15 @@ class Core:
             log_event(_log, "shutdown.complete", process_id=self.workers.process_id)
 
 
-def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> Core:
+def build_core(
+    config: Config, *, providers: ProviderRegistry | None = None, worker_only: bool = False
+) -> Core:
     """Wire the core for `config`; `providers` is the engine registry when the caller built it
     (the CLI, to start the preload early; tests; `--fake-engine`), else the real one is built.
+    `worker_only` (`scriberr worker`): the data dir may not be the server's, so audio missing
+    there is fetched from `SCRIBERR_SERVER_URL` or the job is put back, never failed; and there
+    are no event-stream clients, so on PostgreSQL the process sends its events to the others but
+    does not receive theirs.
 
     Raises `ConfigError` (one line) for `SPEECH_ENGINE_PROVIDER=cuda` without CUDA and for a
     `SPEECH_ENGINE_DEFAULT_MODEL` the catalog does not know.
@@ -112,9 +134,11 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
     database = Database(config.database_url)
     database.migrate()
     broker = EventBroker()
-    queue = QueueRepository(database)
+    process_id = new_id("worker")
+    queue = QueueRepository(database, signal_origin=process_id)
     job_logs = JobLogRepository(database)
     segments = SegmentRepository(database)
+    audio = _audio_source(config, database, worker_only)
     orchestrator = Orchestrator(
         repository=queue,
         job_logs=job_logs,
@@ -123,6 +147,7 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         layout=config.layout,
         defaults=registry.default_options,
         segments=segments,
+        audio=audio,
     )
     workers = WorkerService(
         repository=queue,
@@ -134,7 +159,19 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
             poll_interval_s=config.poll_interval_s,
             lease_s=config.lease_timeout_s,
         ),
+        process_id=process_id,
+        audio_check=audio.check,
     )
+    signals = None
+    if not database.is_sqlite:
+        signals = ClusterSignals(
+            origin=process_id,
+            database=database,
+            broker=broker,
+            wake=workers.notify,
+            cancel=workers.stop_canceled,
+            receive_events=not worker_only,
+        )
     _log_startup(config, registry, workers)
     settings = SettingsService(SettingsRepository(database), config.max_upload_mb)
     profiles, transcriptions = _build_job_services(
@@ -167,7 +204,22 @@ def build_core(config: Config, *, providers: ProviderRegistry | None = None) -> 
         ),
         search=SearchService(SearchRepository(database)),
         models=ModelService(registry, broker),
+        worker_keys=WorkerKeyService(WorkerKeyRepository(database), JobAudioRepository(database)),
+        signals=signals,
     )  # fmt: skip
+
+
+def _audio_source(config: Config, database: Database, worker_only: bool) -> AudioSource:
+    """The data dir, plus (for a `scriberr worker` with SCRIBERR_SERVER_URL) the server."""
+    remote = None
+    if worker_only and config.server_url and config.worker_key:
+        remote = RemoteAudio(config.server_url, config.worker_key)
+    return AudioSource(
+        config.layout,
+        remote=remote,
+        authoritative=not worker_only,
+        stored_size=JobAudioRepository(database).stored_size,
+    )
 
 
 def _build_job_services(
@@ -218,5 +270,6 @@ def _log_startup(config: Config, registry: ProviderRegistry, workers: WorkerServ
         poll_interval_s=config.poll_interval_s,
         lease_s=config.lease_timeout_s,
         heartbeat_interval_s=workers.settings.heartbeat_interval,
+        signals="in-process" if config.database_kind == "sqlite" else "listen/notify",
         process_id=workers.process_id,
     )

@@ -13,7 +13,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +28,8 @@ _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+_SERVER_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/%]*)?$")
+_WORKER_KEY = re.compile(r"^swk_[A-Za-z0-9_\-]{20,200}$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 # SPEECH_ENGINE_PRELOAD: `default` stands for the default model plus diarization (the engine
 # expands it and checks every ID against its catalog); `none` preloads nothing.
@@ -73,6 +75,10 @@ class Config:
     import_allow_private: bool = False
     upload_stall_timeout_s: float = 60.0
     sse_heartbeat_s: float = 15.0  # SCRIBERR_SSE_HEARTBEAT: comment cadence on event streams
+    # A remote `scriberr worker` fetches job audio it cannot find in its own data dir from
+    # `server_url` (SCRIBERR_SERVER_URL), authenticated with `worker_key` (SCRIBERR_WORKER_KEY).
+    server_url: str | None = None
+    worker_key: str | None = field(default=None, repr=False)
 
     @property
     def database_kind(self) -> str:
@@ -200,6 +206,27 @@ class _Reader:
             raise ConfigError(name, value, allowed)
         return tuple(dict.fromkeys(items))
 
+    def server_link(self) -> tuple[str | None, str | None]:
+        """SCRIBERR_SERVER_URL and SCRIBERR_WORKER_KEY: both or neither. The key's value never
+        appears in an error message."""
+        url = self.raw("SCRIBERR_SERVER_URL", "").rstrip("/") or None
+        key = self.raw("SCRIBERR_WORKER_KEY", "") or None
+        if url is not None and not _SERVER_URL.match(url):
+            raise ConfigError(
+                "SCRIBERR_SERVER_URL", url, "the server's base URL, like http://scriberr:8080"
+            )
+        if key is not None and not _WORKER_KEY.match(key):
+            raise ConfigError(
+                "SCRIBERR_WORKER_KEY", "<hidden>", "a worker key (swk_…) from an admin"
+            )
+        if url is None and key is not None:
+            raise ConfigError("SCRIBERR_SERVER_URL", "", "the server URL the worker key is for")
+        if url is not None and key is None:
+            raise ConfigError(
+                "SCRIBERR_WORKER_KEY", "", "a worker key (swk_…) when SCRIBERR_SERVER_URL is set"
+            )
+        return url, key
+
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.raw(name, default).lower()
         if value not in choices:
@@ -220,6 +247,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         )
     provider = read.choice("SPEECH_ENGINE_PROVIDER", "auto", ("auto", "cpu", "cuda"))
     log_format = read.choice("SCRIBERR_LOG_FORMAT", "text", ("text", "json"))
+    server_url, worker_key = read.server_link()
     return Config(
         data_dir=data_dir,
         database_url=database_url,
@@ -235,7 +263,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         engine_threads=read.integer("SPEECH_ENGINE_THREADS", 0, minimum=0),
         engine_max_loaded=read.integer("SPEECH_ENGINE_MAX_LOADED", 2, minimum=1),
         engine_auto_download=read.boolean("SPEECH_ENGINE_AUTO_DOWNLOAD", True),
-        workers=read.integer("TRANSCRIPTION_WORKERS", 1, minimum=1),
+        workers=read.integer("TRANSCRIPTION_WORKERS", 1, minimum=0),
         poll_interval_s=read.duration("TRANSCRIPTION_QUEUE_POLL_INTERVAL", "2s", minimum_s=0),
         lease_timeout_s=read.duration("TRANSCRIPTION_LEASE_TIMEOUT", "10m", minimum_s=1),
         openai_retention_s=read.duration("SCRIBERR_OPENAI_RETENTION", "24h", minimum_s=0),
@@ -247,6 +275,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         upload_stall_timeout_s=read.duration("SCRIBERR_UPLOAD_STALL_TIMEOUT", "60s", minimum_s=0),
         engine_preload=read.model_list("SPEECH_ENGINE_PRELOAD", PRELOAD_DEFAULT),
         sse_heartbeat_s=read.duration("SCRIBERR_SSE_HEARTBEAT", "15s", minimum_s=0.05),
+        server_url=server_url,
+        worker_key=worker_key,
     )
 
 

@@ -1,11 +1,11 @@
-"""Opaque, prefixed identifiers (`file_…`, `tr_…`, `exec_…`, `key_…`, `profile_…`, `user_…`)."""
+"""Opaque, prefixed identifiers (`file_…`, `tr_…`, `exec_…`, `key_…`, `wkey_…`, `profile_…`, `user_…`)."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Literal
 
-IdPrefix = Literal["file", "tr", "exec", "key", "profile", "user", "req", "worker", "rt"]
+IdPrefix = Literal["file", "tr", "exec", "key", "profile", "user", "req", "worker", "rt", "wkey"]
 
 
 def new_id(prefix: IdPrefix) -> str:

@@ -99,6 +99,7 @@ LIBRARY_HOMES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("fastapi", "starlette", "pydantic", "python_multipart"), ("api",)),
     "uvicorn": ("api", "cli"),
     "sqlalchemy": ("persistence",),
+    "psycopg": ("persistence",),
     "alembic": ("persistence",),
 }
 

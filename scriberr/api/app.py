@@ -33,6 +33,8 @@ from scriberr.api.routes import (
     settings,
     transcriptions,
     transcripts,
+    worker_audio,
+    worker_keys,
 )
 from scriberr.api.webapp import DEFAULT_WEB_DIR, install_web_app
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 _ROUTE_MODULES = (
     *(health, auth, api_keys, files, settings),
     *(transcriptions, transcripts, search, profiles, models, events, admin, openai_compat),
+    *(worker_keys, worker_audio),
 )
 
 # Multipart framing and the non-file form fields on top of the file itself.

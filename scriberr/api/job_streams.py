@@ -8,17 +8,25 @@ attempt decoded so far (`transcription.segment`, from the database, after the on
 finished), then live segments and every `transcription.progress`, then the terminal event.
 Segments are always read from the database (the orchestrator stores each before publishing it; a
 broker segment event only says "read again"), so a stream never duplicates or skips one. Every
-frame has an SSE id `<execution id>:<segments delivered>` (`-:0` before any segment). Jobs run by a separate `scriberr worker` process publish into
-that process's broker, not ours; so whenever no broker event arrives for `POLL_INTERVAL_S` the
-stream reads the job row and emits what changed. After the terminal event the stream does not end
+frame has an SSE id `<execution id>:<segments delivered>` (`-:0` before any segment). Jobs run by
+a separate `scriberr worker` process publish into that process's broker; on PostgreSQL the
+signals relay (`queue.signals`) brings those events into ours at full detail, and on SQLite they
+stay there. So whenever no broker event arrives for `POLL_INTERVAL_S` the stream reads the job
+row: a terminal row ends the stream; a changed state is emitted only when the broker may have
+missed it — the job runs in another process and the relay was not connected all the time since
+the previous read (SQLite, or a listener outage: the row is the safety net, and nothing is sent
+twice or out of order because relayed events and row reads never both report live progress).
+After the terminal event the stream does not end
 (browser clients such as upstream Scriberr's frontend would reconnect in a loop): it sends
 `: heartbeat` comments until the client leaves.
 
 Global stream: every event the broker publishes for the user, once each, with the broker's event
-ID as the SSE `id:`. For jobs running in another process the stream reads the user's recently
-changed job rows about once a second and synthesises `transcription.progress` / terminal events
-(SSE ids `db-<n>`) for states it has not delivered yet; jobs running in this process are left to
-the broker, so nothing is delivered twice.
+ID as the SSE `id:`. The stream also reads the user's recently changed job rows about once a
+second and synthesises `transcription.progress` / terminal events (SSE ids `db-<n>`) for states it
+has not delivered yet — for jobs running in another process whose events cannot reach our broker
+(SQLite, or the PostgreSQL relay was down since the previous read), and, always, a terminal state
+whose event has not arrived; jobs running in this process are left to the broker. Job states are
+tracked per job, so nothing is delivered twice.
 
 Both streams send a `: heartbeat` comment whenever nothing else was sent for
 `SCRIBERR_SSE_HEARTBEAT` (default 15 s), so proxies and clients see the connection is alive.
@@ -79,6 +87,14 @@ def job_state(
     if record.status == JobStatus.FAILED:
         data["error"] = public_error(record.error)  # present even when None
     return data
+
+
+def _relay_covered(core: Core, since: float) -> bool:
+    """True when every other process's events have reached our broker without a gap since the
+    monotonic time `since` (PostgreSQL, listener connected all along)."""
+    signals = core.signals
+    live_since = signals.events_live_since() if signals is not None else None
+    return live_since is not None and live_since <= since
 
 
 def _key(data: dict[str, Any]) -> tuple[Any, ...]:
@@ -169,7 +185,7 @@ async def _follow_job(
     current = job_state(record, service.public_error)
     yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, current, cursor.event_id)
     last = _key(current)
-    last_sent = time.monotonic()
+    last_sent = synced_at = time.monotonic()
     wait_s = min(POLL_INTERVAL_S, heartbeat_s)
     while True:
         event = await subscription.next(wait_s)
@@ -192,6 +208,8 @@ async def _follow_job(
         if await request.is_disconnected():
             yield None
             return
+        covered = _relay_covered(core, synced_at)
+        synced_at = time.monotonic()
         latest = await run_in_threadpool(service.find, user_id, record.id)
         if latest is None:  # deleted meanwhile: nothing more will happen
             return
@@ -202,8 +220,8 @@ async def _follow_job(
         if latest.is_terminal:
             yield sse_frame(state_event_type(latest.status), data, cursor.event_id)
             return
-        if _key(data) != last and record.id not in service.running_here():
-            last = _key(data)  # (a job running here is reported by the broker)
+        if _key(data) != last and not covered and record.id not in service.running_here():
+            last = _key(data)  # (a job running here, or relayed, is reported by the broker)
             last_sent = time.monotonic()
             yield sse_frame(EventType.TRANSCRIPTION_PROGRESS, data, cursor.event_id)
         elif time.monotonic() - last_sent >= heartbeat_s:
@@ -223,8 +241,24 @@ def _from_event(
             data["error"] = event.data["error"]
         return sse_frame(event.type, data, event_id), _key(data), True
     if event.type == EventType.TRANSCRIPTION_PROGRESS and _key(data) != last:
+        if _behind(_key(data), last):
+            return None, last, False
         return sse_frame(event.type, data, event_id), _key(data), False
     return None, last, False
+
+
+def _behind(state: tuple[Any, ...], last: tuple[Any, ...]) -> bool:
+    """A progress event older than what the stream already sent (same status and stage, less
+    progress): a relayed event that took longer than the row write the stream started from."""
+    status, progress, stage = state
+    last_status, last_progress, last_stage = last
+    if (status, stage) != (last_status, last_stage):
+        return False
+    return (
+        isinstance(progress, float)
+        and isinstance(last_progress, float)
+        and progress < last_progress
+    )
 
 
 class _GlobalFeed:
@@ -246,10 +280,14 @@ class _GlobalFeed:
                 return None  # already delivered from the database
         return sse_frame(event.type, dict(event.data), event.id)
 
-    def from_rows(self, records: list[TranscriptionRecord], running_here: set[str]) -> list[str]:
+    def from_rows(
+        self, records: list[TranscriptionRecord], running_here: set[str], relayed: bool = False
+    ) -> list[str]:
+        """Frames for states not delivered yet; with `relayed` (every process's events reach
+        our broker) only terminal states, in case their event has not arrived yet."""
         frames = []
         for record in records:
-            if record.id in running_here:
+            if record.id in running_here or (relayed and not is_terminal(record.status)):
                 continue  # our broker reports it
             data = job_state(record, self._public_error)
             previous = self._known.get(record.id)
@@ -276,7 +314,7 @@ async def user_event_stream(
     feed = _GlobalFeed(service.public_error)
     watermark = utcnow() - _OVERLAP
     next_poll = time.monotonic() + POLL_INTERVAL_S
-    last_sent = time.monotonic()
+    last_sent = synced_at = time.monotonic()
     with subscription:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
@@ -286,11 +324,13 @@ async def user_event_stream(
                 if await request.is_disconnected():
                     return
                 checked_at = utcnow()
+                relayed = _relay_covered(core, synced_at)
+                synced_at = time.monotonic()
                 changed = await run_in_threadpool(service.changed_since, user_id, watermark)
                 running_here = set(await run_in_threadpool(service.running_here))
                 watermark = checked_at - _OVERLAP
                 next_poll = time.monotonic() + POLL_INTERVAL_S
-                frames += feed.from_rows(changed, running_here)
+                frames += feed.from_rows(changed, running_here, relayed)
             for frame in frames:
                 if frame is not None:
                     last_sent = time.monotonic()

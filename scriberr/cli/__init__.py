@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from scriberr import __version__
-from scriberr.cli import models, serve, transcribe, users, worker
+from scriberr.cli import models, serve, transcribe, users, worker, workers
 from scriberr.config import ConfigError
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"scriberr {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for subcommand in (serve, worker, transcribe, models, users):
+    for subcommand in (serve, worker, workers, transcribe, models, users):
         subcommand.register(subparsers)
     return parser
 

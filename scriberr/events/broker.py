@@ -1,7 +1,10 @@
 """A thread-safe publish/subscribe hub for job and file events.
 
 Publishers run in worker threads; subscribers are usually asyncio SSE handlers. Each subscription
-has its own queue, so every subscriber gets each matching event exactly once.
+has its own queue, so every subscriber gets each matching event exactly once. With several
+processes on PostgreSQL, `forward_to` hands every event published here to the cluster relay
+(`events.relay`), which brings other processes' events in through `deliver_remote` — delivered
+to this process's subscribers only, never forwarded again.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import itertools
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +94,11 @@ class EventBroker:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._ids = itertools.count(1)
+        self._forward: Callable[[Event], None] | None = None
+
+    def forward_to(self, forward: Callable[[Event], None] | None) -> None:
+        """Also hand every event published here to `forward` (it must not block)."""
+        self._forward = forward
 
     def publish(
         self,
@@ -98,6 +107,21 @@ class EventBroker:
         data: dict[str, Any],
         transcription_id: str | None = None,
     ) -> Event:
+        event = self.deliver_remote(type, user_id, data, transcription_id)
+        forward = self._forward
+        if forward is not None:
+            forward(event)
+        return event
+
+    def deliver_remote(
+        self,
+        type: str,
+        user_id: str,
+        data: dict[str, Any],
+        transcription_id: str | None = None,
+    ) -> Event:
+        """Deliver an event to this process's subscribers only (an event another process
+        published, or the local half of `publish`)."""
         with self._lock:
             event = Event(next(self._ids), type, user_id, dict(data), transcription_id)
             targets = [s for s in self._subscriptions if s.matches(event)]

@@ -46,6 +46,7 @@ from scriberr.jobs import (
 )
 from scriberr.layout import DataLayout
 from scriberr.logging_setup import log_event
+from scriberr.orchestrator.audio_source import AudioSource, AudioUnavailable
 from scriberr.orchestrator.files import remove_transcript, remove_tree, write_atomic
 from scriberr.orchestrator.handle import InterruptReason, JobHandle
 from scriberr.orchestrator.progress import ProgressFlusher, ProgressReporter
@@ -86,9 +87,13 @@ class AttemptResult:
 
     outcome: AttemptOutcome
     completion: Completion | None = None
+    # Set when this process could neither read nor fetch the job's audio: the job was put back,
+    # and this (one line, no key or path) is why the process should stop claiming for a while.
+    unavailable: str | None = None
 
 
 SHUTDOWN_NOTE = "interrupted by shutdown"
+AUDIO_UNAVAILABLE_NOTE = "this worker could neither read nor fetch the audio"
 # How long a completed job's partial segments stay readable (a stream in another process polls
 # once a second, and must still find the last segments when it sees the job completed).
 SEGMENT_GRACE_S = 30.0
@@ -120,6 +125,7 @@ class Orchestrator:
         clock: Callable[[], float] = time.monotonic,
         segments: SegmentRepository | None = None,
         segment_grace_s: float = SEGMENT_GRACE_S,
+        audio: AudioSource | None = None,
     ) -> None:
         self._repository = repository
         self._job_logs = job_logs
@@ -131,6 +137,7 @@ class Orchestrator:
         self._clock = clock
         self._segments = segments
         self._segment_grace_s = segment_grace_s
+        self._audio = audio or AudioSource(layout)
         self._provider_names: dict[str, str | None] = {}
         self._flusher = ProgressFlusher()
 
@@ -188,6 +195,10 @@ class Orchestrator:
             transcript = self._pipeline(handle, provider, options, reporter, scratch)
             result = self._finish(handle, reporter, transcript, started)
             return result
+        except AudioUnavailable as error:
+            if handle.reason is not None:
+                return AttemptResult(self._interrupted(handle, reporter))
+            return self._put_back(handle, reporter, error.reason)
         except (JobCanceled, _Stopped) as error:
             if handle.reason is None:
                 return AttemptResult(self._fail(handle, reporter, error))
@@ -213,7 +224,7 @@ class Orchestrator:
         scratch: Path,
     ) -> dict[str, Any]:
         cancel = handle.cancel
-        source = self._source(handle.job)
+        source = self._audio.locate(handle.job, scratch, cancel)
         reporter.log("preparing audio")
         audio = provider.prepare_audio(source, scratch / "audio.wav", cancel)
         self._checkpoint(handle)
@@ -343,6 +354,30 @@ class Orchestrator:
         self._publish(job, JobStatus.FAILED, progress, Stage.FAILED, error=message)
         return Outcome.FAILED
 
+    def _put_back(
+        self, handle: JobHandle, reporter: ProgressReporter, reason: str
+    ) -> AttemptResult:
+        """This process cannot get the audio: the job goes back to `queued` (not failed), its
+        execution ends `canceled` with a note saying why, and the caller learns `unavailable`."""
+        job = handle.job
+        reporter.close()
+        lines = [
+            *reporter.take_lines(),
+            LogLine(f"{AUDIO_UNAVAILABLE_NOTE}; the job is queued again", "warning"),
+        ]
+        if not self._repository.release(job, reporter.attempt, AUDIO_UNAVAILABLE_NOTE, lines):
+            return AttemptResult(Outcome.LOST, unavailable=reason)
+        recovered = STAGE_PROGRESS[Stage.RECOVERED].start
+        self._publish(job, JobStatus.QUEUED, recovered, Stage.RECOVERED)
+        log_event(
+            _log,
+            "job.requeued",
+            transcription_id=job.id,
+            worker_id=job.worker_id,
+            reason="audio_unavailable",
+        )
+        return AttemptResult(Outcome.REQUEUED, unavailable=reason)
+
     def _interrupted(self, handle: JobHandle, reporter: ProgressReporter) -> Outcome:
         job = handle.job
         reporter.close()
@@ -374,17 +409,6 @@ class Orchestrator:
             return self._providers.provider_for(model), None
         except KeyError:
             return None, ModelUnavailableError(f"unknown model {sanitize(model)!r}")
-
-    def _source(self, job: ClaimedJob) -> Path:
-        if not job.source_path:
-            raise EngineError("the job has no audio file")
-        try:
-            source = self._layout.resolve(job.source_path)
-        except ValueError:
-            raise EngineError("the audio file of this job is missing") from None
-        if not source.is_file():
-            raise EngineError("the audio file of this job is missing")
-        return source
 
     @staticmethod
     def _checkpoint(handle: JobHandle) -> None:

@@ -219,6 +219,25 @@ class WorkerProcess(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Why this process cannot take jobs right now (e.g. it can neither read nor fetch audio);
+    # None while it is healthy. Set by `WorkerRegistry.set_health`.
+    unhealthy_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WorkerKey(Base):
+    """A credential a remote `scriberr worker` uses to fetch job audio from the server (and
+    nothing else). Only the SHA-256 hash of the key is stored; the key is shown once."""
+
+    __tablename__ = "worker_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    preview: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str | None] = mapped_column(String(40))  # a user id; None from the CLI
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class Profile(Base):

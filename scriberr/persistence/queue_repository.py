@@ -54,6 +54,7 @@ from scriberr.persistence.executions import (
 )
 from scriberr.persistence.job_log_repository import Executor, LogLine, insert_lines
 from scriberr.persistence.models import AudioFile, Transcription
+from scriberr.persistence.signals import CANCEL_CHANNEL, WAKE_CHANNEL, cancel_payload, notify
 from scriberr.persistence.worker_registry import (
     IsAlive,
     ProcessRecord,
@@ -280,8 +281,12 @@ class QueueRepository:
         *,
         policy: SchedulerPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
+        signal_origin: str | None = None,
     ) -> None:
         self.database = database
+        # PostgreSQL: NOTIFY other processes (as `signal_origin`) when a job becomes claimable
+        # or a running job is canceled, inside the transaction that does it (persistence.signals)
+        self._signal_origin = None if database.is_sqlite else signal_origin
         self._policy = policy or FairPolicy()
         self._now = clock
         self._sql = _Statements(self._policy, database.is_sqlite)
@@ -323,6 +328,7 @@ class QueueRepository:
         )
         with transaction as active:
             active.execute(insert(_jobs).values(**values))
+            self._signal_wake(active)
             if before_commit is not None:
                 before_commit(job_id)
         log_event(
@@ -556,6 +562,8 @@ class QueueRepository:
             result = session.execute(
                 update(_jobs).where(*_owned(job.id, job.worker_id)).values(**_requeued(now))
             )
+            if _changed(result):
+                self._signal_wake(session)
             return _end_attempt(
                 session, result, job, attempt, JobStatus.CANCELED, now, log_lines, error=note
             )
@@ -589,6 +597,9 @@ class QueueRepository:
             close_execution(
                 session, transcription_id, None, JobStatus.CANCELED, now, error="canceled"
             )
+            if self._signal_origin is not None and current.claimed_by:  # stop it where it runs
+                payload = cancel_payload(self._signal_origin, transcription_id, current.claimed_by)
+                notify(session, CANCEL_CHANNEL, payload)
         return CancelResult(
             CancelOutcome.CANCELED,
             current.status,
@@ -633,7 +644,14 @@ class QueueRepository:
                         session, row.id, None, JobStatus.FAILED, now, error=LOST_WORKER_NOTE
                     )
                     recovered.append(RecoveredJob(row.id, row.user_id, row.claimed_by, reason))
+            if recovered:
+                self._signal_wake(session)
         return recovered
+
+    def _signal_wake(self, executor: Executor) -> None:
+        """PostgreSQL: tell every process a job can be claimed (heard at commit)."""
+        if self._signal_origin is not None:
+            notify(executor, WAKE_CHANNEL, self._signal_origin)
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The worker-process registry: one heartbeat row per running worker process.
 
-`register` on start, `heartbeat` periodically (it also prunes the rows of dead processes that hold
+`register` on start, `set_health` when the process can no longer (or can again) take jobs,
+`heartbeat` periodically (it also prunes the rows of dead processes that hold
 no job, so the table only lists live processes and the ones whose jobs recovery still has to
 requeue), `unregister` on a clean stop. Queue recovery reads the rows (`process_records`) in its
 own transaction to tell live owners from gone ones.
@@ -33,6 +34,7 @@ class ProcessRecord:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+    unhealthy_reason: str | None = None  # why it cannot take jobs now; None while healthy
 
 
 IsAlive = Callable[[ProcessRecord], bool]
@@ -57,6 +59,7 @@ def process_records(session: Executor) -> list[ProcessRecord]:
             pid=int(row.pid),
             started_at=as_utc(row.started_at),
             heartbeat_at=as_utc(row.heartbeat_at),
+            unhealthy_reason=row.unhealthy_reason,
         )
         for row in rows
     ]
@@ -92,6 +95,17 @@ class WorkerRegistry:
         if result.rowcount != 1:
             self.register(process_id, hostname, pid)
         return self.prune(is_alive) if is_alive is not None else 0
+
+    def set_health(self, process_id: str, reason: str | None) -> bool:
+        """Record why this process cannot take jobs right now (`reason`), or that it can again
+        (None). False when the process has no row (it is registered again by its heartbeat)."""
+        with self._db.gated_write() as session:
+            result = session.execute(
+                update(_processes)
+                .where(_processes.c.id == process_id)
+                .values(unhealthy_reason=reason)
+            )
+        return bool(result.rowcount)
 
     def unregister(self, process_id: str) -> None:
         with self._db.gated_write() as session:

@@ -8,6 +8,10 @@
   the process heartbeat, renews the lease of every job running here (a rejected renewal means the
   job was taken away, so its work is stopped), and requeues orphans: `processing` rows whose lease
   expired or whose owner process is gone (see `liveness`).
+- An attempt that could neither read nor fetch its audio put its job back; the process then marks
+  itself unhealthy (`WorkerRegistry.set_health`, one `worker.unhealthy` log line) and claims
+  nothing until `audio_check` passes again (probed with backoff, up to `UNHEALTHY_RETRY_MAX_S`).
+- `stop_canceled()` stops a job here that another process canceled (its signal, on PostgreSQL).
 - `cancel()` applies the SPEC rules and returns what happened (it raises nothing for an unknown
   or finished job); `stop()` interrupts running jobs, which go back to `queued`
   (stage `recovered`) so the next start finishes them, and returns within its timeout.
@@ -21,6 +25,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +47,10 @@ from scriberr.persistence.worker_registry import WorkerRegistry, worker_id
 from scriberr.queue.liveness import LivenessJudge, host_identity
 
 _log = logging.getLogger("scriberr.queue")
+
+UNHEALTHY_RETRY_MIN_S = 1.0
+UNHEALTHY_RETRY_MAX_S = 30.0
+HealthCheck = Callable[[], str | None]  # None: healthy; else why not (one line)
 
 
 class JobRunner(Protocol):
@@ -94,6 +103,7 @@ class WorkerService:
         settings: WorkerSettings,
         process_id: str | None = None,
         registry: WorkerRegistry | None = None,
+        audio_check: HealthCheck | None = None,
     ) -> None:
         self._repository = repository
         self._registry = registry or WorkerRegistry(repository.database)
@@ -114,6 +124,10 @@ class WorkerService:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
+        self._audio_check = audio_check
+        self._unhealthy: str | None = None
+        self._retry_s = UNHEALTHY_RETRY_MIN_S
+        self._next_probe = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -212,6 +226,17 @@ class WorkerService:
         )
         return result
 
+    def stop_canceled(self, transcription_id: str, worker_id: str) -> bool:
+        """Another process canceled a job: stop it now if `worker_id` runs it here (the row is
+        already `canceled`); True if it did. Without this signal (SQLite, or the listener is
+        down) its next progress write or lease renewal finds the row taken away and stops it."""
+        with self._lock:
+            handle = self._running.get(transcription_id)
+        if handle is None or handle.job.worker_id != worker_id or handle.done.is_set():
+            return False
+        handle.interrupt(InterruptReason.CANCELED)
+        return True
+
     def stats(self, user_id: str | None) -> dict[str, int]:
         """`queued, processing, completed, failed, canceled` from the database, plus `running`:
         this user's (everyone's for None) jobs running in this process right now."""
@@ -276,6 +301,9 @@ class WorkerService:
         wake = self._wakes[index]
         job: ClaimedJob | None = None
         while not self._stopping.is_set():
+            if job is None and not self._ready_to_claim():
+                self._stopping.wait(min(self.settings.poll_interval_s, UNHEALTHY_RETRY_MIN_S))
+                continue
             if job is None:
                 wake.clear()
                 try:
@@ -309,6 +337,8 @@ class WorkerService:
             handle.interrupt(InterruptReason.SHUTDOWN)
         try:
             result = self._orchestrator.run(handle)
+            if result.unavailable is not None:
+                self._mark_unhealthy(result.unavailable)
             return self._complete(handle, result, request)
         except Exception:
             _log.exception(
@@ -350,8 +380,12 @@ class WorkerService:
             self._safely(self.recover)
 
     def _beat(self) -> None:
-        """Refresh this process's heartbeat; the registry prunes dead processes' rows."""
+        """Refresh this process's heartbeat; the registry prunes dead processes' rows. While
+        unhealthy, the reason is written again (a row registered anew starts healthy)."""
         self._registry.heartbeat(self.process_id, self._host, os.getpid(), self._alive)
+        reason = self.unhealthy_reason
+        if reason is not None:
+            self._registry.set_health(self.process_id, reason)
 
     def _renew_leases(self) -> None:
         for handle in self._handles():
@@ -367,6 +401,52 @@ class WorkerService:
                     transcription_id=job.id,
                     worker_id=job.worker_id,
                 )
+
+    # -- health ------------------------------------------------------------------------------------
+
+    @property
+    def unhealthy_reason(self) -> str | None:
+        with self._lock:
+            return self._unhealthy
+
+    def _mark_unhealthy(self, reason: str) -> None:
+        """Stop claiming until the audio check passes; say why once (one line)."""
+        with self._lock:
+            first = self._unhealthy is None
+            if first:
+                self._unhealthy = reason
+                self._retry_s = UNHEALTHY_RETRY_MIN_S
+            self._next_probe = time.monotonic() + self._retry_s
+        if first:
+            self._safely(self._registry.set_health, self.process_id, reason)
+            log_event(
+                _log, "worker.unhealthy", level=logging.WARNING, process_id=self.process_id,
+                reason=reason,
+            )  # fmt: skip
+
+    def _ready_to_claim(self) -> bool:
+        """True while healthy. While unhealthy, one thread at a time probes `audio_check` once
+        its backoff has passed; success makes the process healthy again."""
+        with self._lock:
+            if self._unhealthy is None:
+                return True
+            now = time.monotonic()
+            if now < self._next_probe or self._audio_check is None:
+                return False
+            self._retry_s = min(UNHEALTHY_RETRY_MAX_S, self._retry_s * 2)
+            self._next_probe = now + self._retry_s
+        try:
+            reason = self._audio_check()
+        except Exception:
+            _log.exception("audio check failed", extra={"fields": {"event": "queue.error"}})
+            return False
+        if reason is not None:
+            return False
+        with self._lock:
+            self._unhealthy = None
+        self._safely(self._registry.set_health, self.process_id, None)
+        log_event(_log, "worker.healthy", process_id=self.process_id)
+        return True
 
     def _handles(self) -> list[JobHandle]:
         with self._lock:

@@ -41,8 +41,8 @@ def test_duration_forms(text: str, seconds: float) -> None:
     [
         ("TRANSCRIPTION_QUEUE_POLL_INTERVAL", "soon", "a duration like 500ms, 2s, 10m or 1h30m"),
         ("TRANSCRIPTION_LEASE_TIMEOUT", "10", "a duration"),
-        ("TRANSCRIPTION_WORKERS", "-1", "an integer >= 1"),
-        ("TRANSCRIPTION_WORKERS", "two", "an integer >= 1"),
+        ("TRANSCRIPTION_WORKERS", "-1", "an integer >= 0"),
+        ("TRANSCRIPTION_WORKERS", "two", "an integer >= 0"),
         ("SPEECH_ENGINE_PROVIDER", "tpu", "one of auto/cpu/cuda"),
         ("SPEECH_ENGINE_AUTO_DOWNLOAD", "maybe", "one of true/false/1/0/yes/no"),
         ("SCRIBERR_LOG_FORMAT", "xml", "one of text/json"),
@@ -240,3 +240,44 @@ def test_security_variables_parse_and_reject_bad_values(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as error:
             load_config({**base, name: value})
         assert name in str(error.value) and "\n" not in str(error.value)
+
+
+def test_server_url_and_worker_key_go_together_and_the_key_is_never_printed() -> None:
+    key = "swk_" + "a1B2-_" * 8
+    neither = load_config({})
+    assert neither.server_url is None and neither.worker_key is None
+    both = load_config({"SCRIBERR_SERVER_URL": "http://api:8080/", "SCRIBERR_WORKER_KEY": key})
+    assert both.server_url == "http://api:8080" and both.worker_key == key
+    assert key not in repr(both)
+    cases = [
+        ({"SCRIBERR_SERVER_URL": "http://api:8080"}, "SCRIBERR_WORKER_KEY"),
+        ({"SCRIBERR_WORKER_KEY": key}, "SCRIBERR_SERVER_URL"),
+        ({"SCRIBERR_SERVER_URL": "ftp://api", "SCRIBERR_WORKER_KEY": key}, "SCRIBERR_SERVER_URL"),
+        (
+            {"SCRIBERR_SERVER_URL": "http://api?x=1", "SCRIBERR_WORKER_KEY": key},
+            "SCRIBERR_SERVER_URL",
+        ),
+        (
+            {"SCRIBERR_SERVER_URL": "http://api", "SCRIBERR_WORKER_KEY": "sk_" + key},
+            "SCRIBERR_WORKER_KEY",
+        ),
+    ]
+    for env, variable in cases:
+        with pytest.raises(ConfigError) as raised:
+            load_config(env)
+        assert raised.value.variable == variable
+        message = str(raised.value)
+        assert "\n" not in message and key not in message
+
+
+def test_zero_workers_is_an_api_only_process() -> None:
+    assert load_config({"TRANSCRIPTION_WORKERS": "0"}).workers == 0
+
+
+@pytest.mark.slow  # starts the CLI in a subprocess
+def test_a_worker_process_with_zero_workers_stops_with_one_line(tmp_path: Path) -> None:
+    result = _worker(tmp_path, TRANSCRIPTION_WORKERS="0", ARGS="--fake-engine")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "scriberr worker: TRANSCRIPTION_WORKERS is 0; a worker process needs at least 1"
+    ]

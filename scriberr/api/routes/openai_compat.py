@@ -5,8 +5,9 @@ An upload becomes an ordinary file + transcription job on the same queue, marked
 The request waits for the job (broker events, with a once-a-second read of the job row so jobs run
 by a separate worker process are noticed too) and answers in the requested `response_format`; with
 `stream=true` it answers at once with server-sent events: `transcript.text.delta` for each segment
-as it is known, then `transcript.text.done`. If the client disconnects while waiting, the job is
-canceled.
+as it is known (on PostgreSQL also when another process runs the job: the signals relay brings its
+segment events into this broker), then `transcript.text.done`. If the client disconnects while
+waiting, the job is canceled.
 
 Mapping: `whisper-1` (and OpenAI's `gpt-4o-*transcribe*` names, or no model) means "the server's
 default" (the user's default profile, else `SPEECH_ENGINE_DEFAULT_MODEL`); any catalog ID is used as

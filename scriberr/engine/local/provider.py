@@ -128,7 +128,7 @@ class LocalProvider:
             threads=config.engine_threads,
             max_loaded=config.engine_max_loaded,
             auto_download=config.engine_auto_download,
-            processes=config.workers,
+            processes=max(1, config.workers),
             preload=preload,
         )
 
