@@ -41,9 +41,12 @@ from scriberr.api.webapp import DEFAULT_WEB_DIR, install_web_app
 if TYPE_CHECKING:
     from scriberr.bootstrap import Core
 
+# Routes are matched in this order, one by one, so the hot ones come first: the health probe and
+# the transcription routes (the listing a client polls). No path of one module matches a route of
+# another (`tests/api/test_route_order.py`), so the order changes nothing else.
 _ROUTE_MODULES = (
-    *(health, auth, api_keys, files, settings),
-    *(transcriptions, transcripts, search, profiles, models, events, admin, openai_compat),
+    *(health, transcriptions, auth, api_keys, files, settings),
+    *(transcripts, search, profiles, models, events, admin, openai_compat),
     *(worker_keys, worker_audio),
 )
 

@@ -3,6 +3,9 @@
 - `CoreDep`: the `bootstrap.Core` stored on `app.state.core` by `create_app`.
 - `CurrentUser`: a `Principal` from `Authorization: Bearer <access token | API key>` or
   `X-API-Key: <API key>`; 401 otherwise.
+- `Caller`: the `Credentials` sent (401 when none), checked later by the route itself with
+  `credentials.authenticate(auth)` inside the thread-pool call that also runs its query (one hop
+  instead of two; the listings use it).
 - `AdminUser`: a `CurrentUser` with the admin role (`is_admin`); 403 otherwise.
 - `StreamReader`: the same, or a short-lived read-only stream token in the `stream_token` query
   parameter (for EventSource and <audio> elements, which cannot set headers). Use it only on
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -30,7 +34,9 @@ from scriberr.services.errors import Forbidden, Unauthorized
 
 __all__ = [
     "AdminUser",
+    "Caller",
     "CoreDep",
+    "Credentials",
     "CurrentUser",
     "FileAudioReader",
     "OptionalUser",
@@ -78,15 +84,38 @@ def _from_headers(
     return None
 
 
-def current_user(
-    auth: AuthDep,
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The credential a request presented (`Authorization: Bearer …` or `X-API-Key`), not yet
+    checked. `authenticate` checks it against the database on every call (nothing is cached,
+    so a revoked key, an ended session or a disabled account is refused at once)."""
+
+    bearer: HTTPAuthorizationCredentials | None
+    api_key: str | None
+
+    def authenticate(self, auth: AuthService) -> Principal:
+        """The caller, or `Unauthorized`. Blocking (one query): call it from the thread pool."""
+        principal = _from_headers(auth, self.bearer, self.api_key)
+        if principal is None:
+            raise Unauthorized("Authentication required.")
+        return principal
+
+
+async def caller_credentials(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
-) -> Principal:
-    principal = _from_headers(auth, bearer, api_key)
-    if principal is None:
+) -> Credentials:
+    """The presented credential, unchecked; 401 at once when there is none."""
+    credentials = Credentials(bearer, api_key)
+    if not (bearer is not None and bearer.credentials) and not api_key:
         raise Unauthorized("Authentication required.")
-    return principal
+    return credentials
+
+
+def current_user(
+    auth: AuthDep, credentials: Annotated[Credentials, Depends(caller_credentials)]
+) -> Principal:
+    return credentials.authenticate(auth)
 
 
 def optional_user(
@@ -153,6 +182,10 @@ def _audio_reader(kind: str, path_param: str) -> Callable[..., Principal]:
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+# For hot routes (the listings): the route authenticates inside its own thread-pool call, in the
+# same hop as its query (`credentials.authenticate(core.auth)` first, before touching any data).
+# A `def` dependency such as `current_user` costs a thread-pool hop of its own.
+Caller = Annotated[Credentials, Depends(caller_credentials)]
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 StreamReader = Annotated[Principal, Depends(stream_reader)]
 AdminUser = Annotated[Principal, Depends(admin_user)]

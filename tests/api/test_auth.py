@@ -264,3 +264,43 @@ def test_stream_token_reads_audio_but_nothing_else(client: Any, user: Account) -
     # And an access token is not accepted as a stream token.
     sneaky = client.get(f"/api/v1/files/{file_id}/audio?stream_token={user.access_token}")
     assert sneaky.status_code == 401
+
+
+def test_the_listings_check_the_credential_on_every_request(
+    client: Any, user: Account, other_user: Account
+) -> None:
+    """The listings authenticate inside their own query's thread-pool call: no
+    credential is 401 before anything runs, and a revoked key or a disabled account is refused
+    on the very next request (nothing is cached)."""
+    listings = (
+        "/api/v1/transcriptions?limit=100",
+        "/api/v1/transcriptions/tr_x/executions",
+        "/api/v1/files",
+        "/api/v1/profiles",
+        "/api/v1/api-keys",
+    )
+    for path in listings:
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers={"X-API-Key": "sk_not_a_key"}).status_code == 401
+        bad = client.get(path, headers={"Authorization": "Bearer not.a.token"})
+        assert bad.status_code == 401 and bad.json()["error"]["code"] == "UNAUTHORIZED"
+
+    key = create_api_key(client, other_user)
+    by_key = {"Authorization": f"Bearer {key['key']}"}
+    for path in (listings[0], *listings[2:]):
+        assert client.get(path, headers=by_key).status_code == 200
+        assert client.get(path, headers=other_user.headers).status_code == 200
+    assert (
+        client.delete(f"/api/v1/api-keys/{key['id']}", headers=other_user.headers).status_code
+        == 204
+    )
+    for path in listings:
+        assert client.get(path, headers=by_key).status_code == 401
+
+    disable = client.patch(
+        f"/api/v1/admin/users/{other_user.user_id}", json={"disabled": True}, headers=user.headers
+    )
+    assert disable.status_code == 200, disable.text
+    for path in (listings[0], *listings[2:]):
+        assert client.get(path, headers=other_user.headers).status_code == 401
+        assert client.get(path, headers=user.headers).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from scriberr.api.app import create_app
@@ -87,6 +88,7 @@ def test_trailing_slash_redirects_are_relative(client: Any, user: Account) -> No
     assert "location" not in sneaky.headers  # never a redirect off the server
 
 
+@pytest.mark.slow
 def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(client: Any, user: Account) -> None:
     """Without SCRIBERR_FORWARDED_ALLOW_IPS, a new X-Forwarded-For per attempt does not make a
     new client: 20 failures for 20 different unknown names from "20 addresses" lock the

@@ -395,6 +395,7 @@ def _wait_terminal(client: Any, user: Account, file_id: str) -> dict[str, Any]:
     raise AssertionError("import did not finish")
 
 
+@pytest.mark.slow
 def test_url_import_becomes_ready(client: Any, core: Any, user: Account, media_server: str) -> None:
     with core.broker.subscribe(user_id=user.user_id) as subscription:
         response = client.post(

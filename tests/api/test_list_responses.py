@@ -18,7 +18,7 @@ from scriberr.api.routes.api_keys import ApiKeyOut
 from scriberr.api.routes.files import FileOut
 from scriberr.api.routes.profiles import ProfileOut
 from scriberr.api.routes.transcriptions import ExecutionOut, TranscriptionOut
-from scriberr.clock import Rfc3339Memo, as_utc, rfc3339
+from scriberr.clock import as_utc, rfc3339, rfc3339_text
 
 from .conftest import JFK, Account, create_api_key, upload
 
@@ -172,5 +172,6 @@ def test_list_routes_still_document_their_models(client: TestClient) -> None:
 def test_rfc3339_is_utc_with_truncated_milliseconds(moment: datetime) -> None:
     reference = as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert rfc3339(moment) == reference
-    assert Rfc3339Memo()[moment] == reference
+    assert rfc3339_text(moment) == reference
+    assert rfc3339_text(moment) == reference  # and again, from the cache
     assert reference.endswith("Z") and reference[-5] == "."

@@ -193,6 +193,7 @@ def test_segments_of_a_job_run_by_another_process_are_streamed(tmp_path: Path) -
         assert " ".join(segment_texts(seen)) == transcript_text(api, job["id"])
 
 
+@pytest.mark.slow
 def test_openai_stream_yields_deltas_before_the_job_completes(tmp_path: Path) -> None:
     from openai import OpenAI
 

@@ -53,6 +53,7 @@ def _installed(client: Any, user: Account) -> bool:
     return bool({m["id"]: m["installed"] for m in response.json()["items"]}[MODEL])
 
 
+@pytest.mark.slow
 def test_download_reports_progress_then_installs_and_delete_removes(
     client: Any, core: Any, user: Account, data_dir: Path
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import PASSWORD, Account, login
 from .jobs_support import make_env
 
@@ -75,6 +77,7 @@ def test_change_password_confirm_and_change_username_password(client: Any, user:
     assert out.status_code == 200 and out.json() == {"ok": True}
 
 
+@pytest.mark.slow
 def test_change_password_checks_are_throttled(client: Any, user: Account) -> None:
     statuses = [
         client.post(

@@ -137,6 +137,7 @@ def test_unhandled_errors_are_sanitised_500s(core: Any) -> None:
     assert response.headers["x-request-id"] == "boom-1"
 
 
+@pytest.mark.slow
 def test_openapi_schema_is_served_and_documents_the_routes(client: Any) -> None:
     response = client.get("/openapi.json")
     assert response.status_code == 200

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import PROJECT_ROOT, base_env, login, register
 
 
@@ -24,6 +26,7 @@ def _users(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow
 def test_operator_creates_lists_and_resets_accounts(client: Any, core: Any, data_dir: Path) -> None:
     admin = register(client, "alice")
     created = _users(data_dir, "create", "bob", "--password-stdin", stdin="bob password 123\n")

@@ -72,6 +72,7 @@ def _installed(capsys: pytest.CaptureFixture[str]) -> dict[str, bool]:
     return {m["id"]: m["installed"] for m in json.loads(capsys.readouterr().out)}
 
 
+@pytest.mark.slow
 def test_pull_shows_progress_and_installs_a_working_model(
     cli_env: Path, hub: FakeHub, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -240,6 +241,7 @@ def test_an_interrupted_install_is_swept_but_a_live_one_is_not(tmp_path: Path) -
     assert sweep_stale(cache_dir) == 1 and _leftovers(cache_dir) == []
 
 
+@pytest.mark.slow
 def test_import_verifies_by_loading_and_replaces_only_on_success(
     cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -272,6 +274,7 @@ def test_import_verifies_by_loading_and_replaces_only_on_success(
     assert (cli_env / MODEL / "model.bin").stat().st_size == (copied / "model.bin").stat().st_size
 
 
+@pytest.mark.slow
 def test_a_job_downloads_its_model_on_first_use(
     jfk_audio: PreparedAudio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: FakeHub
 ) -> None:

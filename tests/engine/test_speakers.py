@@ -37,6 +37,7 @@ def _speaker_at(turns: tuple[SpeakerTurn, ...], time: float) -> str | None:
 
 
 @pytest.mark.engine
+@pytest.mark.slow
 def test_num_speakers_two_on_a_five_second_two_voice_clip(
     provider: LocalProvider, scratch: object, tmp_path: object
 ) -> None:
@@ -76,6 +77,7 @@ def _three_voice_reference(jfk_seconds: float) -> Annotation:
 
 
 @pytest.mark.engine
+@pytest.mark.slow
 def test_three_voices_report_three_speakers_with_low_der(
     provider: LocalProvider, three_voices: PreparedAudio
 ) -> None:

@@ -77,6 +77,7 @@ def _stats_once_loaded(provider: LocalProvider) -> EngineStats:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_preload_loads_the_models_before_the_first_job_and_the_job_loads_nothing(
     warm: LocalProvider, tmp_path: Path
 ) -> None:
@@ -130,6 +131,7 @@ def test_preload_skips_models_that_are_not_installed_and_never_downloads(tmp_pat
         provider.close()
 
 
+@pytest.mark.slow
 def test_diarization_progress_advances_through_its_stages_in_several_steps(
     provider: LocalProvider, sample_audio: PreparedAudio
 ) -> None:

@@ -6,6 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from scriberr.persistence.database import Database
 from scriberr.persistence.job_log_repository import JobLogRepository
 from scriberr.persistence.queue_repository import FifoPolicy, NewJob, ProcessRecord, QueueRepository
@@ -116,6 +118,7 @@ def test_only_the_owner_can_renew_progress_complete_or_fail(database: Database) 
     assert record.output_path == "x" and record.provider == "fake"
 
 
+@pytest.mark.slow
 def test_expired_lease_is_taken_over_and_the_stale_worker_is_locked_out(database: Database) -> None:
     clock = Clock()
     queue = QueueRepository(database, clock=clock)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scriberr.api.deps import AuthDep, CurrentUser
+from scriberr.api.deps import AuthDep, Caller, CurrentUser
 from scriberr.api.json_body import page_response
 from scriberr.api.schemas import ERROR_RESPONSES, StrictModel, UtcDateTime
 from scriberr.clock import rfc3339
@@ -63,9 +63,12 @@ class ApiKeyList(BaseModel):
 
 
 @router.get("", response_model=ApiKeyList)
-async def list_api_keys(user: CurrentUser, auth: AuthDep) -> Response:
-    keys = await run_in_threadpool(auth.list_api_keys, user)
-    return page_response([api_key_fields(k) for k in keys])
+async def list_api_keys(caller: Caller, auth: AuthDep) -> Response:
+    def page() -> Response:
+        user = caller.authenticate(auth)  # in the same thread-pool call as the query
+        return page_response([api_key_fields(k) for k in auth.list_api_keys(user)])
+
+    return await run_in_threadpool(page)
 
 
 @router.post("", response_model=CreatedApiKeyOut, status_code=201)

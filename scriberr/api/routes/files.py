@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.audio_tokens import AudioTokenOut, audio_token
-from scriberr.api.deps import AuthDep, CurrentUser, FileAudioReader
+from scriberr.api.deps import AuthDep, Caller, CurrentUser, FileAudioReader
 from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
 from scriberr.api.json_body import page_response
 from scriberr.api.ranges import file_response
@@ -157,7 +157,8 @@ async def import_youtube(
 
 @router.get("/files", response_model=FileList)
 async def list_files(
-    user: CurrentUser,
+    caller: Caller,
+    auth: AuthDep,
     files: FilesDep,
     q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
     kind: Literal["audio", "video", "youtube"] | None = None,
@@ -172,6 +173,7 @@ async def list_files(
     origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
 ) -> Response:
     def page() -> Response:
+        user = caller.authenticate(auth)  # in the same thread-pool call as the query
         found = files.list(
             user.user_id,
             q=q,

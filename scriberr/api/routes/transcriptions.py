@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.audio_tokens import AudioTokenOut, audio_token
-from scriberr.api.deps import CoreDep, CurrentUser, StreamReader, TranscriptionAudioReader
+from scriberr.api.deps import Caller, CoreDep, CurrentUser, StreamReader, TranscriptionAudioReader
 from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
@@ -26,7 +26,7 @@ from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.stream_guard import guarded
 from scriberr.api.submissions import submit_upload
-from scriberr.clock import Rfc3339Memo, rfc3339
+from scriberr.clock import rfc3339, rfc3339_text
 from scriberr.services.errors import NotFound, ServiceError
 from scriberr.services.transcriptions import (
     CreateRequest,
@@ -121,16 +121,12 @@ class ExecutionList(BaseModel):
     next_cursor: str | None
 
 
-def transcription_fields(
-    core: Core, record: TranscriptionRecord, times: Rfc3339Memo | None = None
-) -> dict[str, Any]:
+def transcription_fields(core: Core, record: TranscriptionRecord) -> dict[str, Any]:
     """The public JSON object of a job (`TranscriptionOut`), as plain JSON types.
 
-    The one place that maps a record to its public shape: listings encode these dicts directly
-    (sharing one `times` memo across the page), single-item routes validate them into
-    `TranscriptionOut`."""
-    if times is None:
-        times = Rfc3339Memo()
+    The one place that maps a record to its public shape: listings encode these dicts directly,
+    single-item routes validate them into `TranscriptionOut`."""
+    time = rfc3339_text
     error = record.error
     queued, started, completed = record.queued_at, record.started_at, record.completed_at
     failed, canceled = record.failed_at, record.canceled_at
@@ -148,13 +144,13 @@ def transcription_fields(
         "diarization": record.diarization,
         "duration_seconds": record.duration_seconds,
         "error": core.transcriptions.public_error(error) if error else error,
-        "created_at": times[record.created_at],
-        "updated_at": times[record.updated_at],
-        "queued_at": times[queued] if queued is not None else None,
-        "started_at": times[started] if started is not None else None,
-        "completed_at": times[completed] if completed is not None else None,
-        "failed_at": times[failed] if failed is not None else None,
-        "canceled_at": times[canceled] if canceled is not None else None,
+        "created_at": time(record.created_at),
+        "updated_at": time(record.updated_at),
+        "queued_at": time(queued) if queued is not None else None,
+        "started_at": time(started) if started is not None else None,
+        "completed_at": time(completed) if completed is not None else None,
+        "failed_at": time(failed) if failed is not None else None,
+        "canceled_at": time(canceled) if canceled is not None else None,
     }
 
 
@@ -233,7 +229,7 @@ async def submit_transcription(request: Request, core: CoreDep, user: CurrentUse
 @router.get("/transcriptions", response_model=TranscriptionList, summary="List transcriptions")
 async def list_transcriptions(
     core: CoreDep,
-    user: CurrentUser,
+    caller: Caller,
     q: Annotated[
         str | None, Query(max_length=200, description="Search in titles and transcript text.")
     ] = None,
@@ -269,9 +265,10 @@ async def list_transcriptions(
     )
 
     def page() -> Response:
+        # One thread-pool hop: the credential check, then the query, the mapping and the encoding.
+        user = caller.authenticate(core.auth)
         found = core.transcriptions.list_page(user.user_id, params)
-        times = Rfc3339Memo()
-        items = [transcription_fields(core, record, times) for record in found.items]
+        items = [transcription_fields(core, record) for record in found.items]
         return page_response(items, found.next_cursor)
 
     return await run_in_threadpool(page)
@@ -438,11 +435,12 @@ async def transcription_logs(
 async def transcription_executions(
     transcription_id: TranscriptionId,
     core: CoreDep,
-    user: CurrentUser,
+    caller: Caller,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int | None, Query()] = None,
 ) -> Response:
     def page() -> Response:
+        user = caller.authenticate(core.auth)
         found = core.transcriptions.executions(
             user.user_id, transcription_id, cursor=cursor, limit=limit
         )
