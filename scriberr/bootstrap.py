@@ -42,7 +42,7 @@ from scriberr.persistence.settings_repository import SettingsRepository
 from scriberr.persistence.transcript_repository import TranscriptRepository
 from scriberr.persistence.transcription_repository import TranscriptionRepository
 from scriberr.persistence.worker_key_repository import JobAudioRepository, WorkerKeyRepository
-from scriberr.privacy import private_dirs
+from scriberr.privacy import create_private_dirs
 from scriberr.queue.service import WorkerService, WorkerSettings
 from scriberr.queue.signals import ClusterSignals
 from scriberr.services.auth import AuthService, LoginThrottle
@@ -123,7 +123,8 @@ def build_core(
     worker_only: bool = False,
     password_hasher: PasswordHasher | None = None,
 ) -> Core:
-    """Wire the core for `config`; `providers` replaces the real engine (tests, `--fake-engine`);
+    """Wire the core for `config`; `providers` is the engine registry when the caller built it
+    (the CLI, to start the preload early; tests; `--fake-engine`), else the real one is built;
     `password_hasher` replaces argon2's default cost (tests only: a cheap hash keeps them fast).
     `worker_only` (`scriberr worker`): the data dir may not be the server's, so audio missing
     there is fetched from `SCRIBERR_SERVER_URL` or the job is put back, never failed; and there
@@ -136,8 +137,7 @@ def build_core(
     registry = providers if providers is not None else build_provider_registry(config)
     registry.check_default_model()
     config.layout.create()
-    for directory in private_dirs(config.data_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+    create_private_dirs(config.data_dir)
     database = Database(config.database_url)
     database.migrate()
     broker = EventBroker()

@@ -56,3 +56,9 @@ def private_dirs(data_dir: Path) -> tuple[Path, ...]:
     missing `TMPDIR` would make Python fall back to `/tmp`). Created by the composition root
     once the configuration has been validated."""
     return (data_dir / "tmp", data_dir / "home")
+
+
+def create_private_dirs(data_dir: Path) -> None:
+    """Create the `private_dirs` (before any engine process is spawned)."""
+    for directory in private_dirs(data_dir):
+        directory.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from scriberr.engine.base import (
 )
 from scriberr.engine.registry import build_provider_registry
 from scriberr.jobs import JobOptions, OptionError, OptionSpec, Stage, option_specs
-from scriberr.privacy import confine_to_data_dir, private_dirs
+from scriberr.privacy import confine_to_data_dir, create_private_dirs
 from scriberr.transcript import FORMATS, CueLimits, ExportOptions, build_transcript, export
 
 
@@ -180,8 +180,7 @@ def run(arguments: argparse.Namespace) -> int:
         print("scriberr: docx is a binary format: write it with --output FILE", file=sys.stderr)
         return 2
     registry = build_provider_registry(config)
-    for directory in private_dirs(config.data_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+    create_private_dirs(config.data_dir)
     try:
         options = _job_options(arguments, registry)
         provider = registry.provider_for(options.model)

@@ -220,7 +220,7 @@ class SpeechProvider(Protocol):
 
     def preload(self) -> None:
         """Start loading the models configured to be ready before the first job (in the
-        background: returns at once; never downloads)."""
+        background: returns at once; never downloads). Calling it again does nothing."""
         ...
 
     def prepare_audio(self, source: Path, destination: Path, cancel: CancelToken) -> PreparedAudio:

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from scriberr.logging_setup import log_event
-from scriberr.persistence.database import Database
+from scriberr.persistence.database import PG_NETWORK, Database
 
 WAKE_CHANNEL = "scriberr_wake"
 CANCEL_CHANNEL = "scriberr_cancel"
@@ -36,19 +36,10 @@ EVENTS_CHANNEL = "scriberr_events"
 CHANNELS = (WAKE_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL)
 # PostgreSQL refuses payloads of 8000 bytes or more; senders keep every payload under this.
 MAX_PAYLOAD_BYTES = 7900
-CONNECT_TIMEOUT_S = 5
 _IDLE_PING_S = 10.0
 _NOTIFY_WAIT_S = 0.5
 _BACKOFF_START_S = 0.2
 _BACKOFF_MAX_S = 5.0
-# Keepalives and a TCP user timeout: a silently cut link is noticed within seconds.
-_KEEPALIVE: dict[str, Any] = {
-    "keepalives": 1,
-    "keepalives_idle": 5,
-    "keepalives_interval": 2,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 10_000,
-}
 
 _log = logging.getLogger("scriberr.signals")
 
@@ -173,9 +164,10 @@ class SignalListener:
         connection = psycopg.connect(
             self._conninfo,
             autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_S,
             application_name="scriberr-signals",
-            **_KEEPALIVE,
+            # the same connect timeout, keepalives and TCP user timeout as the pool's connections:
+            # a silently cut link is noticed within seconds
+            **PG_NETWORK.connect_args(),
         )
         return connection
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+
+from scriberr.engine.base import JobCanceled
 from scriberr.engine.local.worker import ModelCache
 
 
@@ -24,3 +29,46 @@ def test_least_recently_used_model_is_unloaded_first() -> None:
     cache.get("b", loader("b"))
     assert loads == ["a", "b", "c", "b"]
     assert cache.keys == ("c", "b")
+
+
+def test_a_model_loading_in_another_thread_is_waited_for_not_loaded_twice() -> None:
+    cache = ModelCache(capacity=2)
+    release = threading.Event()
+    loads: list[str] = []
+    model = object()
+
+    def slow_load() -> object:
+        loads.append("diarizer")
+        release.wait(10)
+        return model
+
+    cache.load_in_background("diarizer", slow_load)
+    assert cache.loading == ("diarizer",) and cache.keys == ()  # reserved before it returns
+
+    # a job that is canceled while it waits leaves the load running
+    def canceled() -> None:
+        raise JobCanceled()
+
+    with pytest.raises(JobCanceled):
+        cache.get("diarizer", slow_load, canceled)
+
+    # a job that waits gets the model the other thread loaded
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(cache.get("diarizer", slow_load)))
+    waiter.start()
+    release.set()
+    waiter.join(10)
+    assert got == [model] and loads == ["diarizer"] and cache.loads == 1
+    assert cache.keys == ("diarizer",) and cache.loading == ()
+
+
+def test_a_failed_load_can_be_retried() -> None:
+    cache = ModelCache(capacity=1)
+
+    def broken() -> object:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        cache.get("a", broken)
+    assert cache.loading == () and cache.keys == ()
+    assert cache.get("a", object) is not None and cache.keys == ("a",)

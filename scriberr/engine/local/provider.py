@@ -10,9 +10,11 @@ threads run in parallel; a caller beyond that waits for a free process. Each pro
 models resident, preferring the process that last ran the requested model.
 
 Preload (SPEECH_ENGINE_PRELOAD): `preload()` starts every engine process at once and has each load
-the configured models, from background threads, so it returns immediately. A job that arrives
-meanwhile waits for its process to finish loading (the loads it would have done itself) and can
-still be canceled while it waits. Only installed models are preloaded: startup never downloads.
+the configured models, from background threads, so it returns immediately. Each process loads the
+Whisper models and answers, then goes on loading the diarizer in a thread of its own; a job that
+arrives meanwhile waits for the Whisper load, transcribes while the diarizer loads, and its
+diarization step waits for the rest of that load (cancelable throughout). Only installed models
+are preloaded: startup never downloads.
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ class LocalProvider:
         self._processes = max(1, processes)
         self._pool = EnginePool(settings, processes)
         self._preload = tuple(preload)
+        self._preload_started = False
+        self._preload_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Config) -> LocalProvider:
@@ -141,7 +145,13 @@ class LocalProvider:
         )
 
     def preload(self) -> None:
-        """Start every engine process and load the preload models in it, in the background."""
+        """Start every engine process and load the preload models in it, in the background.
+        Only the first call does anything (startup calls it as early as it can, and again from
+        `Core.start()`)."""
+        with self._preload_lock:
+            if self._preload_started:
+                return
+            self._preload_started = True
         request = self._preload_request()
         if request is None:
             return
@@ -194,7 +204,15 @@ class LocalProvider:
         except EngineError as error:
             logger.warning("preloading models failed: %s", error.public_message)
             return
-        logger.info("preloaded models %s in %.1f s", ", ".join(loaded), time.monotonic() - started)
+        background = (
+            " (diarization goes on loading in the background)" if request.diarization else ""
+        )
+        logger.info(
+            "preloaded models %s in %.1f s%s",
+            ", ".join(loaded),
+            time.monotonic() - started,
+            background,
+        )
 
     def prepare_audio(self, source: Path, destination: Path, cancel: CancelToken) -> PreparedAudio:
         with self._pool.lease(cancel=cancel) as engine:

@@ -4,14 +4,15 @@
 debug log lines instead), keeps up to `max_loaded` models resident (least recently used unloaded),
 checks the shared cancel flag between chunks of work, and answers every request with exactly one
 terminal message. Transcription and diarization report progress through a `Pacer` (steady, at
-most four messages a second). A `PreloadRequest` loads models before any job asks for them.
+most four messages a second). A `PreloadRequest` loads models before any job asks for them: the
+Whisper models before it is answered, the diarizer in a background thread that a job's diarization
+step waits for.
 Nothing here is imported by the server process except through `process.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import logging
 import os
@@ -64,6 +65,7 @@ _DIARIZATION_KEY = DIARIZATION_MODEL_ID
 # large-v3. Only paces progress until the job's first segments arrive.
 _SPEED_PER_MB = 1500.0
 _PARENT_CHECK_S = 1.0
+_WAIT_S = 0.05  # how often a job waiting for a model loading in another thread checks cancel
 
 
 class _Sender:
@@ -109,31 +111,92 @@ def _capture_native_output(sender: _Sender) -> None:
 
 
 class ModelCache:
-    """At most `capacity` loaded models; the least recently used one is dropped first."""
+    """At most `capacity` loaded models; the least recently used one is dropped first.
+
+    Thread-safe: a model can load in a background thread (the preload's diarizer) while a job
+    runs in the main loop. A `get` for a model that another thread is loading waits for that load
+    (checking `check_cancel` every `_WAIT_S`) instead of loading it twice.
+    """
 
     def __init__(self, capacity: int) -> None:
         self._capacity = max(1, capacity)
         self._models: OrderedDict[str, Any] = OrderedDict()
+        self._loading: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
         self.loads = 0  # models loaded since the process started
 
-    def get(self, key: str, load: Callable[[], Any]) -> Any:
-        if key in self._models:
-            self._models.move_to_end(key)
-            return self._models[key]
-        while len(self._models) >= self._capacity:
+    def get(
+        self, key: str, load: Callable[[], Any], check_cancel: CancelCheck | None = None
+    ) -> Any:
+        while True:
+            with self._lock:
+                if key in self._models:
+                    self._models.move_to_end(key)
+                    return self._models[key]
+                pending = self._loading.get(key)
+                if pending is None:
+                    self._reserve(key)
+                    break
+            while not pending.wait(_WAIT_S):  # loading in another thread: wait for it
+                if check_cancel is not None:
+                    check_cancel()
+        return self._load(key, load)
+
+    def load_in_background(self, key: str, load: Callable[[], Any]) -> None:
+        """Start loading `key` in a thread of its own (a `get` meanwhile waits for it); a
+        failure is logged, and the next `get` tries again."""
+        with self._lock:
+            if key in self._models or key in self._loading:
+                return
+            self._reserve(key)
+
+        def run() -> None:
+            try:
+                self._load(key, load)
+            except EngineError as error:
+                logger.warning("loading model %s failed: %s", key, error.public_message)
+            except Exception:
+                logger.exception("loading model %s failed", key)
+
+        threading.Thread(target=run, name=f"load-{key}", daemon=True).start()
+
+    def _reserve(self, key: str) -> None:
+        """Mark `key` as loading, making room for it (lock held)."""
+        self._loading[key] = threading.Event()
+        self._make_room()
+
+    def _load(self, key: str, load: Callable[[], Any]) -> Any:
+        started = time.monotonic()
+        try:
+            model = load()
+        except BaseException:
+            with self._lock:
+                self._loading.pop(key).set()
+            raise
+        with self._lock:
+            self._models[key] = model
+            self.loads += 1
+            self._loading.pop(key).set()
+        logger.info("loaded model %s in %.1f s", key, time.monotonic() - started)
+        return model
+
+    def _make_room(self) -> None:
+        """Unload least recently used models until the ones loading fit (lock held)."""
+        while self._models and len(self._models) + len(self._loading) > self._capacity:
             evicted, _model = self._models.popitem(last=False)
             del _model
             gc.collect()
             logger.info("unloaded model %s", evicted)
-        model = load()
-        self._models[key] = model
-        self.loads += 1
-        logger.info("loaded model %s", key)
-        return model
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return tuple(self._models)
+        with self._lock:
+            return tuple(self._models)
+
+    @property
+    def loading(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._loading)
 
 
 class Engine:
@@ -151,19 +214,23 @@ class Engine:
         check_cancel: CancelCheck,
         send_segment: SegmentCallback | None = None,
     ) -> object:
+        started = time.monotonic()
         if isinstance(request, PrepareRequest):
             duration = audio.normalise_audio(request.source, request.destination, check_cancel)
+            logger.info("prepared %.1f s of audio in %.2f s", duration, time.monotonic() - started)
             return PreparedAudio(path=request.destination, duration=duration)
         if isinstance(request, TranscribeRequest):
             with Pacer(send_progress) as pacer:
                 on_segment = send_segment if request.stream_segments else None
                 result = self._transcribe(request, pacer, check_cancel, on_segment)
                 pacer.finish()
+            logger.info("transcribed in %.2f s", time.monotonic() - started)
             return result
         if isinstance(request, DiarizeRequest):
             with Pacer(send_progress) as pacer:
                 turns = self._diarize(request, pacer, check_cancel)
                 pacer.finish()
+            logger.info("diarized in %.2f s", time.monotonic() - started)
             return turns
         if isinstance(request, PreloadRequest):
             return self._preload(request)
@@ -181,7 +248,11 @@ class Engine:
         if isinstance(request, StatsRequest):
             usage = resource.getrusage(resource.RUSAGE_SELF)
             return EngineStats(
-                os.getpid(), usage.ru_maxrss / 1024.0, self._models.keys, self._models.loads
+                os.getpid(),
+                usage.ru_maxrss / 1024.0,
+                self._models.keys,
+                self._models.loads,
+                self._models.loading,
             )
         raise TypeError(f"unknown request {type(request).__name__}")
 
@@ -194,32 +265,36 @@ class Engine:
             lambda: whisper.load_model(
                 location, settings.device, settings.compute_type, settings.threads, check_cancel
             ),
+            check_cancel,
         )
 
-    def _diarizer(self) -> Any:
+    def _diarizer(self, check_cancel: CancelCheck | None = None) -> Any:
+        return self._models.get(_DIARIZATION_KEY, self._load_diarizer, check_cancel)
+
+    def _load_diarizer(self) -> Any:
         from scriberr.engine.local.diarization import SpeakerDiarizer
 
-        settings = self._settings
-        return self._models.get(
-            _DIARIZATION_KEY, lambda: SpeakerDiarizer(settings.device, settings.threads)
-        )
+        return SpeakerDiarizer(self._settings.device, self._settings.threads)
 
     def _preload(self, request: PreloadRequest) -> tuple[str, ...]:
-        """Load the requested models (a model that fails to load is logged and skipped)."""
-        loaders: list[tuple[str, Callable[[], Any]]] = [
-            (location.model_id, functools.partial(self._whisper_model, location))
-            for location in request.whisper
-        ]
-        if request.diarization:
-            loaders.append((_DIARIZATION_KEY, self._diarizer))
+        """Load the requested Whisper models, then answer, while the diarizer goes on loading in
+        a background thread: a job can start transcribing as soon as Whisper is resident, and
+        its diarization step waits for the rest of the load (which mostly overlaps the
+        transcription). A model that fails to load is logged and skipped."""
         loaded = []
-        for model_id, load in loaders:
+        for location in request.whisper:
             try:
-                load()
+                self._whisper_model(location)
+                whisper.warm_up()
             except EngineError as error:
-                logger.warning("preloading model %s failed: %s", model_id, error.public_message)
+                logger.warning(
+                    "preloading model %s failed: %s", location.model_id, error.public_message
+                )
                 continue
-            loaded.append(model_id)
+            loaded.append(location.model_id)
+        if request.diarization:  # a job's transcription may start while the diarizer loads
+            self._models.load_in_background(_DIARIZATION_KEY, self._load_diarizer)
+            loaded.append(_DIARIZATION_KEY)
         return tuple(loaded)
 
     def _transcribe(
@@ -259,7 +334,7 @@ class Engine:
         return _SPEED_PER_MB / entry.size_mb
 
     def _diarize(self, request: DiarizeRequest, pacer: Pacer, check_cancel: CancelCheck) -> object:
-        diarizer = self._diarizer()
+        diarizer = self._diarizer(check_cancel)
         check_cancel()
         samples = audio.load_samples(request.audio)
         return diarizer.diarize(samples, request.options, pacer, check_cancel)
