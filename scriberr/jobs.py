@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
@@ -583,3 +584,21 @@ def can_translate(model: CatalogModel) -> bool:
     if capabilities:
         return "translate" in capabilities
     return not is_english_only(model)
+
+
+# -- worker processes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerProcessView:
+    """One worker process of the cluster as admins see it (`/api/v1/admin/workers`)."""
+
+    id: str
+    host: str  # plain host name
+    pid: int  # in the process's own pid namespace
+    started_at: datetime
+    heartbeat_at: datetime
+    alive: bool  # judged like queue recovery judges owners (`queue.liveness`)
+    dead_at: datetime | None  # when it was marked dead or stopped; pruned a retention later
+    running_jobs: tuple[str, ...]  # ids of the `processing` jobs it holds
+    unhealthy_reason: str | None = None

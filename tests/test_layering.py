@@ -24,6 +24,7 @@ KERNEL = (
     "scriberr.clock",
     "scriberr.ids",
     "scriberr.logging_setup",
+    "scriberr.hosts",
 )
 ENGINE_INTERFACE = ("scriberr.engine.base", "scriberr.engine.registry")
 
@@ -35,6 +36,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "clock": (),
     "ids": (),
     "logging_setup": (),
+    "hosts": (),
     "config": ("scriberr.layout",),
     "privacy": (),
     "events": KERNEL,

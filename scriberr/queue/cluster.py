@@ -8,23 +8,9 @@ cluster). Shows plain host names and ids only, never paths.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
+from scriberr.jobs import WorkerProcessView
 from scriberr.persistence.worker_registry import IsAlive, ProcessRecord
-
-
-@dataclass(frozen=True)
-class WorkerProcessView:
-    id: str
-    host: str  # plain host name
-    pid: int  # in the process's own pid namespace
-    started_at: datetime
-    heartbeat_at: datetime
-    alive: bool  # judged like queue recovery judges owners (`queue.liveness`)
-    dead_at: datetime | None  # when it was marked dead or stopped; pruned a retention later
-    running_jobs: tuple[str, ...]  # ids of the `processing` jobs it holds
-    unhealthy_reason: str | None = None
 
 
 def process_views(

@@ -40,7 +40,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scriberr.ids import new_id
-from scriberr.jobs import STAGE_PROGRESS, JobStatus, Stage, job_event, stall_event
+from scriberr.jobs import (
+    STAGE_PROGRESS,
+    JobStatus,
+    Stage,
+    WorkerProcessView,
+    job_event,
+    stall_event,
+)
 from scriberr.logging_setup import log_event
 from scriberr.orchestrator import AttemptResult, InterruptReason, JobHandle, Outcome
 from scriberr.orchestrator.runner import SHUTDOWN_NOTE
@@ -54,11 +61,7 @@ from scriberr.persistence.queue_repository import (
     QueueRepository,
 )
 from scriberr.persistence.worker_registry import WorkerRegistry, worker_id
-from scriberr.queue.cluster import (
-    WorkerProcessView,
-    process_views,
-    running_on_live_processes,
-)
+from scriberr.queue.cluster import process_views, running_on_live_processes
 from scriberr.queue.fence import Fence
 from scriberr.queue.liveness import LivenessJudge, host_identity
 

@@ -196,6 +196,7 @@ def test_a_worker_without_shared_storage_fetches_audio_from_the_api(cluster: Clu
         for job_id in ids:
             executions = http.get(f"/api/v1/transcriptions/{job_id}/executions").json()["items"]
             assert [e["status"] for e in executions] == ["completed"]
+            assert executions[0]["host"] == cluster.gpu.hostname  # the worker's host ran it
             transcript = http.get(f"/api/v1/transcriptions/{job_id}/transcript")
             assert transcript.status_code == 200
         [listed] = http.get("/api/v1/admin/worker-keys").json()["items"]

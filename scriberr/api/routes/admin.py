@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import AdminUser, AuthDep, CoreDep, CurrentUser
 from scriberr.api.schemas import ERROR_RESPONSES, ErrorEnvelope, StrictModel, UtcDateTime
-from scriberr.queue.cluster import WorkerProcessView
+from scriberr.jobs import WorkerProcessView
 from scriberr.services.auth import UserUpdate, UserView
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ERROR_RESPONSES)
