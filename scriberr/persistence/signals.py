@@ -185,8 +185,23 @@ class SignalListener:
             if connection.closed:
                 raise ConnectionError("the signal connection closed")
             if time.monotonic() - last_seen >= _IDLE_PING_S:
-                connection.execute("SELECT 1")  # an idle connection proves it is still there
+                self._ping(connection)  # an idle connection proves it is still there
                 last_seen = time.monotonic()
+
+    def _ping(self, connection: psycopg.Connection[Any]) -> None:
+        """`SELECT 1` on the listening connection. psycopg hands notifications that arrive while
+        a statement runs to notify handlers, never to a later `notifies()`: without a handler
+        here they would be dropped (a cancel lost). So a handler holds them for the duration,
+        and they are delivered after the ping, in order."""
+        arrived: list[psycopg.Notify] = []
+        handler = arrived.append
+        connection.add_notify_handler(handler)
+        try:
+            connection.execute("SELECT 1")
+        finally:
+            connection.remove_notify_handler(handler)
+        for notification in arrived:
+            self._callback(self._on_notification, notification.channel, notification.payload)
 
     @staticmethod
     def _callback(function: Callable[..., None], *args: str) -> None:

@@ -207,3 +207,23 @@ def test_a_worker_only_process_sends_events_but_hears_only_wake_and_cancel(
         queue = QueueRepository(database, signal_origin="proc_api")
         enqueue(queue, seed_user(database), None)
         assert gpu.woken.wait(5)
+
+
+def test_a_notification_that_arrives_during_the_idle_ping_is_delivered(pg_url: str) -> None:
+    """psycopg passes a notification read while a statement runs to notify handlers only: the
+    listener's idle ping must not drop it (a cancel would then wait for the next heartbeat)."""
+    import psycopg
+
+    from scriberr.persistence.signals import libpq_conninfo
+
+    heard: list[tuple[str, str]] = []
+    listener = SignalListener(pg_url, lambda channel, payload: heard.append((channel, payload)))
+    conninfo = libpq_conninfo(pg_url)
+    with (
+        psycopg.connect(conninfo, autocommit=True) as listening,
+        psycopg.connect(conninfo, autocommit=True) as sender,
+    ):
+        listening.execute(f"LISTEN {CANCEL_CHANNEL}")
+        sender.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, "origin job worker"))
+        listener._ping(listening)  # the notification is read by the ping's own round trip
+    assert heard == [(CANCEL_CHANNEL, "origin job worker")]
