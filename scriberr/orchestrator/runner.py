@@ -384,15 +384,7 @@ class Orchestrator:
         ]
         if not self._repository.release(job, reporter.attempt, AUDIO_UNAVAILABLE_NOTE, lines):
             return AttemptResult(Outcome.LOST, unavailable=reason)
-        recovered = STAGE_PROGRESS[Stage.RECOVERED].start
-        self._publish(job, JobStatus.QUEUED, recovered, Stage.RECOVERED)
-        log_event(
-            _log,
-            "job.requeued",
-            transcription_id=job.id,
-            worker_id=job.worker_id,
-            reason="audio_unavailable",
-        )
+        self._announce_requeued(job, "audio_unavailable")
         return AttemptResult(Outcome.REQUEUED, unavailable=reason)
 
     def _interrupted(self, handle: JobHandle, reporter: ProgressReporter) -> Outcome:
@@ -410,9 +402,7 @@ class Orchestrator:
                     raise
                 released = False  # still unreachable: recovery elsewhere requeues it
             if released:
-                recovered = STAGE_PROGRESS[Stage.RECOVERED].start
-                self._publish(job, JobStatus.QUEUED, recovered, Stage.RECOVERED)
-                log_event(_log, "job.requeued", transcription_id=job.id, reason=handle.reason)
+                self._announce_requeued(job, str(handle.reason))
                 return Outcome.REQUEUED
             log_event(
                 _log,
@@ -437,6 +427,14 @@ class Orchestrator:
         return Outcome.LOST
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _announce_requeued(self, job: ClaimedJob, reason: str) -> None:
+        """The attempt handed its job back to the queue (stage `recovered`): say so."""
+        recovered = STAGE_PROGRESS[Stage.RECOVERED].start
+        self._publish(job, JobStatus.QUEUED, recovered, Stage.RECOVERED)
+        log_event(
+            _log, "job.requeued", transcription_id=job.id, worker_id=job.worker_id, reason=reason
+        )
 
     def _provider(self, model: str) -> tuple[SpeechProvider | None, EngineError | None]:
         try:
