@@ -8,6 +8,8 @@ export interface User {
   id: string;
   username: string;
   created_at: string;
+  role?: "admin" | "member";
+  is_admin?: boolean;
 }
 
 export interface Tokens {

@@ -454,7 +454,8 @@ function Queue() {
 }
 
 // Admins only: every worker process of the cluster (GET /api/v1/admin/workers), refreshed every
-// 10 s. Members never ask (the route answers them 403) and see no section.
+// 10 s. Members never ask (the route answers them 403) and see no section; the role comes with the
+// session, so no extra request races a sign-out.
 function Workers() {
   const { api } = useApp();
   const [workers, setWorkers] = useState<WorkerProcess[] | null>(null);
@@ -466,14 +467,10 @@ function Workers() {
         .get<{ items: WorkerProcess[] }>("/api/v1/admin/workers")
         .then((page) => !stop && setWorkers(page.items))
         .catch(() => !stop && setWorkers(null));
-    api
-      .get<{ is_admin?: boolean }>("/api/v1/auth/me")
-      .then((me) => {
-        if (stop || !me.is_admin) return;
-        load();
-        timer = window.setInterval(load, 10_000);
-      })
-      .catch(() => undefined);
+    if (api.user?.is_admin) {
+      load();
+      timer = window.setInterval(load, 10_000);
+    }
     return () => {
       stop = true;
       window.clearInterval(timer);
