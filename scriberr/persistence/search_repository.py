@@ -130,13 +130,13 @@ class SearchRepository:
             query = tsquery(terms)
             if query is None:
                 return []
+            # Newest hits in widening id windows (migration 0009 explains why).
             statement = text(
-                "SELECT id, transcription_id, segment_id, start, text FROM search_segments "
-                "WHERE user_id = :user AND tsv @@ to_tsquery('simple', :query) "
-                + ("AND id < :before " if before_id is not None else "")
-                + "ORDER BY id DESC LIMIT :limit"
+                "SELECT id, transcription_id, segment_id, start, text "
+                "FROM scriberr_search_hits(:user, :query, :before, :limit)"
             )
             params["query"] = query
+            params.setdefault("before", None)
         with self._db.session() as session:
             rows = session.execute(statement, params).all()
         return [

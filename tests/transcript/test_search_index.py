@@ -178,3 +178,60 @@ def test_index_is_backfilled_by_the_migration_and_follows_every_change(
         assert revisions == 0
     finally:
         database.close()
+
+
+def test_paging_through_many_hits_gives_every_match_newest_first(database_url: str) -> None:
+    # 40,000 index rows (several of PostgreSQL's search windows) in blocks of 50 per user, with
+    # words from every row to one row in ten thousand: each query, paged 50 at a time, must give
+    # exactly the caller's matches, newest first, with no gap or repeat at a window's edge.
+    database = Database(database_url)
+    database.migrate()
+    rows = []
+    for number in range(40_000):
+        words = ["every", f"w{number % 7}"]
+        words += ["common"] if number % 3 == 0 else []
+        words += ["middling"] if number % 211 == 0 else []
+        words += ["scarce"] if number % 9_973 == 0 else []
+        words += ["mild"] if number % 1_000 == 500 else []
+        rows.append(
+            {
+                "transcription_id": f"tr_{number // 50}",
+                "user_id": "owner" if (number // 50) % 4 else "other",
+                "segment_id": f"seg_{number}",
+                "start": 0.0,
+                "text": " ".join(words),
+            }
+        )
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO search_segments (transcription_id, user_id, segment_id, start, text) "
+                "VALUES (:transcription_id, :user_id, :segment_id, :start, :text)"
+            ),
+            rows,
+        )
+        stored = connection.execute(text("SELECT id, user_id, text FROM search_segments")).all()
+    mine = sorted(((row.id, row.text.split()) for row in stored if row.user_id == "owner"))
+    expected = {
+        "every": [i for i, _ in mine],
+        "common": [i for i, words in mine if "common" in words],
+        "middling": [i for i, words in mine if "middling" in words],
+        "scarce": [i for i, words in mine if "scarce" in words],
+        "mi*": [i for i, words in mine if {"middling", "mild"} & set(words)],
+        '"w3 common"': [i for i, words in mine if words[1:3] == ["w3", "common"]],
+        "middling -common": [i for i, words in mine if "middling" in words and "common" not in words],
+        "absent": [],
+    }
+    repository = SearchRepository(database)
+    for query, ids in expected.items():
+        got: list[int] = []
+        before: int | None = None
+        while True:
+            page = repository.search("owner", parse_query(query), before_id=before, limit=50)
+            got += [hit.id for hit in page]
+            if len(page) < 50:
+                break
+            before = page[-1].id
+        assert got == sorted(ids, reverse=True), query
+        assert ids or query == "absent"
+    database.close()
