@@ -281,3 +281,22 @@ def test_a_worker_process_with_zero_workers_stops_with_one_line(tmp_path: Path) 
     assert result.stderr.strip().splitlines() == [
         "scriberr worker: TRANSCRIPTION_WORKERS is 0; a worker process needs at least 1"
     ]
+
+
+def test_the_command_imports_only_the_subcommand_it_runs() -> None:
+    # `scriberr serve` starts the engine's preload before it imports the database and web layers;
+    # the other subcommands' modules pull those in, so they are not imported to run `serve`.
+    probe = (
+        "import sys\n"
+        "from scriberr.cli import main\n"
+        "try:\n"
+        "    main(['serve', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('sqlalchemy', 'fastapi', 'scriberr.cli.users') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "usage: scriberr serve" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"

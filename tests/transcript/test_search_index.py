@@ -211,7 +211,7 @@ def test_paging_through_many_hits_gives_every_match_newest_first(database_url: s
             rows,
         )
         stored = connection.execute(text("SELECT id, user_id, text FROM search_segments")).all()
-    mine = sorted(((row.id, row.text.split()) for row in stored if row.user_id == "owner"))
+    mine = sorted((row.id, row.text.split()) for row in stored if row.user_id == "owner")
     expected = {
         "every": [i for i, _ in mine],
         "common": [i for i, words in mine if "common" in words],
@@ -219,7 +219,9 @@ def test_paging_through_many_hits_gives_every_match_newest_first(database_url: s
         "scarce": [i for i, words in mine if "scarce" in words],
         "mi*": [i for i, words in mine if {"middling", "mild"} & set(words)],
         '"w3 common"': [i for i, words in mine if words[1:3] == ["w3", "common"]],
-        "middling -common": [i for i, words in mine if "middling" in words and "common" not in words],
+        "middling -common": [
+            i for i, words in mine if "middling" in words and "common" not in words
+        ],
         "absent": [],
     }
     repository = SearchRepository(database)

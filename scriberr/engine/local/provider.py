@@ -10,8 +10,8 @@ threads run in parallel; a caller beyond that waits for a free process. Each pro
 models resident, preferring the process that last ran the requested model.
 
 Preload (SPEECH_ENGINE_PRELOAD): `preload()` starts every engine process at once and has each load
-the configured models, from background threads, so it returns immediately. Each process loads the
-Whisper models and answers, then goes on loading the diarizer in a thread of its own; a job that
+the configured models, from background threads, so it returns immediately. Each process starts
+loading the diarizer in a thread of its own, then loads the Whisper models and answers; a job that
 arrives meanwhile waits for the Whisper load, transcribes while the diarizer loads, and its
 diarization step waits for the rest of that load (cancelable throughout). Only installed models
 are preloaded: startup never downloads.

@@ -5,8 +5,8 @@ debug log lines instead), keeps up to `max_loaded` models resident (least recent
 checks the shared cancel flag between chunks of work, and answers every request with exactly one
 terminal message. Transcription and diarization report progress through a `Pacer` (steady, at
 most four messages a second). A `PreloadRequest` loads models before any job asks for them: the
-Whisper models before it is answered, the diarizer in a background thread that a job's diarization
-step waits for.
+diarizer in a background thread that a job's diarization step waits for, started first (it is the
+long load), and the Whisper models before the request is answered.
 Nothing here is imported by the server process except through `process.py`.
 """
 
@@ -277,11 +277,14 @@ class Engine:
         return SpeakerDiarizer(self._settings.device, self._settings.threads)
 
     def _preload(self, request: PreloadRequest) -> tuple[str, ...]:
-        """Load the requested Whisper models, then answer, while the diarizer goes on loading in
-        a background thread: a job can start transcribing as soon as Whisper is resident, and
-        its diarization step waits for the rest of the load (which mostly overlaps the
-        transcription). A model that fails to load is logged and skipped."""
+        """Start the diarizer loading in a background thread (the long load, so first), load the
+        requested Whisper models, then answer: a job can start transcribing as soon as Whisper
+        is resident, and its diarization step waits for the rest of the diarizer's load (which
+        overlaps the Whisper load and the transcription). A model that fails to load is logged
+        and skipped."""
         loaded = []
+        if request.diarization:
+            self._models.load_in_background(_DIARIZATION_KEY, self._load_diarizer)
         for location in request.whisper:
             try:
                 self._whisper_model(location)
@@ -292,8 +295,7 @@ class Engine:
                 )
                 continue
             loaded.append(location.model_id)
-        if request.diarization:  # a job's transcription may start while the diarizer loads
-            self._models.load_in_background(_DIARIZATION_KEY, self._load_diarizer)
+        if request.diarization:
             loaded.append(_DIARIZATION_KEY)
         return tuple(loaded)
 
