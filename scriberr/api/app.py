@@ -18,6 +18,7 @@ from scriberr import __version__
 from scriberr.api.edge import JSON_LIMIT_BYTES, BodyLimits, install_edge
 from scriberr.api.errors import ERROR_SCHEMA, http_error_handler, install_error_handlers
 from scriberr.api.idempotency import IdempotencyStore
+from scriberr.api.listing_lane import install_listing_lane
 from scriberr.api.middleware import RequestContextMiddleware
 from scriberr.api.routes import (
     admin,
@@ -74,6 +75,7 @@ def create_app(core: Core, web_dir: Path | None = None) -> FastAPI:
     )
     app.state.core = core
     app.state.idempotency = IdempotencyStore(core.idempotency)
+    install_listing_lane(app)
     install_error_handlers(app)
     install_web_app(app, web_dir or DEFAULT_WEB_DIR, http_error_handler)
     config = core.config

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import AuthDep, Caller, CurrentUser
 from scriberr.api.json_body import page_response
+from scriberr.api.listing_lane import run_listing
 from scriberr.api.schemas import ERROR_RESPONSES, StrictModel, UtcDateTime
 from scriberr.clock import rfc3339
 from scriberr.services.auth import ApiKeyView
@@ -63,12 +64,12 @@ class ApiKeyList(BaseModel):
 
 
 @router.get("", response_model=ApiKeyList)
-async def list_api_keys(caller: Caller, auth: AuthDep) -> Response:
+async def list_api_keys(request: Request, caller: Caller, auth: AuthDep) -> Response:
     def page() -> Response:
         user = caller.authenticate(auth)  # in the same thread-pool call as the query
         return page_response([api_key_fields(k) for k in auth.list_api_keys(user)])
 
-    return await run_in_threadpool(page)
+    return await run_listing(request, page)
 
 
 @router.post("", response_model=CreatedApiKeyOut, status_code=201)

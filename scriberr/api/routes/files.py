@@ -13,6 +13,7 @@ from scriberr.api.audio_tokens import AudioTokenOut, audio_token
 from scriberr.api.deps import AuthDep, Caller, CurrentUser, FileAudioReader
 from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
 from scriberr.api.json_body import page_response
+from scriberr.api.listing_lane import run_listing
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import (
     ERROR_RESPONSES,
@@ -157,6 +158,7 @@ async def import_youtube(
 
 @router.get("/files", response_model=FileList)
 async def list_files(
+    request: Request,
     caller: Caller,
     auth: AuthDep,
     files: FilesDep,
@@ -186,7 +188,7 @@ async def list_files(
         )
         return page_response([file_fields(v) for v in found.items], found.next_cursor)
 
-    return await run_in_threadpool(page)
+    return await run_listing(request, page)
 
 
 @router.get("/files/{file_id}", response_model=FileOut)

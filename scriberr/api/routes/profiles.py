@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from scriberr.api.deps import Caller, CoreDep, CurrentUser
 from scriberr.api.job_schemas import ProfileOptionsIn
 from scriberr.api.json_body import page_response
+from scriberr.api.listing_lane import run_listing
 from scriberr.clock import rfc3339
 from scriberr.services.profiles import ProfileRecord
 
@@ -76,13 +77,13 @@ def profile_out(core: Core, profile: ProfileRecord) -> ProfileOut:
 
 
 @router.get("", response_model=ProfileList, summary="List profiles")
-async def list_profiles(core: CoreDep, caller: Caller) -> Response:
+async def list_profiles(request: Request, core: CoreDep, caller: Caller) -> Response:
     def page() -> Response:
         user = caller.authenticate(core.auth)  # in the same thread-pool call as the query
         profiles = core.profiles.list_for_user(user.user_id)
         return page_response([profile_fields(core, p) for p in profiles])
 
-    return await run_in_threadpool(page)
+    return await run_listing(request, page)
 
 
 @router.post(

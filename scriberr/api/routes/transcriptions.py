@@ -22,6 +22,7 @@ from scriberr.api.idempotency import json_response, run_idempotent
 from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.json_body import page_response
+from scriberr.api.listing_lane import run_listing
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.stream_guard import guarded
@@ -232,6 +233,7 @@ async def submit_transcription(request: Request, core: CoreDep, user: CurrentUse
 
 @router.get("/transcriptions", response_model=TranscriptionList, summary="List transcriptions")
 async def list_transcriptions(
+    request: Request,
     core: CoreDep,
     caller: Caller,
     q: Annotated[
@@ -275,7 +277,7 @@ async def list_transcriptions(
         items = [transcription_fields(core, record) for record in found.items]
         return page_response(items, found.next_cursor)
 
-    return await run_in_threadpool(page)
+    return await run_listing(request, page)
 
 
 @router.get(
@@ -437,6 +439,7 @@ async def transcription_logs(
     summary="Processing attempts of a job",
 )
 async def transcription_executions(
+    request: Request,
     transcription_id: TranscriptionId,
     core: CoreDep,
     caller: Caller,
@@ -450,7 +453,7 @@ async def transcription_executions(
         )
         return page_response([execution_fields(e) for e in found.items], found.next_cursor)
 
-    return await run_in_threadpool(page)
+    return await run_listing(request, page)
 
 
 async def stream_file_audio(request: Request, core: Core, file: FileRef) -> Response:
