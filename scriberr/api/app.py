@@ -84,7 +84,8 @@ def create_app(core: Core, web_dir: Path | None = None) -> FastAPI:
         upload_limit=config.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
         stall_timeout_s=config.upload_stall_timeout_s,
     )
-    install_edge(app, limits, config.cors_origins)
+    api_routes = [route for module in _ROUTE_MODULES for route in module.router.routes]
+    install_edge(app, limits, config.cors_origins, api_routes)
     app.add_middleware(RequestContextMiddleware)
     for module in _ROUTE_MODULES:
         app.include_router(module.router)

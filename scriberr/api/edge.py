@@ -122,13 +122,10 @@ def upload_route_matcher(routes: Sequence[BaseRoute]) -> Callable[[Scope], bool]
 
 
 class BodyLimitMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, limits: BodyLimits, routes: Callable[[], Sequence[BaseRoute]]
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, limits: BodyLimits, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.limits = limits
-        self._routes = routes
-        self._is_upload: Callable[[Scope], bool] | None = None
+        self._is_upload = upload_route_matcher(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,8 +135,6 @@ class BodyLimitMiddleware:
         if declared is None and _header(scope, b"transfer-encoding") is None:
             await self.app(scope, receive, send)  # no body (RFC 9112 §6.3): nothing to bound
             return
-        if self._is_upload is None:
-            self._is_upload = upload_route_matcher(self._routes())
         content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
         streaming = content_type == b"multipart/form-data" and self._is_upload(scope)
         limit = self.limits.upload_limit if streaming else self.limits.json_limit
@@ -281,12 +276,17 @@ class SlashRedirectMiddleware:
         await send({"type": "http.response.body", "body": b""})
 
 
-def install_edge(app: Any, limits: BodyLimits, cors_origins: Sequence[str]) -> None:
-    """Add the edge middleware to a FastAPI app (innermost first)."""
+def install_edge(
+    app: Any, limits: BodyLimits, cors_origins: Sequence[str], api_routes: Sequence[BaseRoute]
+) -> None:
+    """Add the edge middleware to a FastAPI app (innermost first). `api_routes`: the routes of
+    the API's routers as declared (full paths), where the body limit looks for upload routes.
+    They are read as declared because walking `app.routes` makes FastAPI build every included
+    route's request handling at once (about 0.2 s per app, at its first request with a body)."""
     from starlette.middleware.cors import CORSMiddleware
 
     app.router.redirect_slashes = False
-    app.add_middleware(BodyLimitMiddleware, limits=limits, routes=lambda: app.router.routes)
+    app.add_middleware(BodyLimitMiddleware, limits=limits, routes=api_routes)
     app.add_middleware(SlashRedirectMiddleware, routes=lambda: app.router.routes)
     if cors_origins:
         app.add_middleware(

@@ -44,6 +44,30 @@ def _multipart(fields: list[tuple[str, str]]) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
+def test_every_route_that_declares_an_upload_streams_bodies_past_the_json_limit(
+    client: Any, user: Account
+) -> None:
+    # The body limit finds the upload routes among the routers as declared; every route the
+    # served schema shows with a multipart body must be one of them (else its uploads over
+    # 1 MiB would be refused as oversized JSON).
+    paths = client.get("/openapi.json").json()["paths"]
+    uploads = [
+        path
+        for path, operations in paths.items()
+        if "multipart/form-data"
+        in operations.get("post", {}).get("requestBody", {}).get("content", {})
+    ]
+    assert len(uploads) >= 4, uploads
+    body, content_type = _multipart([])
+    body = body.replace(b"\r\n--edgeboundary--", b"\0" * (600 * 1024) + b"\r\n--edgeboundary--")
+    assert len(body) > 1024 * 1024
+    for path in uploads:
+        response = client.post(
+            path, content=body, headers={**user.headers, "Content-Type": content_type}
+        )
+        assert response.status_code != 413, (path, response.text)
+
+
 def test_every_form_part_counts_against_the_field_budget(client: Any, user: Account) -> None:
     body, content_type = _multipart([("title", "t" * 10_000)] * 7)  # 70 KB, one repeated name
     response = client.post(
