@@ -404,27 +404,12 @@ class Orchestrator:
             if released:
                 self._announce_requeued(job, str(handle.reason))
                 return Outcome.REQUEUED
-            log_event(
-                _log,
-                "job.lost",
-                level=logging.WARNING,
-                transcription_id=job.id,
-                worker_id=job.worker_id,
-                reason=handle.reason,
-            )
-            return Outcome.LOST
+            return _lost(job, reason=handle.reason)
         self._store_lines(job, reporter, reporter.take_lines())
         if handle.reason == InterruptReason.CANCELED:
             log_event(_log, "job.stopped", transcription_id=job.id, reason="canceled")
             return Outcome.CANCELED
-        log_event(
-            _log,
-            "job.lost",
-            level=logging.WARNING,
-            transcription_id=job.id,
-            worker_id=job.worker_id,
-        )
-        return Outcome.LOST
+        return _lost(job)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -520,3 +505,17 @@ class Orchestrator:
             )
         except Exception:
             _log.warning("job log write failed for %s", job.id, exc_info=True)
+
+
+def _lost(job: ClaimedJob, reason: InterruptReason | None = None) -> Outcome:
+    """Say (warning) that this worker no longer owns the job's row, and why when known."""
+    known = {} if reason is None else {"reason": reason}
+    log_event(
+        _log,
+        "job.lost",
+        level=logging.WARNING,
+        transcription_id=job.id,
+        worker_id=job.worker_id,
+        **known,
+    )
+    return Outcome.LOST
