@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from scriberr.cli.operator import migrated_database, print_table
 from scriberr.clock import rfc3339
 from scriberr.config import load_config, resolve_secret_key
 from scriberr.persistence.auth_repository import (
@@ -19,7 +20,6 @@ from scriberr.persistence.auth_repository import (
     UserRepository,
 )
 from scriberr.persistence.database import Database
-from scriberr.privacy import confine_to_data_dir
 from scriberr.services.auth import (
     ROLE_ADMIN,
     ROLES,
@@ -78,18 +78,14 @@ def _service(database: Database, secret: str) -> tuple[AuthService, UserReposito
 
 def run(arguments: argparse.Namespace) -> int:
     config = load_config(os.environ)
-    confine_to_data_dir(config.data_dir)
-    database = Database(config.database_url)
     try:
-        database.migrate()
-        auth, users = _service(database, resolve_secret_key(config))
-        return _act(arguments, auth, users)
+        with migrated_database(config) as database:
+            auth, users = _service(database, resolve_secret_key(config))
+            return _act(arguments, auth, users)
     except (ServiceError, ValueError) as error:
         message = error.message if isinstance(error, ServiceError) else str(error)
         print(f"scriberr users: {message}", file=sys.stderr)
         return 1
-    finally:
-        database.close()
 
 
 def _act(arguments: argparse.Namespace, auth: AuthService, users: UserRepository) -> int:
@@ -98,9 +94,7 @@ def _act(arguments: argparse.Namespace, auth: AuthService, users: UserRepository
         for view in auth.list_users():
             status = "disabled" if view.disabled else "active"
             rows.append((view.id, view.username, view.role, status, rfc3339(view.created_at) or ""))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print_table(rows)
         return 0
     password = _read_password(arguments.password_stdin)
     if arguments.action == "create":

@@ -9,11 +9,10 @@ import os
 import sys
 from typing import Any
 
+from scriberr.cli.operator import migrated_database, print_table
 from scriberr.clock import rfc3339
 from scriberr.config import load_config
-from scriberr.persistence.database import Database
 from scriberr.persistence.worker_key_repository import JobAudioRepository, WorkerKeyRepository
-from scriberr.privacy import confine_to_data_dir
 from scriberr.services.errors import ServiceError
 from scriberr.services.worker_keys import WorkerKeyService
 
@@ -38,17 +37,13 @@ def register(subparsers: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     config = load_config(os.environ)
-    confine_to_data_dir(config.data_dir)
-    database = Database(config.database_url)
     try:
-        database.migrate()
-        service = WorkerKeyService(WorkerKeyRepository(database), JobAudioRepository(database))
-        return _act(arguments, service)
+        with migrated_database(config) as database:
+            keys = WorkerKeyRepository(database)
+            return _act(arguments, WorkerKeyService(keys, JobAudioRepository(database)))
     except ServiceError as error:
         print(f"scriberr workers: {error.message}", file=sys.stderr)
         return 1
-    finally:
-        database.close()
 
 
 def _act(arguments: argparse.Namespace, service: WorkerKeyService) -> int:
@@ -78,7 +73,5 @@ def _act(arguments: argparse.Namespace, service: WorkerKeyService) -> int:
                 rfc3339(view.last_used_at) or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    print_table(rows)
     return 0
