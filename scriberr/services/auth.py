@@ -206,8 +206,23 @@ def audio_resource(kind: str, resource_id: str) -> str:
     return f"{kind}:{resource_id}"
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def credential_hash(raw: str) -> str:
+    """How a key or refresh token is stored and looked up: its SHA-256, hex."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MintedKey:
+    raw: str  # shown to its owner once, never stored
+    key_hash: str
+    preview: str
+
+
+def mint_key(prefix: str) -> MintedKey:
+    """A new random key (`prefix` + 32 random bytes), its stored hash and its preview
+    (`prefix...abcd`)."""
+    raw = prefix + secrets.token_urlsafe(32)
+    return MintedKey(raw=raw, key_hash=credential_hash(raw), preview=f"{prefix}...{raw[-4:]}")
 
 
 def _user_view(user: User) -> UserView:
@@ -310,7 +325,7 @@ class AuthService:
         return self._issue(user, family_id=None)
 
     def refresh(self, refresh_token: str) -> TokenPair:
-        outcome, token = self._refresh.use(_sha256(refresh_token), self._now())
+        outcome, token = self._refresh.use(credential_hash(refresh_token), self._now())
         if outcome != "ok" or token is None:
             raise Unauthorized("Refresh token is invalid, expired or already used.")
         user = self._users.get(token.user_id)
@@ -323,7 +338,7 @@ class AuthService:
         token), else the caller's own. Its access and stream tokens stop working at once."""
         now = self._now()
         if refresh_token:
-            found = self._refresh.family_owner(_sha256(refresh_token))
+            found = self._refresh.family_owner(credential_hash(refresh_token))
             if found is not None and (principal is None or found[1] == principal.user_id):
                 self._refresh.revoke_family(found[0], now)
             return
@@ -455,7 +470,7 @@ class AuthService:
         return self._authenticate_jwt(credential, "access")
 
     def authenticate_api_key(self, raw_key: str) -> Principal:
-        found = self._keys.with_owner(_sha256(raw_key))
+        found = self._keys.with_owner(credential_hash(raw_key))
         if found is None or not found.usable:
             raise Unauthorized("Invalid or revoked API key.")
         now = self._now()
@@ -531,15 +546,15 @@ class AuthService:
             raise InvalidRequest(
                 "description must be at most 1000 characters.", field="description"
             )
-        raw = "sk_" + secrets.token_urlsafe(32)
+        minted = mint_key("sk_")
         now = self._now()
         key = ApiKey(
             id=new_id("key"),
             user_id=principal.user_id,
             name=label,
             description=detail or None,
-            key_hash=_sha256(raw),
-            preview=f"sk_...{raw[-4:]}",
+            key_hash=minted.key_hash,
+            preview=minted.preview,
             is_active=True,
             last_used_at=None,
             revoked_at=None,
@@ -547,7 +562,7 @@ class AuthService:
             updated_at=now,
         )
         self._keys.add(key)
-        return CreatedApiKey(key=raw, view=_key_view(key))
+        return CreatedApiKey(key=minted.raw, view=_key_view(key))
 
     def list_api_keys(self, principal: Principal) -> list[ApiKeyView]:
         return [_key_view(k) for k in self._keys.list_active(principal.user_id)]
@@ -671,7 +686,7 @@ class AuthService:
             RefreshToken(
                 id=new_id("rt"),
                 user_id=user.id,
-                token_hash=_sha256(raw_refresh),
+                token_hash=credential_hash(raw_refresh),
                 family_id=family,
                 expires_at=now + REFRESH_TOKEN_TTL,
                 used_at=None,

@@ -8,8 +8,6 @@ on the worker route. Admins create, list and revoke keys (HTTP or `scriberr work
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from scriberr.persistence.worker_key_repository import (
     JobAudioRepository,
     WorkerKeyRepository,
 )
+from scriberr.services.auth import credential_hash, mint_key
 from scriberr.services.errors import InvalidRequest, NotFound, Unauthorized
 
 WORKER_KEY_PREFIX = "swk_"
@@ -62,10 +61,6 @@ def is_worker_key(credential: str) -> bool:
     return credential.startswith(WORKER_KEY_PREFIX)
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _view(key: WorkerKey) -> WorkerKeyView:
     return WorkerKeyView(
         id=key.id,
@@ -93,19 +88,19 @@ class WorkerKeyService:
         label = name.strip()
         if not label or len(label) > _MAX_NAME or not label.isprintable():
             raise InvalidRequest(f"name must be 1-{_MAX_NAME} printable characters.", field="name")
-        raw = WORKER_KEY_PREFIX + secrets.token_urlsafe(32)
+        minted = mint_key(WORKER_KEY_PREFIX)
         key = WorkerKey(
             id=new_id("wkey"),
             name=label,
-            key_hash=_sha256(raw),
-            preview=f"{WORKER_KEY_PREFIX}...{raw[-4:]}",
+            key_hash=minted.key_hash,
+            preview=minted.preview,
             created_by=created_by,
             created_at=self._now(),
             last_used_at=None,
             revoked_at=None,
         )
         self._keys.add(key)
-        return CreatedWorkerKey(key=raw, view=_view(key))
+        return CreatedWorkerKey(key=minted.raw, view=_view(key))
 
     def list(self) -> list[WorkerKeyView]:
         return [_view(key) for key in self._keys.all()]
@@ -119,7 +114,7 @@ class WorkerKeyService:
         key, an unknown or a revoked worker key)."""
         if not is_worker_key(raw_key):
             raise Unauthorized("This route needs a worker key.")
-        key = self._keys.by_hash(_sha256(raw_key))
+        key = self._keys.by_hash(credential_hash(raw_key))
         if key is None or key.revoked_at is not None:
             raise Unauthorized(_INVALID_KEY)
         now = self._now()
