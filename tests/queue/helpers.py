@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,19 @@ FAKE_OPTIONS: dict[str, Any] = {
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIBERR = [sys.executable, "-m", "scriberr.cli"]
+
+
+class Clock:
+    """A settable clock for repositories and judges (starts at 2026-01-01 UTC)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ retention period has passed, cluster-wide running counts, and stalled jobs flagg
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from scriberr.persistence.database import Database
 from scriberr.persistence.job_log_repository import JobLogRepository, LogLine
@@ -13,20 +13,9 @@ from scriberr.persistence.queue_repository import AttemptInfo, ProcessRecord, Qu
 from scriberr.persistence.worker_registry import WorkerRegistry
 from scriberr.queue.cluster import process_views, running_on_live_processes
 from scriberr.queue.liveness import LivenessJudge
-from tests.queue.helpers import enqueue, seed_user
+from tests.queue.helpers import Clock, enqueue, seed_user
 
 HOUR = 3600.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def _describe(_options: dict[str, object]) -> AttemptInfo:

@@ -21,18 +21,7 @@ from scriberr.persistence.queue_repository import (
 )
 from scriberr.persistence.worker_registry import WorkerRegistry
 from scriberr.queue.liveness import LivenessJudge
-from tests.queue.helpers import FAKE_OPTIONS, enqueue, seed_file, seed_user
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.queue.helpers import FAKE_OPTIONS, Clock, enqueue, seed_file, seed_user
 
 
 def _always_alive(_record: ProcessRecord) -> bool:
