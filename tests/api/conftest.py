@@ -10,6 +10,9 @@ a TestClient, and helpers to register users and mint credentials.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,20 @@ def base_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
+
+
+def run_cli(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`scriberr ARGS…` in a subprocess on `data_dir` (the test environment), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "scriberr.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **base_env(data_dir)},
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture

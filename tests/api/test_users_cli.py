@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import PROJECT_ROOT, base_env, login, register
+from .conftest import login, register, run_cli
 
 
 def _users(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scriberr.cli", "users", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **base_env(data_dir)},
-        timeout=120,
-        check=False,
-    )
+    return run_cli(data_dir, "users", *args, stdin=stdin)
 
 
 @pytest.mark.slow

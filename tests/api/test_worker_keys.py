@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,11 @@ from scriberr.persistence.files_repository import FileRepository
 from scriberr.persistence.models import AudioFile
 from scriberr.persistence.queue_repository import NewJob
 from tests.api.conftest import (
-    PROJECT_ROOT,
     Account,
     add_user,
-    base_env,
     create_api_key,
     login,
+    run_cli,
 )
 
 AUDIO_BYTES = 700_001  # a few chunks, odd on purpose
@@ -361,15 +359,7 @@ def test_the_client_tells_a_refused_key_from_missing_audio(
 
 
 def _workers_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scriberr.cli", "workers", *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **base_env(data_dir)},
-        timeout=120,
-        check=False,
-    )
+    return run_cli(data_dir, "workers", *args)
 
 
 def test_the_cli_creates_lists_and_revokes_worker_keys(
