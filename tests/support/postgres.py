@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -33,13 +34,16 @@ def unavailable_reason() -> str | None:
 
 
 def _as_server_user(command: list[str]) -> list[str]:
+    # The binary by its full path: `su` gives the command the server user's login PATH, which
+    # need not hold the directory this process found it in.
+    command = [shutil.which(command[0]) or command[0], *command[1:]]
     if os.geteuid() != 0:
         return command
     runner = shutil.which("runuser")
     return (
         [runner, "-u", "postgres", "--", *command]
         if runner
-        else ["su", "postgres", "-c", " ".join(command)]
+        else ["su", "postgres", "-c", shlex.join(command)]
     )
 
 
