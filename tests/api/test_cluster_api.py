@@ -145,6 +145,7 @@ def _names(items: list[SseItem]) -> list[str]:
     return [name for name, _data in events_of(items)]
 
 
+@pytest.mark.slow
 def test_a_silent_worker_s_job_shows_stalled_then_resumed_on_both_streams(
     paused_env: Env,
 ) -> None:

@@ -71,6 +71,7 @@ def _wait_for(condition: Any, timeout: float = 5.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_streams_stay_open_until_the_client_leaves_then_let_go(env: Env) -> None:
     """Streams never end on their own; when the client goes away the server drops them (with
     the default 15 s heartbeat, so it is not a heartbeat write that notices)."""
@@ -201,6 +202,7 @@ def test_auto_transcription_uses_the_default_profile(env: Env) -> None:
     assert not (env.data_dir / "transcripts" / items[0]["id"]).exists()
 
 
+@pytest.mark.slow
 def test_global_sse_reports_jobs_run_by_another_process_once(tmp_path: Path) -> None:
     with make_env(tmp_path, start=False) as paused:
         file_id = paused.fake_file()

@@ -74,6 +74,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
         yield env
 
 
+@pytest.mark.slow
 def test_segments_stream_before_completion_in_order(env: Env) -> None:
     job = env.create(env.fake_file(SLOW))
     seen: list[Frame] = []
@@ -118,6 +119,7 @@ def test_segments_stream_before_completion_in_order(env: Env) -> None:
     assert env.core.transcriptions.partial_segments(job["id"]) == []
 
 
+@pytest.mark.slow
 def test_reconnect_with_last_event_id_misses_and_repeats_nothing(env: Env) -> None:
     job = env.create(env.fake_file(SLOW))
     first: list[Frame] = []
@@ -142,6 +144,7 @@ def test_reconnect_with_last_event_id_misses_and_repeats_nothing(env: Env) -> No
     assert " ".join(segment_texts(first) + segment_texts(second)) == TEXT
 
 
+@pytest.mark.slow
 def test_a_late_client_first_receives_the_segments_so_far(env: Env) -> None:
     job = env.create(env.fake_file(SLOW))
     with (
@@ -160,6 +163,7 @@ def test_a_late_client_first_receives_the_segments_so_far(env: Env) -> None:
     assert " ".join(segment_texts(late)) == TEXT
 
 
+@pytest.mark.slow
 def test_segments_of_a_job_run_by_another_process_are_streamed(tmp_path: Path) -> None:
     """The API's core never starts workers; a second core on the same database (its own broker,
     as a `scriberr worker` process has) runs the job."""

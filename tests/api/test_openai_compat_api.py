@@ -149,6 +149,7 @@ def test_temperature_becomes_a_job_option_and_is_validated(env: Env) -> None:
     assert _transcribe(env, temperature="warm").status_code == 400
 
 
+@pytest.mark.slow
 def test_v1_files_are_kept_out_of_the_library_and_deleted_after_retention(
     tmp_path: Path,
 ) -> None:

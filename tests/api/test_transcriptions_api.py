@@ -205,6 +205,7 @@ def test_sse_of_finished_job_sends_terminal_event_then_heartbeats(
     assert elapsed >= 3 * 0.2  # heartbeats come at the configured cadence, not in a burst
 
 
+@pytest.mark.slow
 def test_sse_falls_back_to_the_database_for_other_processes(paused_env: Env) -> None:
     """A job run by another process publishes nothing into this broker: the stream notices the
     row's progress and completion by reading the database."""

@@ -362,6 +362,7 @@ def _workers_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]
     return run_cli(data_dir, "workers", *args)
 
 
+@pytest.mark.slow
 def test_the_cli_creates_lists_and_revokes_worker_keys(
     client: TestClient, core: Any, user: Account, data_dir: Path
 ) -> None:

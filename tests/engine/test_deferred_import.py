@@ -26,6 +26,7 @@ def test_an_import_statement_does_not_load_a_deferred_module_but_its_first_use_d
     assert sys.modules["colorsys"] is not stub  # the real module took its place
 
 
+@pytest.mark.slow
 def test_the_diarizer_class_loads_without_umap_or_hdbscan() -> None:
     # a fresh interpreter: another test may have used UMAP in this one
     check = (

@@ -133,6 +133,7 @@ def test_exactly_gives_the_asked_count_even_on_a_handful_of_sub_segments() -> No
     assert set(exactly(embeddings, 1)) == {0}
 
 
+@pytest.mark.slow
 def test_hints_bound_the_estimate() -> None:
     embeddings, _truth = _voices([12, 12, 12], spread=0.05)
     found = cluster_speakers(embeddings, DiarizationOptions(), 60.0)

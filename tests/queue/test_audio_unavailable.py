@@ -50,6 +50,7 @@ def _reason(core: Core) -> str | None:
     return row.unhealthy_reason
 
 
+@pytest.mark.slow
 def test_a_worker_process_puts_the_job_back_and_reports_unhealthy(
     make: list[Core], data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -53,6 +53,7 @@ def _probe(host: SimulatedHost, address: str, port: int, timeout: float) -> list
     return result.stdout.split()
 
 
+@pytest.mark.slow
 def test_hosts_have_their_own_name_pid_namespace_and_link_that_can_be_cut() -> None:
     with simulated_network() as network:
         require_partitions(network)
