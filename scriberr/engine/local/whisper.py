@@ -46,12 +46,13 @@ _SPLIT_LONGER_THAN_S = 12.0
 _PAUSE_S = 1.0
 _SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")  # also CJK full stops
 
-# With partial segments on, a long input's first ~8 s are decoded on their own first (cut in a
-# pause, as one chunk of the batched pipeline), so the first segments arrive after a fraction of
-# the work instead of after the features of the whole input and a full batch. The part is short
-# because its batch of one costs decoder steps in proportion to its length (a 30-s first part cost
-# 10-15 % in total with batches of 8, an 8-10-s one 2-3 %).
-FIRST_PART_MIN_S = 8.0
+# With partial segments on, a long input's first few seconds are decoded on their own first (cut in
+# the first pause after `FIRST_PART_MIN_S`, as one chunk of the batched pipeline), so the first
+# segments arrive after a fraction of the work instead of after the features of the whole input and
+# a full batch. The part is short because its batch of one costs decoder steps in proportion to its
+# length: on the 5-minute bench file a 30-s first part cost 10-15 % in total with batches of 8, an
+# 18-s one 8 %, a 7-s one about 5 %.
+FIRST_PART_MIN_S = 5.0
 FIRST_PART_MAX_S = 30.0
 
 CancelCheck = Callable[[], None]
