@@ -192,8 +192,7 @@ class Orchestrator:
                 request_options=job.options,
             )
         if attempt is None:
-            log_event(_log, "job.lost", transcription_id=job.id, worker_id=job.worker_id)
-            return AttemptResult(Outcome.LOST)
+            return AttemptResult(_lost(job))
         reporter.attempt = attempt
         reporter.log(f"attempt started (model {options.model})")
         reporter.publish_current()
@@ -383,7 +382,7 @@ class Orchestrator:
             LogLine(f"{AUDIO_UNAVAILABLE_NOTE}; the job is queued again", "warning"),
         ]
         if not self._repository.release(job, reporter.attempt, AUDIO_UNAVAILABLE_NOTE, lines):
-            return AttemptResult(Outcome.LOST, unavailable=reason)
+            return AttemptResult(_lost(job), unavailable=reason)
         self._announce_requeued(job, "audio_unavailable")
         return AttemptResult(Outcome.REQUEUED, unavailable=reason)
 

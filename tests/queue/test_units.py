@@ -17,6 +17,7 @@ from scriberr.engine.fake import FakeProvider, FakeScript, fake_registry
 from scriberr.jobs import AttemptOutcome, JobOptions, JobStatus, Stage
 from scriberr.layout import DataLayout
 from scriberr.orchestrator import AttemptResult, InterruptReason, JobHandle, Orchestrator
+from scriberr.orchestrator.audio_source import AudioSource, AudioUnavailable
 from scriberr.persistence.queue_repository import (
     Attempt,
     AttemptInfo,
@@ -142,7 +143,16 @@ def _job(tmp_path: Path, model: str = "fake-model", **script: Any) -> ClaimedJob
     )
 
 
-def _orchestrator(tmp_path: Path, queue: FakeQueue, broker: Broker) -> Orchestrator:
+class UnreachableAudio(AudioSource):
+    """A source that can neither read nor fetch any job's audio."""
+
+    def locate(self, job: ClaimedJob, scratch: Path, cancel: Any) -> Path:
+        raise AudioUnavailable("cannot fetch job audio: the server is down")
+
+
+def _orchestrator(
+    tmp_path: Path, queue: FakeQueue, broker: Broker, audio: AudioSource | None = None
+) -> Orchestrator:
     return Orchestrator(
         repository=queue,  # type: ignore[arg-type]
         job_logs=FakeLogs(),  # type: ignore[arg-type]
@@ -151,6 +161,7 @@ def _orchestrator(tmp_path: Path, queue: FakeQueue, broker: Broker) -> Orchestra
         layout=DataLayout(tmp_path),
         defaults=JobOptions.defaults("fake-model"),
         progress_interval_s=0.0,
+        audio=audio,
     )
 
 
@@ -274,6 +285,29 @@ def test_a_shutdown_interrupt_requeues_the_job(tmp_path: Path) -> None:
     assert result.outcome == AttemptOutcome.REQUEUED and result.completion is None
     assert queue.rows["tr_1"].status == JobStatus.QUEUED
     assert broker.events[-1][1]["stage"] == "recovered"
+
+
+def test_a_job_whose_audio_is_unreachable_is_put_back_not_failed(tmp_path: Path) -> None:
+    queue, broker = FakeQueue({"tr_1": Row()}), Broker()
+    orchestrator = _orchestrator(tmp_path, queue, broker, UnreachableAudio(DataLayout(tmp_path)))
+    result = orchestrator.run(JobHandle(_job(tmp_path)))
+    assert result.outcome == AttemptOutcome.REQUEUED
+    assert result.unavailable == "cannot fetch job audio: the server is down"
+    assert queue.rows["tr_1"].status == JobStatus.QUEUED and queue.rows["tr_1"].error is None
+    assert broker.events[-1][1]["stage"] == "recovered"
+
+
+def test_putting_back_a_job_another_worker_took_over_is_lost_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue, broker = FakeQueue({"tr_1": Row()}), Broker()
+    orchestrator = _orchestrator(tmp_path, queue, broker, UnreachableAudio(DataLayout(tmp_path)))
+    queue.release = lambda *_args, **_kwargs: False  # type: ignore[method-assign]
+    with caplog.at_level("WARNING", logger="scriberr.orchestrator"):
+        result = orchestrator.run(JobHandle(_job(tmp_path)))
+    assert result.outcome == AttemptOutcome.LOST and result.unavailable is not None
+    assert any("job.lost" in record.getMessage() for record in caplog.records)
+    assert not any(data.get("stage") == "recovered" for _kind, data in broker.events)
 
 
 class FakeRunner:
