@@ -240,16 +240,22 @@ def transcribe(
 
 def first_part_end(samples: np.ndarray) -> int | None:
     """Where to end the part decoded first when segments stream: the middle of the first pause
-    that starts between `FIRST_PART_MIN_S` and `FIRST_PART_MAX_S` (sample index), or None."""
+    that starts between `FIRST_PART_MIN_S` and `FIRST_PART_MAX_S` (sample index), or None.
+
+    VAD runs on a short head first (such a pause is usually within a few seconds) and on the
+    longer one only when the short one has none; the pipeline runs its own VAD again."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    head = samples[: int((FIRST_PART_MAX_S + 15) * SAMPLE_RATE)]
-    speech = get_speech_timestamps(head, VadOptions(min_silence_duration_ms=160))
-    for before, after in itertools.pairwise(speech):
-        if before["end"] >= FIRST_PART_MIN_S * SAMPLE_RATE:
-            if before["end"] > FIRST_PART_MAX_S * SAMPLE_RATE:
-                return None
-            return (int(before["end"]) + int(after["start"])) // 2
+    for head_s in (FIRST_PART_MIN_S + 10.0, FIRST_PART_MAX_S + 15.0):
+        head = samples[: int(head_s * SAMPLE_RATE)]
+        speech = get_speech_timestamps(head, VadOptions(min_silence_duration_ms=160))
+        for before, after in itertools.pairwise(speech):
+            if before["end"] >= FIRST_PART_MIN_S * SAMPLE_RATE:
+                if before["end"] > FIRST_PART_MAX_S * SAMPLE_RATE:
+                    return None
+                return (int(before["end"]) + int(after["start"])) // 2
+        if head.shape[0] == samples.shape[0]:
+            return None  # the whole input was searched
     return None
 
 
