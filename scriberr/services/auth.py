@@ -219,8 +219,8 @@ class MintedKey:
 
 
 def mint_key(prefix: str) -> MintedKey:
-    """A new random key (`prefix` + 32 random bytes), its stored hash and its preview
-    (`prefix...abcd`)."""
+    """A new random key or refresh token (`prefix` + 32 random bytes), its stored hash and its
+    preview (`prefix...abcd`)."""
     raw = prefix + secrets.token_urlsafe(32)
     return MintedKey(raw=raw, key_hash=credential_hash(raw), preview=f"{prefix}...{raw[-4:]}")
 
@@ -680,13 +680,13 @@ class AuthService:
     def _issue(self, user: User, family_id: str | None) -> TokenPair:
         family = family_id or new_id("rt")
         access, _expires = self._jwt(user, "access", ACCESS_TOKEN_TTL, session_id=family)
-        raw_refresh = "rt_" + secrets.token_urlsafe(32)
+        refresh = mint_key("rt_")
         now = self._now()
         self._refresh.add(
             RefreshToken(
                 id=new_id("rt"),
                 user_id=user.id,
-                token_hash=credential_hash(raw_refresh),
+                token_hash=refresh.key_hash,
                 family_id=family,
                 expires_at=now + REFRESH_TOKEN_TTL,
                 used_at=None,
@@ -696,7 +696,7 @@ class AuthService:
         )
         return TokenPair(
             access_token=access,
-            refresh_token=raw_refresh,
+            refresh_token=refresh.raw,
             expires_in=int(ACCESS_TOKEN_TTL.total_seconds()),
             user=_user_view(user),
         )
