@@ -10,10 +10,12 @@ from scriberr.engine.base import (
     DiarizationOptions,
     InvalidOptionsError,
     PreparedAudio,
+    SpeakerTurn,
     TranscriptionOptions,
 )
 from scriberr.engine.local import LocalProvider
-from scriberr.engine.local.diarization import _fbank_options, subsegment_fbank
+from scriberr.engine.local.diarization import SpeakerDiarizer, _fbank_options, subsegment_fbank
+from scriberr.engine.local.pacing import Pacer
 from scriberr.transcript import build_transcript
 
 from .conftest import SAMPLE, SAMPLE_RTTM
@@ -105,3 +107,17 @@ def test_fbank_features_are_mean_normalised_kaldi_log_mels() -> None:
     assert np.allclose(features.mean(axis=0), 0.0, atol=1e-4)
     short = subsegment_fbank(samples, 3.0, 3.01, options)  # padded to one 25 ms frame
     assert short.shape == (1, 80)
+
+
+def test_a_warmed_up_diarizer_gives_the_turns_a_cold_one_gives() -> None:
+    samples = read_audio(SAMPLE)
+
+    def turns(diarizer: SpeakerDiarizer) -> tuple[SpeakerTurn, ...]:
+        return diarizer.diarize(samples, DiarizationOptions(), Pacer(lambda _f: None), lambda: None)
+
+    cold = SpeakerDiarizer("cpu", 0)
+    expected = turns(cold)
+    warm = SpeakerDiarizer("cpu", 0)
+    warm.warm_up()
+    assert len({turn.speaker for turn in expected}) == 2
+    assert turns(warm) == expected

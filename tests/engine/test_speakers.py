@@ -12,9 +12,11 @@ from scriberr.engine.base import CancelToken, DiarizationOptions, PreparedAudio,
 from scriberr.engine.local import LocalProvider
 from scriberr.engine.local.speakers import (
     MIN_EMBEDDINGS,
+    average_linkage,
     cluster_speakers,
     exactly,
     fold_small_clusters,
+    kmeans,
     merge_close_clusters,
 )
 
@@ -156,3 +158,44 @@ def test_small_clusters_fold_and_close_clusters_merge() -> None:
     stray = truth.copy()
     stray[3] = 9  # a one-sub-segment cluster goes to the voice it sounds like
     assert list(fold_small_clusters(embeddings, stray, 4)) == list(truth)
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(set(zip(a, b, strict=True))) == len(set(a)) == len(set(b))
+
+
+def test_average_linkage_partitions_as_scikit_learn_does() -> None:
+    from sklearn.cluster import AgglomerativeClustering
+
+    rng = np.random.default_rng(1)
+    for _trial in range(20):
+        embeddings = rng.normal(size=(MIN_EMBEDDINGS - 1, 16))
+        for count in (2, 3, 4):
+            reference = AgglomerativeClustering(
+                n_clusters=count, metric="cosine", linkage="average"
+            ).fit_predict(embeddings)
+            assert _same_partition(average_linkage(embeddings, count), reference)
+
+
+def test_kmeans_is_repeatable_and_no_looser_than_scikit_learn() -> None:
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(2)
+    for count in (2, 3, 5):
+        centres = rng.normal(size=(count, 4))
+        points = np.concatenate([c + rng.normal(0.0, 0.6, size=(30, 4)) for c in centres])
+        labels = kmeans(points, count)
+        assert list(labels) == list(kmeans(points, count))
+        assert len(set(labels)) == count
+        inertia = sum(
+            ((points[labels == c] - points[labels == c].mean(0)) ** 2).sum() for c in set(labels)
+        )
+        reference = KMeans(n_clusters=count, random_state=0).fit(points).inertia_
+        assert inertia <= reference * (1 + 1e-6)
+
+
+def test_a_minimum_above_the_sub_segment_count_gives_one_speaker_per_sub_segment() -> None:
+    embeddings, _truth = _voices([6, 5], spread=0.05)  # 11 sub-segments, two voices
+    for minimum in (11, 12, 15):
+        labels = cluster_speakers(embeddings, DiarizationOptions(min_speakers=minimum), 10.0)
+        assert len(set(labels)) == 11

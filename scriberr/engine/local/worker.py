@@ -274,7 +274,9 @@ class Engine:
     def _load_diarizer(self) -> Any:
         from scriberr.engine.local.diarization import SpeakerDiarizer
 
-        return SpeakerDiarizer(self._settings.device, self._settings.threads)
+        diarizer = SpeakerDiarizer(self._settings.device, self._settings.threads)
+        diarizer.warm_up()
+        return diarizer
 
     def _preload(self, request: PreloadRequest) -> tuple[str, ...]:
         """Start the diarizer loading in a background thread (the long load, so first), load the
