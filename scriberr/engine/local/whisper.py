@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -206,17 +207,9 @@ def transcribe(
     window = min(1.0, window_seconds(duration) / duration)  # share of the input one call covers
     pacer.phase(0.0, window, expected_s=window * duration / speed if speed else None)
     cut = first_part_end(samples) if on_segment is not None and use_batched(duration) else None
-    parts = [(0, samples)] if cut is None else [(0, samples[:cut]), (cut, samples[cut:])]
     segments: list[Segment] = []
-    language = options.language
-    for start, part in parts:
-        offset = start / SAMPLE_RATE
-        # Both parts of a split input use the batched pipeline, as the whole would: the first
-        # part is then one chunk decoded as a batch of one (a sequential decode of it cost
-        # 5-10 % more in total), the rest is batched even when it is under a minute.
-        batched = True if len(parts) > 1 else None
-        iterator, info = start_decoding(model, part, replace(options, language=language), batched)
-        language = language or info.language  # the first part's answer holds for the rest
+
+    def consume(iterator: Any, offset: float) -> None:
         for raw in iterator:
             converted = _segments(raw, duration, offset)
             if on_segment is not None:
@@ -226,6 +219,29 @@ def transcribe(
             position = min(1.0, (float(raw.end) + offset) / duration)
             pacer.report(position, bound=position + window)
             check_cancel()
+
+    if cut is None:
+        iterator, info = start_decoding(model, samples, options)
+        language = options.language or info.language
+        consume(iterator, 0.0)
+    else:
+        # Both parts use the batched pipeline, as the whole would: the first part is one chunk
+        # decoded as a batch of one (a sequential decode of it cost 5-10 % more in total), the
+        # rest is batched even when it is under a minute. The rest's VAD and features (0.7 s on
+        # one core for 5 minutes, done when its decoding starts) are computed in a thread while
+        # the first part decodes, so its decode (0.37 s, mostly one more encoder pass) costs
+        # little in total.
+        iterator, info = start_decoding(model, samples[:cut], options, batched=True)
+        language = options.language or info.language  # the first part's answer holds for all
+        rest_options = replace(options, language=language)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode-rest")
+        try:
+            rest = pool.submit(start_decoding, model, samples[cut:], rest_options, True)
+            consume(iterator, 0.0)
+            rest_iterator, _info = rest.result()
+        finally:
+            pool.shutdown(wait=False)  # a cancel does not wait for the rest's preparation
+        consume(rest_iterator, cut / SAMPLE_RATE)
     words = tuple(word for segment in segments for word in segment.words)
     text = " ".join(segment.text for segment in segments if segment.text).strip()
     return TranscriptionOutput(
