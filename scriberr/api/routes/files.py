@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +14,7 @@ from scriberr.api.deps import AuthDep, Caller, CurrentUser, FileAudioReader
 from scriberr.api.idempotency import IdempotencyKey, json_response, run_idempotent
 from scriberr.api.json_body import page_response
 from scriberr.api.listing_lane import run_listing
+from scriberr.api.query_params import QueryModel
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import (
     ERROR_RESPONSES,
@@ -156,35 +157,39 @@ async def import_youtube(
     return await run_idempotent(request, user, produce)
 
 
-@router.get("/files", response_model=FileList)
-async def list_files(
-    request: Request,
-    caller: Caller,
-    auth: AuthDep,
-    files: FilesDep,
-    q: Annotated[str | None, Query(max_length=200, description="Search in titles.")] = None,
-    kind: Literal["audio", "video", "youtube"] | None = None,
-    status: FileStatus | None = None,
-    sort: Literal[
-        "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"
-    ] = "-created_at",
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    limit: Annotated[
-        int, Query(description="Page size; default 50, values above 200 are capped.")
-    ] = 50,
-    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
-) -> Response:
+class FileQuery(QueryModel):
+    """The query parameters of `GET /files`."""
+
+    q: str | None = Field(None, max_length=200, description="Search in titles.")
+    kind: Literal["audio", "video", "youtube"] | None = None
+    status: FileStatus | None = None
+    sort: Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"] = (
+        "-created_at"
+    )
+    cursor: str | None = Field(None, max_length=1000)
+    limit: int = Field(50, description="Page size; default 50, values above 200 are capped.")
+    origin: str | None = Field(None, max_length=16, description=ORIGIN_HELP)
+
+
+@router.get(
+    "/files",
+    response_model=FileList,
+    openapi_extra={"parameters": FileQuery.openapi_parameters()},
+)
+async def list_files(request: Request, caller: Caller, auth: AuthDep, files: FilesDep) -> Response:
+    query = FileQuery.from_request(request)
+
     def page() -> Response:
         user = caller.authenticate(auth)  # in the same thread-pool call as the query
         found = files.list(
             user.user_id,
-            q=q,
-            kind=kind,
-            status=status,
-            sort=sort,
-            cursor=cursor,
-            limit=limit,
-            origin=origin,
+            q=query.q,
+            kind=query.kind,
+            status=query.status,
+            sort=query.sort,
+            cursor=query.cursor,
+            limit=query.limit,
+            origin=query.origin,
         )
         return page_response([file_fields(v) for v in found.items], found.next_cursor)
 

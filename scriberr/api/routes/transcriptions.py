@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from scriberr.api.job_schemas import JobOptionsIn
 from scriberr.api.job_streams import job_event_stream
 from scriberr.api.json_body import page_response
 from scriberr.api.listing_lane import run_listing
+from scriberr.api.query_params import QueryModel
 from scriberr.api.ranges import file_response
 from scriberr.api.schemas import ORIGIN_HELP, multipart_upload_body
 from scriberr.api.stream_guard import guarded
@@ -231,43 +232,44 @@ async def submit_transcription(request: Request, core: CoreDep, user: CurrentUse
     return await run_idempotent(request, user, produce)
 
 
-@router.get("/transcriptions", response_model=TranscriptionList, summary="List transcriptions")
-async def list_transcriptions(
-    request: Request,
-    core: CoreDep,
-    caller: Caller,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Search in titles and transcript text.")
-    ] = None,
-    file_id: Annotated[
-        str | None, Query(max_length=64, description="Only transcriptions of this file.")
-    ] = None,
-    status_filter: Annotated[
-        list[str] | None,
-        Query(
-            alias="status",
-            description="queued, processing, completed, failed or canceled (repeat or comma-separate).",
-        ),
-    ] = None,
-    updated_after: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
-    sort: Annotated[
-        str | None,
-        Query(description="created_at, -created_at, updated_at, -updated_at, title, -title"),
-    ] = None,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    limit: Annotated[int | None, Query(description="Default 50, capped at 200.")] = None,
-    origin: Annotated[str | None, Query(max_length=16, description=ORIGIN_HELP)] = None,
-) -> Response:
-    statuses = [s.strip() for raw in status_filter or [] for s in raw.split(",") if s.strip()]
+class TranscriptionQuery(QueryModel):
+    """The query parameters of `GET /transcriptions`."""
+
+    q: str | None = Field(None, max_length=200, description="Search in titles and transcript text.")
+    file_id: str | None = Field(
+        None, max_length=64, description="Only transcriptions of this file."
+    )
+    status: list[str] | None = Field(
+        None,
+        description="queued, processing, completed, failed or canceled (repeat or comma-separate).",
+    )
+    updated_after: datetime | None = Field(None, description="RFC 3339 time.")
+    sort: str | None = Field(
+        None, description="created_at, -created_at, updated_at, -updated_at, title, -title"
+    )
+    cursor: str | None = Field(None, max_length=1000)
+    limit: int | None = Field(None, description="Default 50, capped at 200.")
+    origin: str | None = Field(None, max_length=16, description=ORIGIN_HELP)
+
+
+@router.get(
+    "/transcriptions",
+    response_model=TranscriptionList,
+    summary="List transcriptions",
+    openapi_extra={"parameters": TranscriptionQuery.openapi_parameters()},
+)
+async def list_transcriptions(request: Request, core: CoreDep, caller: Caller) -> Response:
+    query = TranscriptionQuery.from_request(request)
+    statuses = [s.strip() for raw in query.status or [] for s in raw.split(",") if s.strip()]
     params = ListParams(
-        q=q,
-        file_id=file_id,
+        q=query.q,
+        file_id=query.file_id,
         status=statuses,
-        updated_after=updated_after,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-        origin=origin,
+        updated_after=query.updated_after,
+        sort=query.sort,
+        cursor=query.cursor,
+        limit=query.limit,
+        origin=query.origin,
     )
 
     def page() -> Response:
@@ -433,23 +435,28 @@ async def transcription_logs(
     return PlainTextResponse(text)
 
 
+class PageQuery(QueryModel):
+    """The query parameters of a listing that only pages."""
+
+    cursor: str | None = Field(None, max_length=1000)
+    limit: int | None = Field(None, description="Default 50, capped at 200.")
+
+
 @router.get(
     "/transcriptions/{transcription_id}/executions",
     response_model=ExecutionList,
     summary="Processing attempts of a job",
+    openapi_extra={"parameters": PageQuery.openapi_parameters()},
 )
 async def transcription_executions(
-    request: Request,
-    transcription_id: TranscriptionId,
-    core: CoreDep,
-    caller: Caller,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    limit: Annotated[int | None, Query()] = None,
+    request: Request, transcription_id: TranscriptionId, core: CoreDep, caller: Caller
 ) -> Response:
+    query = PageQuery.from_request(request)
+
     def page() -> Response:
         user = caller.authenticate(core.auth)
         found = core.transcriptions.executions(
-            user.user_id, transcription_id, cursor=cursor, limit=limit
+            user.user_id, transcription_id, cursor=query.cursor, limit=query.limit
         )
         return page_response([execution_fields(e) for e in found.items], found.next_cursor)
 
