@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
 from scriberr.engine.base import JobCanceled
-from scriberr.engine.local.worker import ModelCache
+from scriberr.engine.local.worker import _LOADING_SWITCH_INTERVAL_S, ModelCache
 
 
 def test_least_recently_used_model_is_unloaded_first() -> None:
@@ -72,3 +75,37 @@ def test_a_failed_load_can_be_retried() -> None:
         cache.get("a", broken)
     assert cache.loading == () and cache.keys == ()
     assert cache.get("a", object) is not None and cache.keys == ("a",)
+
+
+def test_the_thread_switch_interval_is_short_only_while_models_load_in_the_background() -> None:
+    # A job step beside a background load gets the GIL back quickly (see ModelCache._jobs_first).
+    default = sys.getswitchinterval()
+    assert default > _LOADING_SWITCH_INTERVAL_S
+    cache = ModelCache(capacity=3)
+    gates = {name: threading.Event() for name in ("a", "b", "c")}
+    gates["c"].set()  # loaded in the foreground: the interval stays as it is
+    seen: dict[str, float] = {}
+
+    def loader(name: str) -> Callable[[], object]:
+        def load() -> object:
+            seen[name] = sys.getswitchinterval()
+            gates[name].wait(10)
+            return object()
+
+        return load
+
+    cache.load_in_background("a", loader("a"))
+    cache.load_in_background("b", loader("b"))
+    while len(seen) < 2:
+        time.sleep(0.01)
+    assert seen == {"a": _LOADING_SWITCH_INTERVAL_S, "b": _LOADING_SWITCH_INTERVAL_S}
+    gates["a"].set()
+    cache.get("a", loader("a"))  # waits for the background load
+    assert sys.getswitchinterval() == _LOADING_SWITCH_INTERVAL_S  # b still loading
+    gates["b"].set()
+    cache.get("b", loader("b"))
+    deadline = time.monotonic() + 5
+    while sys.getswitchinterval() != default and time.monotonic() < deadline:
+        time.sleep(0.01)  # the loading thread restores it just after the model is stored
+    assert sys.getswitchinterval() == default
+    assert cache.get("c", loader("c")) is not None and sys.getswitchinterval() == default
