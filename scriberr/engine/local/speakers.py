@@ -126,7 +126,8 @@ def kmeans(points: np.ndarray, count: int) -> Labels:
     for _run in range(KMEANS_RUNS):
         centres = _kmeans_plus_plus(points, count, rng)
         for _step in range(KMEANS_MAX_STEPS):
-            labels = _squared_distances(points, centres).argmin(axis=1)
+            distances = _squared_distances(points, centres)
+            labels = distances.argmin(axis=1)
             moved = np.stack(
                 [
                     points[labels == c].mean(axis=0) if np.any(labels == c) else centres[c]
@@ -136,8 +137,6 @@ def kmeans(points: np.ndarray, count: int) -> Labels:
             if np.allclose(moved, centres):
                 break
             centres = moved
-        distances = _squared_distances(points, centres)
-        labels = distances.argmin(axis=1)
         inertia = float(distances[np.arange(points.shape[0]), labels].sum())
         if inertia < best_inertia:
             best, best_inertia = labels, inertia
